@@ -1,0 +1,19 @@
+"""penvcache: "this venv satisfies these dependencies" as a cached, cross-process fact."""
+
+from __future__ import annotations
+
+from ._coordinator import EnsureResult, ensure
+from ._errors import InstallFailed, InvalidDeps, InvalidInput, LockTimeout, OfflineUnavailable, PenvcacheError
+from .version import __version__
+
+__all__ = [
+    "EnsureResult",
+    "InstallFailed",
+    "InvalidDeps",
+    "InvalidInput",
+    "LockTimeout",
+    "OfflineUnavailable",
+    "PenvcacheError",
+    "__version__",
+    "ensure",
+]

@@ -1,0 +1,37 @@
+"""The exceptions penvcache raises, each also a matching built-in, and their CLI exit codes."""
+
+from __future__ import annotations
+
+
+class PenvcacheError(Exception):
+    """Base class of every error penvcache raises on purpose."""
+
+    exit_code = 1
+
+
+class InvalidInput(PenvcacheError, ValueError):
+    """A caller's input is wrong: a venv path that is a file, a ``--python`` that does not exist."""
+
+    exit_code = 2
+
+
+class InvalidDeps(InvalidInput):
+    """A deps file is missing, unreadable or malformed; the message names the file and line."""
+
+
+class LockTimeout(PenvcacheError, TimeoutError):
+    """The venv's lock was not acquired in time; nothing was changed."""
+
+    exit_code = 3
+
+
+class InstallFailed(PenvcacheError, RuntimeError):
+    """Installing or validating the dependencies failed; nothing was recorded."""
+
+    exit_code = 1
+
+
+class OfflineUnavailable(InstallFailed):
+    """Offline, and the dependencies cannot be satisfied from the cache or the find-links."""
+
+    exit_code = 4

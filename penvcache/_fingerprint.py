@@ -1,0 +1,51 @@
+"""The cache key: which inputs change whether a venv satisfies a dependency set, and how they are hashed.
+
+Two digests of the dependency set are kept. ``inputs`` hashes the raw bytes (requirement strings and
+every deps file read, nested ones included) and needs no parsing; ``deps`` hashes the normalised set.
+When ``inputs`` equals the recorded one, the recorded ``deps`` digest is reused, so a hit never parses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a caller asked for, as given (paths made absolute)."""
+
+    requirements: tuple[str, ...]
+    deps_files: tuple[str, ...]
+    python: str | None
+    find_links: tuple[str, ...]
+    offline: bool
+
+
+def _digest(data: object) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def inputs_digest(inputs: Inputs, files: Mapping[str, str]) -> str:
+    """Digest of the raw dependency inputs, given each deps file's byte digest."""
+    return _digest([inputs.requirements, inputs.deps_files, sorted(files.items())])
+
+
+def deps_digest(normalised: Sequence[str]) -> str:
+    """Digest of the normalised dependency set."""
+    return _digest(list(normalised))
+
+
+def fingerprint(inputs: Inputs, deps: str, venv_identity: Mapping[str, object]) -> str:
+    """The key: the normalised deps, the venv instance and its Python, and the install sources."""
+    return _digest(
+        {
+            "deps": deps,
+            "venv": venv_identity,
+            "python_request": inputs.python or "",
+            "find_links": sorted(set(inputs.find_links)),
+            "offline": inputs.offline,
+        }
+    )
