@@ -1,0 +1,120 @@
+"""Test kit: tiny wheels and a slow sdist, built locally so no test needs the network."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import tarfile
+import textwrap
+import zipfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+
+def _record_line(path: str, data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{path},sha256={digest},{len(data)}"
+
+
+def build_wheel(
+    wheelhouse: Path,
+    name: str,
+    version: str,
+    *,
+    requires: Iterable[str] = (),
+    extras: Mapping[str, Iterable[str]] | None = None,
+    module_source: str | None = None,
+    top_level_txt: bool = True,
+) -> Path:
+    """Write ``name-version-py3-none-any.whl`` with one package (``name`` with ``_``) into ``wheelhouse``."""
+    module = name.replace("-", "_").lower()
+    dist = f"{name.replace('-', '_')}-{version}"
+    metadata = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    metadata += [f"Requires-Dist: {r}" for r in requires]
+    for extra, reqs in (extras or {}).items():
+        metadata.append(f"Provides-Extra: {extra}")
+        metadata += [f'Requires-Dist: {r}; extra == "{extra}"' for r in reqs]
+    source = module_source if module_source is not None else f'__version__ = "{version}"\n'
+    files = {
+        f"{module}/__init__.py": source.encode(),
+        f"{module}/sub.py": b"VALUE = 1\n",
+        f"{dist}.dist-info/METADATA": ("\n".join(metadata) + "\n").encode(),
+        f"{dist}.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: penvcache-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    if top_level_txt:
+        files[f"{dist}.dist-info/top_level.txt"] = f"{module}\n".encode()
+    record = [_record_line(path, data) for path, data in files.items()]
+    record.append(f"{dist}.dist-info/RECORD,,")
+    files[f"{dist}.dist-info/RECORD"] = ("\n".join(record) + "\n").encode()
+    wheelhouse.mkdir(parents=True, exist_ok=True)
+    path = wheelhouse / f"{dist}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as zf:
+        for name_in_zip, data in files.items():
+            zf.writestr(name_in_zip, data)
+    return path
+
+
+_SLOW_BACKEND = '''
+import os, time, zipfile, base64, hashlib
+
+NAME, VERSION, MODULE = {name!r}, {version!r}, {module!r}
+
+def _line(path, data):
+    d = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{{path}},sha256={{d}},{{len(data)}}"
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    time.sleep(float(os.environ.get("SLOW_BUILD_SECONDS", "{seconds}")))
+    dist = f"{{NAME.replace('-', '_')}}-{{VERSION}}"
+    files = {{
+        f"{{MODULE}}/__init__.py": b"SLOW = True\\n",
+        f"{{dist}}.dist-info/METADATA": f"Metadata-Version: 2.1\\nName: {{NAME}}\\nVersion: {{VERSION}}\\n".encode(),
+        f"{{dist}}.dist-info/WHEEL": b"Wheel-Version: 1.0\\nGenerator: slow\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n",
+    }}
+    record = [_line(p, d) for p, d in files.items()] + [f"{{dist}}.dist-info/RECORD,,"]
+    files[f"{{dist}}.dist-info/RECORD"] = ("\\n".join(record) + "\\n").encode()
+    wheel = f"{{dist}}-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(wheel_directory, wheel), "w") as zf:
+        for p, d in files.items():
+            zf.writestr(p, d)
+    return wheel
+'''
+
+
+def build_slow_sdist(wheelhouse: Path, name: str, version: str, seconds: float) -> Path:
+    """An sdist whose in-tree build backend sleeps ``seconds`` before it writes the wheel."""
+    module = name.replace("-", "_").lower()
+    root = f"{name.replace('-', '_')}-{version}"
+    files = {
+        "pyproject.toml": textwrap.dedent(
+            """\
+            [build-system]
+            requires = []
+            build-backend = "slow_backend"
+            backend-path = ["."]
+            """
+        ),
+        "slow_backend.py": _SLOW_BACKEND.format(name=name, version=version, module=module, seconds=seconds),
+        "PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+    }
+    wheelhouse.mkdir(parents=True, exist_ok=True)
+    path = wheelhouse / f"{root}.tar.gz"
+    with tarfile.open(path, "w:gz") as tf:
+        for rel, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"{root}/{rel}")
+            info.size = len(data)
+            info.mtime = 0
+            tf.addfile(info, io.BytesIO(data))
+    return path
+
+
+def site_packages(venv: Path) -> Path:
+    (lib,) = (venv / "lib").glob("python3*")
+    return lib / "site-packages"
+
