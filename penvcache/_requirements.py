@@ -76,7 +76,8 @@ def _parse_requirement(text: str, where: str) -> Requirement:
     try:
         return Requirement(text)
     except InvalidRequirement as e:
-        msg = f"{where}: invalid requirement {text!r}: {e}"
+        reason = str(e).splitlines()[0]  # packaging adds the text again with a caret under it
+        msg = f"{where}: invalid requirement {text!r}: {reason}"
         raise InvalidDeps(msg) from e
 
 

@@ -1,0 +1,126 @@
+"""The CLI, in-process through main() and as a real subprocess: output, exit codes, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from penvcache.cli import main
+from tests.conftest import run_cli
+
+
+def test_json_output_has_the_documented_fields(
+    venv: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["ensure", "alpha-pkg", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse), "--json"]
+    assert main(args) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["status"] == "installed"
+    assert {"status", "venv", "python", "fingerprint", "elapsed"} <= first.keys()
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "hit"
+
+
+def test_deps_file_and_default_venv(tmp_path: Path, wheelhouse: Path) -> None:
+    (tmp_path / "deps.txt").write_text("alpha-pkg\n")
+    proc = run_cli("ensure", "--deps", "deps.txt", "--offline", "--find-links", str(wheelhouse), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("penvcache: installed ")
+    assert (tmp_path / ".venv" / "pyvenv.cfg").exists()
+    proc = run_cli("ensure", "-r", "deps.txt", "--offline", "--find-links", str(wheelhouse), "-q", cwd=tmp_path)
+    assert (proc.returncode, proc.stdout) == (0, "")
+
+
+def test_penvcache_venv_env_var(tmp_path: Path, wheelhouse: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PENVCACHE_VENV", str(tmp_path / "from-env"))
+    assert main(["ensure", "--offline", "--find-links", str(wheelhouse), "-q", "alpha-pkg"]) == 0
+    assert (tmp_path / "from-env" / "pyvenv.cfg").exists()
+
+
+def _assert_bad_input(proc_or_code: tuple[int, str], *fragments: str) -> None:
+    code, err = proc_or_code
+    assert code == 2
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
+    for fragment in fragments:
+        assert fragment in err
+
+
+def _main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    code = main(list(args))
+    return code, capsys.readouterr().err
+
+
+def test_missing_deps_file(venv: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _assert_bad_input(_main(capsys, "ensure", "--deps", "nope.txt", "--venv", str(venv)), "nope.txt", "No such file")
+    assert not venv.exists()
+
+
+def test_unreadable_deps_file(venv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    deps = tmp_path / "deps.txt"
+    deps.write_bytes(b"alpha-pkg\n\xff\xfe\n")
+    _assert_bad_input(_main(capsys, "ensure", "--deps", str(deps), "--venv", str(venv)), str(deps))
+    assert not venv.exists()
+
+
+def test_malformed_requirement_names_file_line_and_text(venv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    deps = tmp_path / "deps.txt"
+    deps.write_text("alpha-pkg\n# fine\nbeta-pkg >= = 2\n")
+    _assert_bad_input(
+        _main(capsys, "ensure", "--deps", str(deps), "--venv", str(venv)), f"{deps}:3", "'beta-pkg >= = 2'"
+    )
+    assert not venv.exists()
+
+
+def test_unsupported_line_in_deps_file(venv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    deps = tmp_path / "deps.txt"
+    deps.write_text("alpha-pkg\n-e ./src\n")
+    _assert_bad_input(_main(capsys, "ensure", "--deps", str(deps), "--venv", str(venv)), f"{deps}:2", "editable")
+
+
+def test_unknown_option(venv: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["ensure", "--venv", str(venv), "--frobnicate"])
+    err = capsys.readouterr().err
+    _assert_bad_input((int(str(exc.value.code)), err), "--frobnicate")
+    assert not venv.exists()
+
+
+def test_python_that_does_not_exist(venv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = str(tmp_path / "no" / "python")
+    _assert_bad_input(_main(capsys, "ensure", "alpha-pkg", "--venv", str(venv), "--python", missing), missing)
+    assert not venv.exists()
+    _assert_bad_input(_main(capsys, "ensure", "alpha-pkg", "--venv", str(venv), "--python", "3.99"), "--python 3.99")
+    assert not venv.exists()
+
+
+def test_venv_path_that_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "venv"
+    path.write_text("precious\n")
+    _assert_bad_input(_main(capsys, "ensure", "alpha-pkg", "--venv", str(path)), str(path), "not a directory")
+    assert path.read_text() == "precious\n"
+
+
+def test_directory_that_is_not_a_venv_is_never_cleared(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "project"
+    path.mkdir()
+    (path / "notes.txt").write_text("precious\n")
+    _assert_bad_input(_main(capsys, "ensure", "--venv", str(path), "--offline"), str(path), "not a virtual environment")
+    assert os.listdir(path) == ["notes.txt"]
+
+
+def test_bad_input_in_a_real_subprocess_has_no_traceback(venv: Path) -> None:
+    proc = run_cli("ensure", "--deps", "missing.txt", "--venv", str(venv))
+    _assert_bad_input((proc.returncode, proc.stderr), "missing.txt")
+
+
+def test_exit_codes_for_failures(venv: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    common = ["--venv", str(venv), "--find-links", str(wheelhouse), "--offline", "--json"]
+    assert main(["ensure", "no-such-pkg", *common]) == 4
+    out = json.loads(capsys.readouterr().out)
+    assert (out["status"], out["exit_code"]) == ("error", 4)
+    assert "no-such-pkg" in out["error"]
+    assert main(["ensure", "broken-pkg", *common]) == 1

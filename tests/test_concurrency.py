@@ -1,0 +1,113 @@
+"""Several real processes and one venv: the lock fails fast, waiters get a hit, exactly one installs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import penvcache
+from penvcache._state import venv_dir
+from tests.conftest import SLOW_SECONDS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start(procs: list[subprocess.Popen[str]], *args: str) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests._worker", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    procs.append(proc)
+    return proc
+
+
+def wait_for(path: Path, proc: subprocess.Popen[str]) -> None:
+    """Synchronise with another process (not an assertion): wait until it has made ``path``."""
+    deadline = time.monotonic() + 60
+    while not path.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def held_lock(tmp_path: Path, venv: Path, procs: list[subprocess.Popen[str]]) -> subprocess.Popen[str]:
+    """Another process holding the venv's lock until the test ends."""
+    ready, stop = tmp_path / "ready", tmp_path / "stop"
+    holder = start(procs, "--hold-lock", str(tmp_path / "penvcache-cache"), str(venv), str(ready), str(stop))
+    wait_for(ready, holder)
+    return holder
+
+
+def test_lock_held_elsewhere_fails_fast_and_installs_nothing(
+    venv: Path, wheelhouse: Path, held_lock: subprocess.Popen[str], capfd: pytest.CaptureFixture[str]
+) -> None:
+    began = time.monotonic()
+    with pytest.raises(penvcache.LockTimeout, match=f"pid {held_lock.pid} on ") as exc:
+        penvcache.ensure(venv, ["alpha-pkg"], offline=True, find_links=[wheelhouse], lock_timeout=1.0)
+    assert time.monotonic() - began < 1.0 + 1.0
+    assert isinstance(exc.value, TimeoutError)
+    assert not venv.exists()
+    assert f"held by pid {held_lock.pid}" in capfd.readouterr().err
+
+
+def test_lock_timeout_exit_code(
+    venv: Path, wheelhouse: Path, held_lock: subprocess.Popen[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from penvcache.cli import main
+
+    code = main(["ensure", "alpha-pkg", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse), "--lock-timeout", "0.2"])
+    assert code == 3
+    assert "timed out after 0.2s waiting for the lock" in capsys.readouterr().err
+
+
+def test_a_hit_takes_no_lock(tmp_path: Path, venv: Path, wheelhouse: Path, procs: list[subprocess.Popen[str]]) -> None:
+    penvcache.ensure(venv, ["alpha-pkg"], offline=True, find_links=[wheelhouse])
+    ready, stop = tmp_path / "ready", tmp_path / "stop"
+    holder = start(procs, "--hold-lock", str(tmp_path / "penvcache-cache"), str(venv), str(ready), str(stop))
+    wait_for(ready, holder)
+    result = penvcache.ensure(venv, ["alpha-pkg"], offline=True, find_links=[wheelhouse], lock_timeout=0.1)
+    assert result.status == "hit"
+
+
+def _ensure_args(venv: Path, wheelhouse: Path) -> list[str]:
+    return ["ensure", "slow-pkg", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse), "--json"]
+
+
+def test_waiter_gets_a_hit_after_the_holder_installs(
+    tmp_path: Path, venv: Path, wheelhouse: Path, procs: list[subprocess.Popen[str]]
+) -> None:
+    go = tmp_path / "go"
+    go.touch()
+    holder = start(procs, str(go), *_ensure_args(venv, wheelhouse))
+    wait_for(Path(venv_dir(str(tmp_path / "penvcache-cache"), str(venv))) / "holder.json", holder)
+    waiter = start(procs, str(go), *_ensure_args(venv, wheelhouse))
+    out_h, err_h = holder.communicate(timeout=120)
+    out_w, err_w = waiter.communicate(timeout=120)
+    assert (holder.returncode, waiter.returncode) == (0, 0), (err_h, err_w)
+    assert json.loads(out_h)["status"] == "installed"
+    assert json.loads(out_w)["status"] == "hit"
+    assert f"held by pid {holder.pid}" in err_w
+    assert json.loads(out_w)["waited"] > 0
+
+
+def test_many_processes_on_a_cold_venv_install_exactly_once(
+    tmp_path: Path, venv: Path, wheelhouse: Path, procs: list[subprocess.Popen[str]]
+) -> None:
+    go = tmp_path / "go"
+    workers = [start(procs, str(go), *_ensure_args(venv, wheelhouse)) for _ in range(4)]
+    go.touch()
+    results = [w.communicate(timeout=SLOW_SECONDS * 4 + 60) for w in workers]
+    assert [w.returncode for w in workers] == [0, 0, 0, 0], results
+    statuses = sorted(json.loads(out)["status"] for out, _ in results)
+    assert statuses == ["hit", "hit", "hit", "installed"]
+    assert os.path.exists(venv / "pyvenv.cfg")
