@@ -104,7 +104,9 @@ def run_ensure(
 
     def result(status: Status, key: _Key, waited: float = 0.0, fallback: bool = False) -> EnsureResult:
         assert key.fingerprint is not None
-        return EnsureResult(status, target.path, target.python, key.fingerprint, time.monotonic() - start, waited, fallback)
+        return EnsureResult(
+            status, target.path, target.python, key.fingerprint, time.monotonic() - start, waited, fallback
+        )
 
     state = _state.read(directory)
     key = _key(inputs, target, state)
@@ -209,7 +211,9 @@ def _repair(venv: Venv, inputs: _fingerprint.Inputs, key: _Key, *, verbose: bool
     if report.satisfied:
         return ("installed" if created else "adopted"), False, report
     missing = sorted(report.failures)
-    fallback = install(venv, deps, missing=missing, reinstall=sorted(report.broken), offline=inputs.offline, verbose=verbose)
+    fallback = install(
+        venv, deps, missing=missing, reinstall=sorted(report.broken), offline=inputs.offline, verbose=verbose
+    )
     report = validate(venv.python, deps)
     if not report.satisfied:
         msg = f"{venv.path} still fails validation after installing: {report.summary()}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -44,24 +45,24 @@ class VenvLock:
         try:
             self._lock.acquire(timeout=0)
         except Timeout:
-            sys.stderr.write(
-                f"penvcache: waiting up to {self.timeout:g}s for the lock on {self.venv_path}, held by {self.holder()}\n"
-            )
+            where = f"the lock on {self.venv_path}"
+            sys.stderr.write(f"penvcache: waiting up to {self.timeout:g}s for {where}, held by {self.holder()}\n")
             try:
                 self._lock.acquire(timeout=max(self.timeout - (time.monotonic() - start), 0))
             except Timeout as e:
-                msg = f"timed out after {self.timeout:g}s waiting for the lock on {self.venv_path}, held by {self.holder()}"
+                msg = f"timed out after {self.timeout:g}s waiting for {where}, held by {self.holder()}"
                 raise LockTimeout(msg) from e
         self.waited = time.monotonic() - start
         command = " ".join(sys.argv) or sys.executable
-        write_json(self.holder_file, {"pid": os.getpid(), "host": socket.gethostname(), "command": command, "since": time.time()})
+        write_json(
+            self.holder_file,
+            {"pid": os.getpid(), "host": socket.gethostname(), "command": command, "since": time.time()},
+        )
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        try:
+        with contextlib.suppress(OSError):
             os.remove(self.holder_file)
-        except OSError:
-            pass
         self._lock.release()

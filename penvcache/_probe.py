@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -56,7 +57,7 @@ def validate(python: str, deps: DepsSet) -> Report:
             encoding="utf-8",
         )
         try:
-            return _Validation(proc, errors, deps).run()
+            return _Validation(python, proc, errors, deps).run()
         finally:
             if proc.stdin:
                 proc.stdin.close()
@@ -66,15 +67,17 @@ def validate(python: str, deps: DepsSet) -> Report:
 
 
 class _Validation:
-    def __init__(self, proc: subprocess.Popen[str], errors: IO[bytes], deps: DepsSet) -> None:
+    def __init__(self, python: str, proc: subprocess.Popen[str], errors: IO[bytes], deps: DepsSet) -> None:
+        self.python = python
         self.proc = proc
         self.errors = errors
         self.deps = deps
         self.report = Report()
         self.seen: dict[str, Any] = {}
 
-    def ask(self, names: list[str]) -> dict[str, Any]:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
+    def ask(self, names: Sequence[str]) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        assert self.proc.stdout is not None
         try:
             self.proc.stdin.write(json.dumps({"dists": names}) + "\n")
             self.proc.stdin.flush()
@@ -85,7 +88,8 @@ class _Validation:
             self.errors.seek(0)
             tail = self.errors.read().decode(errors="replace").strip().splitlines()[-1:]
             why = tail[0] if tail else f"exit code {self.proc.returncode}"
-            msg = f"validation probe in {self.proc.args[0]} (checking {', '.join(names) or 'the interpreter'}) died: {why}"  # type: ignore[index]
+            checking = ", ".join(names) or "the interpreter"
+            msg = f"validation probe in {self.python} (checking {checking}) died: {why}"
             raise InstallFailed(msg) from e
         return answer
 
@@ -124,7 +128,7 @@ class _Validation:
                 continue
             if not spec.specifier.contains(version, prereleases=True):
                 self.report.fail(name, f"{version} is installed but {spec} is required")
-        for module, reason in dist["modules"].items():
+        for reason in dist["modules"].values():
             if reason is not None:
                 self.report.fail(name, reason)
                 self.report.broken.add(name)

@@ -53,7 +53,7 @@ class DepsSet:
 
 def normalise(req: Requirement) -> str:
     """One requirement in canonical form (canonical names, sorted extras and specifiers)."""
-    text = canonicalize_name(req.name)
+    text: str = canonicalize_name(req.name)
     if req.extras:
         text += "[" + ",".join(sorted(canonicalize_name(e) for e in req.extras)) + "]"
     text += f" @ {req.url}" if req.url else str(req.specifier)

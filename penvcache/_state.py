@@ -8,7 +8,15 @@ import os
 from typing import Any
 
 FORMAT = 1
-_KEYS = {"format": int, "fingerprint": str, "inputs": str, "deps_digest": str, "files": dict, "stamp": str, "stamp_paths": list}
+_KEYS = {
+    "format": int,
+    "fingerprint": str,
+    "inputs": str,
+    "deps_digest": str,
+    "files": dict,
+    "stamp": str,
+    "stamp_paths": list,
+}
 
 
 def default_cache_dir() -> str:

@@ -28,13 +28,29 @@ def _parser() -> argparse.ArgumentParser:
     ensure.add_argument("requirements", nargs="*", metavar="REQ", help="a requirement, e.g. 'rich>=13'")
     ensure.add_argument("-r", "--deps", action="append", default=[], metavar="FILE", help="a pip-style deps file")
     ensure.add_argument(
-        "--venv", default=os.environ.get("PENVCACHE_VENV") or ".venv", help="the venv (default: .venv or $PENVCACHE_VENV)"
+        "--venv",
+        default=os.environ.get("PENVCACHE_VENV") or ".venv",
+        help="the venv (default: .venv or $PENVCACHE_VENV)",
     )
-    ensure.add_argument("--python", metavar="PY", help="interpreter for a new venv (default: the one running penvcache)")
+    ensure.add_argument(
+        "--python", metavar="PY", help="interpreter for a new venv (default: the one running penvcache)"
+    )
     ensure.add_argument("--offline", action="store_true", help="never touch the network")
-    ensure.add_argument("--find-links", action="append", default=[], metavar="DIR", help="a directory of wheels to install from")
-    ensure.add_argument("--lock-timeout", type=float, default=300.0, metavar="SECONDS", help="how long to wait for another process (300)")
-    ensure.add_argument("--cache-dir", metavar="DIR", help="where state and locks live (default: user cache dir or $PENVCACHE_CACHE_DIR)")
+    ensure.add_argument(
+        "--find-links", action="append", default=[], metavar="DIR", help="a directory of wheels to install from"
+    )
+    ensure.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="how long to wait for another process (300)",
+    )
+    ensure.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="where state and locks live (default: user cache dir or $PENVCACHE_CACHE_DIR)",
+    )
     ensure.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     noise = ensure.add_mutually_exclusive_group()
     noise.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import os
 import tarfile
 import textwrap
 import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+
+_WHEEL = b"Wheel-Version: 1.0\nGenerator: penvcache-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
 
 
 def _record_line(path: str, data: bytes) -> str:
@@ -41,7 +42,7 @@ def build_wheel(
         f"{module}/__init__.py": source.encode(),
         f"{module}/sub.py": b"VALUE = 1\n",
         f"{dist}.dist-info/METADATA": ("\n".join(metadata) + "\n").encode(),
-        f"{dist}.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: penvcache-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{dist}.dist-info/WHEEL": _WHEEL,
     }
     if top_level_txt:
         files[f"{dist}.dist-info/top_level.txt"] = f"{module}\n".encode()
@@ -56,7 +57,7 @@ def build_wheel(
     return path
 
 
-_SLOW_BACKEND = '''
+_SLOW_BACKEND = """
 import os, time, zipfile, base64, hashlib
 
 NAME, VERSION, MODULE = {name!r}, {version!r}, {module!r}
@@ -73,8 +74,9 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     dist = f"{{NAME.replace('-', '_')}}-{{VERSION}}"
     files = {{
         f"{{MODULE}}/__init__.py": b"SLOW = True\\n",
-        f"{{dist}}.dist-info/METADATA": f"Metadata-Version: 2.1\\nName: {{NAME}}\\nVersion: {{VERSION}}\\n".encode(),
-        f"{{dist}}.dist-info/WHEEL": b"Wheel-Version: 1.0\\nGenerator: slow\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n",
+        f"{{dist}}.dist-info/METADATA": f"Metadata-Version: 2.1\\nName: {{NAME}}\\nVersion: {{VERSION}}\\n"
+        .encode(),
+        f"{{dist}}.dist-info/WHEEL": {wheel!r},
     }}
     record = [_line(p, d) for p, d in files.items()] + [f"{{dist}}.dist-info/RECORD,,"]
     files[f"{{dist}}.dist-info/RECORD"] = ("\\n".join(record) + "\\n").encode()
@@ -83,7 +85,7 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
         for p, d in files.items():
             zf.writestr(p, d)
     return wheel
-'''
+"""
 
 
 def build_slow_sdist(wheelhouse: Path, name: str, version: str, seconds: float) -> Path:
@@ -99,7 +101,9 @@ def build_slow_sdist(wheelhouse: Path, name: str, version: str, seconds: float) 
             backend-path = ["."]
             """
         ),
-        "slow_backend.py": _SLOW_BACKEND.format(name=name, version=version, module=module, seconds=seconds),
+        "slow_backend.py": _SLOW_BACKEND.format(
+            name=name, version=version, module=module, seconds=seconds, wheel=_WHEEL
+        ),
         "PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
     }
     wheelhouse.mkdir(parents=True, exist_ok=True)
@@ -117,4 +121,3 @@ def build_slow_sdist(wheelhouse: Path, name: str, version: str, seconds: float) 
 def site_packages(venv: Path) -> Path:
     (lib,) = (venv / "lib").glob("python3*")
     return lib / "site-packages"
-

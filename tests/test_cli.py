@@ -66,7 +66,9 @@ def test_unreadable_deps_file(venv: Path, tmp_path: Path, capsys: pytest.Capture
     assert not venv.exists()
 
 
-def test_malformed_requirement_names_file_line_and_text(venv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_malformed_requirement_names_file_line_and_text(
+    venv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     deps = tmp_path / "deps.txt"
     deps.write_text("alpha-pkg\n# fine\nbeta-pkg >= = 2\n")
     _assert_bad_input(

@@ -65,7 +65,19 @@ def test_lock_timeout_exit_code(
 ) -> None:
     from penvcache.cli import main
 
-    code = main(["ensure", "alpha-pkg", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse), "--lock-timeout", "0.2"])
+    code = main(
+        [
+            "ensure",
+            "alpha-pkg",
+            "--venv",
+            str(venv),
+            "--offline",
+            "--find-links",
+            str(wheelhouse),
+            "--lock-timeout",
+            "0.2",
+        ]
+    )
     assert code == 3
     assert "timed out after 0.2s waiting for the lock" in capsys.readouterr().err
 

@@ -36,9 +36,7 @@ def test_cold_install_then_warm_hit(venv: Path, wheelhouse: Path) -> None:
     assert second.fingerprint == first.fingerprint
 
 
-def test_hit_starts_no_process_and_takes_no_lock(
-    venv: Path, wheelhouse: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_hit_starts_no_process_and_takes_no_lock(venv: Path, wheelhouse: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ensure(venv, wheelhouse, "alpha-pkg")
 
     def forbidden(*args: object, **kwargs: object) -> None:
@@ -92,7 +90,19 @@ def test_deleted_init_py_is_caught_and_repaired(venv: Path, wheelhouse: Path) ->
 def test_version_drift_is_repaired(venv: Path, wheelhouse: Path) -> None:
     ensure(venv, wheelhouse, "alpha-pkg<2")
     subprocess.run(
-        [sys.executable, "-m", "uv", "pip", "install", "--offline", "--find-links", str(wheelhouse), "--python", str(venv), "alpha-pkg==2.0"],
+        [
+            sys.executable,
+            "-m",
+            "uv",
+            "pip",
+            "install",
+            "--offline",
+            "--find-links",
+            str(wheelhouse),
+            "--python",
+            str(venv),
+            "alpha-pkg==2.0",
+        ],
         capture_output=True,
         check=True,
     )
@@ -111,7 +121,9 @@ def test_extras_requirements_are_installed_and_checked(venv: Path, wheelhouse: P
     assert ensure(venv, wheelhouse, "beta-pkg[fast]").status == "installed"
     assert venv_python_says(venv, "import gamma_pkg; print('ok')") == "ok"
     subprocess.run(
-        [sys.executable, "-m", "uv", "pip", "uninstall", "--python", str(venv), "gamma-pkg"], capture_output=True, check=True
+        [sys.executable, "-m", "uv", "pip", "uninstall", "--python", str(venv), "gamma-pkg"],
+        capture_output=True,
+        check=True,
     )
     assert ensure(venv, wheelhouse, "beta-pkg[fast]").status == "installed"
     assert venv_python_says(venv, "import gamma_pkg; print('ok')") == "ok"
@@ -142,7 +154,9 @@ def test_existing_satisfying_venv_is_adopted(venv: Path, wheelhouse: Path, tmp_p
     assert ensure(venv, wheelhouse, "alpha-pkg").status == "hit"
 
 
-@pytest.mark.parametrize("content", [b"", b"{not json", b'{"format": 1}', b'{"format": 99, "fingerprint": "x"}', b"[1, 2]"])
+@pytest.mark.parametrize(
+    "content", [b"", b"{not json", b'{"format": 1}', b'{"format": 99, "fingerprint": "x"}', b"[1, 2]"]
+)
 def test_corrupted_state_file_is_a_miss(venv: Path, wheelhouse: Path, tmp_path: Path, content: bytes) -> None:
     ensure(venv, wheelhouse, "alpha-pkg")
     (state_file,) = (tmp_path / "penvcache-cache" / "venvs").glob("*/state.json")
@@ -151,16 +165,22 @@ def test_corrupted_state_file_is_a_miss(venv: Path, wheelhouse: Path, tmp_path: 
     assert ensure(venv, wheelhouse, "alpha-pkg").status == "hit"
 
 
-def test_conflicting_specifiers_fail_every_time_and_record_nothing(venv: Path, wheelhouse: Path, tmp_path: Path) -> None:
+def test_conflicting_specifiers_fail_every_time_and_record_nothing(
+    venv: Path, wheelhouse: Path, tmp_path: Path
+) -> None:
     for _ in range(2):
         with pytest.raises(penvcache.InstallFailed, match="alpha-pkg"):
             ensure(venv, wheelhouse, "delta-pkg", "alpha-pkg<2")
     assert not list((tmp_path / "penvcache-cache").glob("venvs/*/state.json"))
 
 
-def test_package_that_installs_but_does_not_import_fails_every_time(venv: Path, wheelhouse: Path, tmp_path: Path) -> None:
+def test_package_that_installs_but_does_not_import_fails_every_time(
+    venv: Path, wheelhouse: Path, tmp_path: Path
+) -> None:
     for _ in range(2):
-        with pytest.raises(penvcache.InstallFailed, match=r"broken-pkg: import broken_pkg failed: ImportError: broken on purpose"):
+        with pytest.raises(
+            penvcache.InstallFailed, match=r"broken-pkg: import broken_pkg failed: ImportError: broken on purpose"
+        ):
             ensure(venv, wheelhouse, "broken-pkg")
     assert not list((tmp_path / "penvcache-cache").glob("venvs/*/state.json"))
 

@@ -46,7 +46,12 @@ def test_missing_nested_file_names_the_including_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("line", "fragment"),
-    [("-e .", "editable"), ("--pre", "option --pre"), ("-r", "takes exactly one value"), ("foo ==", "invalid requirement")],
+    [
+        ("-e .", "editable"),
+        ("--pre", "option --pre"),
+        ("-r", "takes exactly one value"),
+        ("foo ==", "invalid requirement"),
+    ],
 )
 def test_bad_lines_name_file_and_line(tmp_path: Path, line: str, fragment: str) -> None:
     deps = tmp_path / "deps.txt"
