@@ -4,44 +4,67 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
 
 from . import _fingerprint, _stamp, _state
 from ._venv import Venv
 
+TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays light
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
+
+    from ._probe import Report
     from ._requirements import DepsSet
 
 Status = str  # "hit" | "installed" | "adopted"
 
 
-@dataclass(frozen=True)
 class EnsureResult:
-    """What :func:`ensure` did and for which venv."""
+    """What :func:`ensure` did and for which venv (a plain class: dataclasses cost a hit 20 ms to import)."""
 
-    status: Status
-    venv: str
-    python: str
-    fingerprint: str
-    elapsed: float
-    #: seconds spent waiting for another process's lock
-    waited: float = 0.0
-    #: True when the index was unreachable and the install was retried offline
-    offline_fallback: bool = False
+    __slots__ = ("elapsed", "fingerprint", "offline_fallback", "python", "status", "venv", "waited")
+
+    def __init__(  # noqa: PLR0917 (positional, like the dataclass it replaced)
+        self,
+        status: Status,
+        venv: str,
+        python: str,
+        fingerprint: str,
+        elapsed: float,
+        waited: float = 0.0,
+        offline_fallback: bool = False,
+    ) -> None:
+        self.status = status  #: "hit", "installed" or "adopted"
+        self.venv = venv  #: the venv's absolute path
+        self.python = python  #: the venv's interpreter
+        self.fingerprint = fingerprint  #: hex digest of every input of the key
+        self.elapsed = elapsed  #: seconds the call took
+        self.waited = waited  #: seconds spent waiting for another process's lock
+        self.offline_fallback = offline_fallback  #: the index was unreachable and the install was retried offline
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {name: getattr(self, name) for name in _RESULT_FIELDS}
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in _RESULT_FIELDS)
+        return f"EnsureResult({fields})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, EnsureResult) and self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]
 
 
-@dataclass
+_RESULT_FIELDS = ("status", "venv", "python", "fingerprint", "elapsed", "waited", "offline_fallback")
+
+
 class _Key:
-    fingerprint: str | None  # None while the venv is missing or broken
-    inputs: str
-    deps_digest: str
-    files: dict[str, str]
-    deps: DepsSet | None  # parsed only when the raw inputs differ from the recorded ones
+    def __init__(self, inputs: str, deps_digest: str, files: dict[str, str], deps: DepsSet | None) -> None:
+        self.fingerprint: str | None = None  # None while the venv is missing or broken
+        self.inputs = inputs
+        self.deps_digest = deps_digest
+        self.files = files
+        self.deps = deps  # parsed only when the raw inputs differ from the recorded ones
 
 
 def _flag(name: str) -> bool:
@@ -91,7 +114,7 @@ def run_ensure(
 ) -> EnsureResult:
     """:func:`ensure`, plus the CLI's ``verbose`` (uv's output on stderr)."""
     start = time.monotonic()
-    target = Venv.at(venv)
+    target = Venv(venv)
     target.check_path()
     inputs = _fingerprint.Inputs(
         requirements=tuple(requirements),
@@ -152,7 +175,7 @@ def _key(inputs: _fingerprint.Inputs, venv: Venv, state: dict[str, Any] | None) 
 
         deps = read_deps(inputs.requirements, inputs.deps_files)
         raw = _fingerprint.inputs_digest(inputs, deps.files)
-        key = _Key(None, raw, _fingerprint.deps_digest(deps.normalised()), deps.files, deps)
+        key = _Key(raw, _fingerprint.deps_digest(deps.normalised()), deps.files, deps)
     if venv.problem() is None:
         try:
             key.fingerprint = _fingerprint.fingerprint(inputs, key.deps_digest, venv.identity())
@@ -174,7 +197,7 @@ def _recorded_deps(inputs: _fingerprint.Inputs, state: dict[str, Any] | None) ->
             return None
     if _fingerprint.inputs_digest(inputs, files) != state["inputs"]:
         return None
-    return _Key(None, state["inputs"], state["deps_digest"], files, None)
+    return _Key(state["inputs"], state["deps_digest"], files, None)
 
 
 def _is_hit(state: dict[str, Any] | None, key: _Key) -> bool:
@@ -186,7 +209,7 @@ def _is_hit(state: dict[str, Any] | None, key: _Key) -> bool:
     )
 
 
-def _repair(venv: Venv, inputs: _fingerprint.Inputs, key: _Key, *, verbose: bool) -> tuple[Status, bool, Any]:
+def _repair(venv: Venv, inputs: _fingerprint.Inputs, key: _Key, *, verbose: bool) -> tuple[Status, bool, Report]:
     """Under the lock: create the venv if needed, validate, install what is missing, validate again."""
     from ._errors import InstallFailed, InvalidInput
     from ._installer import create_venv, find_python, install

@@ -9,19 +9,30 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+
+TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays light
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
 
 
-@dataclass(frozen=True)
 class Inputs:
     """What a caller asked for, as given (paths made absolute)."""
 
-    requirements: tuple[str, ...]
-    deps_files: tuple[str, ...]
-    python: str | None
-    find_links: tuple[str, ...]
-    offline: bool
+    __slots__ = ("deps_files", "find_links", "offline", "python", "requirements")
+
+    def __init__(
+        self,
+        requirements: tuple[str, ...],
+        deps_files: tuple[str, ...],
+        python: str | None,
+        find_links: tuple[str, ...],
+        offline: bool,
+    ) -> None:
+        self.requirements = requirements
+        self.deps_files = deps_files
+        self.python = python
+        self.find_links = find_links
+        self.offline = offline
 
 
 def _digest(data: object) -> str:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable
-from typing import BinaryIO
+
+TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays light
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import BinaryIO
 
 
 def take(paths: Iterable[str]) -> str:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from typing import Any
+
+TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays light
+if TYPE_CHECKING:
+    from typing import Any
 
 FORMAT = 1
 _KEYS = {

@@ -5,22 +5,19 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-from dataclasses import dataclass
 
 from ._errors import InvalidInput
 
 _BIN, _EXE = ("Scripts", "python.exe") if sys.platform == "win32" else ("bin", "python")
 
 
-@dataclass(frozen=True)
 class Venv:
     """A virtual environment at an absolute path (it may not exist yet)."""
 
-    path: str
+    __slots__ = ("path",)
 
-    @classmethod
-    def at(cls, path: str | os.PathLike[str]) -> Venv:
-        return cls(os.path.abspath(os.fspath(path)))
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.path.abspath(os.fspath(path))
 
     @property
     def python(self) -> str:
