@@ -12,7 +12,7 @@ from types import TracebackType
 
 from filelock import FileLock, Timeout
 
-from ._errors import LockTimeout
+from ._errors import InvalidInput, LockTimeout
 from ._state import write_json
 
 
@@ -23,7 +23,11 @@ class VenvLock:
     """
 
     def __init__(self, directory: str, venv_path: str, timeout: float) -> None:
-        os.makedirs(directory, exist_ok=True)
+        try:
+            os.makedirs(directory, exist_ok=True)
+        except OSError as e:
+            msg = f"cannot use the cache dir: {directory}: {e.strerror or e}"
+            raise InvalidInput(msg) from e
         self.venv_path = venv_path
         self.timeout = timeout
         self.holder_file = os.path.join(directory, "holder.json")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 
 TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays light
 if TYPE_CHECKING:
@@ -27,6 +28,11 @@ def default_cache_dir() -> str:
     env = os.environ.get("PENVCACHE_CACHE_DIR")
     if env:
         return os.path.abspath(env)
+    if sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
+        # platformdirs' XDG rule, inlined so that a hit does not pay ~10 ms to import platformdirs;
+        # tests/test_state.py checks that it agrees with platformdirs.user_cache_dir.
+        base = os.environ.get("XDG_CACHE_HOME", "").strip() or os.path.expanduser("~/.cache")
+        return os.path.join(base, "penvcache")
     from platformdirs import user_cache_dir
 
     return user_cache_dir("penvcache", appauthor=False)

@@ -1,0 +1,36 @@
+"""The cache dir and the state file."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import platformdirs
+import pytest
+
+import penvcache
+from penvcache import _state
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the inlined rule is the XDG one")
+@pytest.mark.parametrize("xdg", [None, "", "   ", "/somewhere/cache"])
+def test_default_cache_dir_agrees_with_platformdirs(monkeypatch: pytest.MonkeyPatch, xdg: str | None) -> None:
+    monkeypatch.delenv("PENVCACHE_CACHE_DIR")
+    if xdg is None:
+        monkeypatch.delenv("XDG_CACHE_HOME")
+    else:
+        monkeypatch.setenv("XDG_CACHE_HOME", xdg)
+    assert _state.default_cache_dir() == platformdirs.user_cache_dir("penvcache", appauthor=False)
+
+
+def test_env_var_names_the_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PENVCACHE_CACHE_DIR", str(tmp_path / "c"))
+    assert _state.default_cache_dir() == str(tmp_path / "c")
+
+
+def test_unusable_cache_dir_is_one_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The autouse fixture makes the default cache dir unusable: nothing a test does can reach the home dir."""
+    monkeypatch.delenv("PENVCACHE_CACHE_DIR")
+    with pytest.raises(penvcache.InvalidInput, match="cannot use the cache dir"):
+        penvcache.ensure(tmp_path / "venv", ["alpha-pkg"], offline=True)
+    assert not (tmp_path / "venv").exists()
