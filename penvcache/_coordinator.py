@@ -230,13 +230,14 @@ def _repair(venv: Venv, inputs: _fingerprint.Inputs, key: _Key, *, verbose: bool
             raise InvalidInput(msg)
         create_venv(venv, wanted, clear=exists, offline=inputs.offline, verbose=verbose)
         created = True
-    report = validate(venv.python, deps)
-    if report.satisfied:
-        return ("installed" if created else "adopted"), False, report
-    missing = sorted(report.failures)
-    fallback = install(
-        venv, deps, missing=missing, reinstall=sorted(report.broken), offline=inputs.offline, verbose=verbose
-    )
+    if created and deps.requirements:  # a new, empty venv: everything is missing, skip the first validation
+        missing, broken = sorted({r.name for r in deps.requirements}), []
+    else:
+        report = validate(venv.python, deps)
+        if report.satisfied:
+            return ("installed" if created else "adopted"), False, report
+        missing, broken = sorted(report.failures), sorted(report.broken)
+    fallback = install(venv, deps, missing=missing, reinstall=broken, offline=inputs.offline, verbose=verbose)
     report = validate(venv.python, deps)
     if not report.satisfied:
         msg = f"{venv.path} still fails validation after installing: {report.summary()}"

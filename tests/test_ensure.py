@@ -211,3 +211,9 @@ def test_state_lives_under_the_cache_dir_not_the_venv(venv: Path, wheelhouse: Pa
     assert json.loads((directory / "state.json").read_text())["status"] == "installed"
     assert (directory / "lock").exists()
     assert not (venv / "penvcache").exists()
+
+
+def test_empty_dependency_set_creates_the_venv(venv: Path, wheelhouse: Path) -> None:
+    assert ensure(venv, wheelhouse).status == "installed"
+    assert (venv / "pyvenv.cfg").exists()
+    assert ensure(venv, wheelhouse).status == "hit"

@@ -21,7 +21,7 @@ def _uv(venv: Path, wheelhouse: Path, *args: str) -> None:
     subprocess.run(cmd, capture_output=True, check=True)
 
 
-CHANGES: dict[str, Callable[[Path, Path], None]] = {
+CHANGES: dict[str, Callable[[Path, Path], object]] = {
     "unrelated package installed": lambda v, w: _uv(v, w, "install", "gamma-pkg"),
     "listed package removed": lambda v, w: _uv(v, w, "uninstall", "alpha-pkg"),
     "listed package upgraded": lambda v, w: _uv(v, w, "install", "alpha-pkg==2.0"),
