@@ -29,7 +29,6 @@ class Report:
     broken: set[str] = field(default_factory=set)
     stamp_paths: list[str] = field(default_factory=list)
     python: dict[str, str] = field(default_factory=dict)
-    checked: int = 0
 
     @property
     def satisfied(self) -> bool:
@@ -117,7 +116,6 @@ class _Validation:
         """Check one requirement; return the requirements its extras add."""
         name = canonicalize_name(req.name)
         dist = self.seen[name]
-        self.report.checked += 1
         if dist is None:
             self.report.fail(name, f"{req} is not installed")
             return []

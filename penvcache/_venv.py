@@ -25,10 +25,6 @@ class Venv:
         return os.path.join(self.path, _BIN, _EXE)
 
     @property
-    def bin_dir(self) -> str:
-        return os.path.join(self.path, _BIN)
-
-    @property
     def cfg(self) -> str:
         return os.path.join(self.path, "pyvenv.cfg")
 
@@ -67,13 +63,3 @@ class Venv:
             "pyvenv_cfg": [hashlib.sha256(cfg).hexdigest(), cfg_stat.st_ino, cfg_stat.st_mtime_ns],
             "base_python": [base, base_stat.st_ino, base_stat.st_size, base_stat.st_mtime_ns],
         }
-
-    def config(self) -> dict[str, str]:
-        """The keys of ``pyvenv.cfg`` (``home``, ``version_info``, ``implementation``, ...)."""
-        values: dict[str, str] = {}
-        with open(self.cfg, encoding="utf-8", errors="replace") as f:
-            for line in f:
-                key, sep, value = line.partition("=")
-                if sep:
-                    values[key.strip()] = value.strip()
-        return values
