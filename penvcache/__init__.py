@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from ._coordinator import EnsureResult, ensure
+from ._coordinator import EnsureResult, InUse, ensure, use
 from ._errors import InstallFailed, InvalidDeps, InvalidInput, LockTimeout, OfflineUnavailable, PenvcacheError
 from .version import __version__
 
 __all__ = [
     "EnsureResult",
+    "InUse",
     "InstallFailed",
     "InvalidDeps",
     "InvalidInput",
@@ -16,4 +17,5 @@ __all__ = [
     "PenvcacheError",
     "__version__",
     "ensure",
+    "use",
 ]

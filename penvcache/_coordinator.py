@@ -133,7 +133,7 @@ def run_ensure(
 
     state = _state.read(directory)
     key = _key(inputs, target, state)
-    if _is_hit(state, key):
+    if _matches(state, key.fingerprint):
         return result("hit", key)
 
     from ._locking import VenvLock
@@ -141,9 +141,10 @@ def run_ensure(
     with VenvLock(directory, target.path, lock_timeout) as lock:
         state = _state.read(directory)
         key = _key(inputs, target, state)
-        if _is_hit(state, key):  # another process did the work while we waited
+        if _matches(state, key.fingerprint):  # another process did the work while we waited
             return result("hit", key, lock.waited)
-        status, fallback, report = _repair(target, inputs, key, verbose=verbose)
+        lock.exclude_users()  # no `run`/`use` of the venv may see it change
+        status, fallback, report = _repair(target, inputs, key, directory, verbose=verbose)
         key.fingerprint = _fingerprint.fingerprint(inputs, key.deps_digest, target.identity())
         _state.write(
             directory,
@@ -200,16 +201,19 @@ def _recorded_deps(inputs: _fingerprint.Inputs, state: dict[str, Any] | None) ->
     return _Key(state["inputs"], state["deps_digest"], files, None)
 
 
-def _is_hit(state: dict[str, Any] | None, key: _Key) -> bool:
+def _matches(state: dict[str, Any] | None, fingerprint: str | None) -> bool:
+    """``state`` was recorded for ``fingerprint`` and the venv's content stamp has not changed since."""
     return (
         state is not None
-        and key.fingerprint is not None
-        and state["fingerprint"] == key.fingerprint
+        and fingerprint is not None
+        and state["fingerprint"] == fingerprint
         and _stamp.take(state["stamp_paths"]) == state["stamp"]
     )
 
 
-def _repair(venv: Venv, inputs: _fingerprint.Inputs, key: _Key, *, verbose: bool) -> tuple[Status, bool, Report]:
+def _repair(
+    venv: Venv, inputs: _fingerprint.Inputs, key: _Key, directory: str, *, verbose: bool
+) -> tuple[Status, bool, Report]:
     """Under the lock: create the venv if needed, validate, install what is missing, validate again."""
     from ._errors import InstallFailed, InvalidInput
     from ._installer import create_venv, find_python, install
@@ -225,10 +229,19 @@ def _repair(venv: Venv, inputs: _fingerprint.Inputs, key: _Key, *, verbose: bool
         problem = f"it runs {os.path.realpath(venv.python)}, not {wanted}"
     if problem is not None:
         exists = os.path.isdir(venv.path)
-        if exists and not venv.is_replaceable():
+        creating = os.path.join(directory, "creating")  # present while uv creates it: a kill leaves it behind
+        if exists and os.path.exists(creating):  # a creation that was killed part way: uv will not clear it
+            import shutil
+
+            shutil.rmtree(venv.path)
+            exists = False
+        elif exists and not venv.is_replaceable():
             msg = f"{venv.path} is not a virtual environment and is not empty; refusing to replace it"
             raise InvalidInput(msg)
+        with open(creating, "w", encoding="utf-8") as f:
+            f.write(venv.path)
         create_venv(venv, wanted, clear=exists, offline=inputs.offline, verbose=verbose)
+        os.remove(creating)
         created = True
     if created and deps.requirements:  # a new, empty venv: everything is missing, skip the first validation
         missing, broken = sorted({r.name for r in deps.requirements}), []
@@ -243,3 +256,69 @@ def _repair(venv: Venv, inputs: _fingerprint.Inputs, key: _Key, *, verbose: bool
         msg = f"{venv.path} still fails validation after installing: {report.summary()}"
         raise InstallFailed(msg)
     return "installed", fallback, report
+
+
+def use(
+    venv: str | os.PathLike[str],
+    requirements: Iterable[str] = (),
+    *,
+    deps_files: Iterable[str | os.PathLike[str]] = (),
+    python: str | None = None,
+    offline: bool = False,
+    find_links: Iterable[str | os.PathLike[str]] = (),
+    lock_timeout: float = 300.0,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> InUse:
+    """:func:`ensure`, then keep the venv from being changed while the ``with`` block uses it.
+
+    ``with penvcache.use(".venv", ["rich"]) as result:`` holds the venv's shared lock until the block ends:
+    other users and hits go on, an ``ensure`` that must change the venv waits (and times out with
+    :class:`LockTimeout`). ``lock_timeout`` bounds all the waiting on entry.
+    """
+    return InUse(
+        venv,
+        tuple(requirements),
+        deps_files=tuple(deps_files),
+        python=python,
+        offline=offline,
+        find_links=tuple(find_links),
+        lock_timeout=lock_timeout,
+        cache_dir=cache_dir,
+    )
+
+
+class InUse:
+    """The context manager :func:`use` returns; ``run_ensure``'s keyword arguments are passed through."""
+
+    def __init__(self, venv: str | os.PathLike[str], requirements: tuple[str, ...], **options: Any) -> None:
+        self.venv = venv
+        self.requirements = requirements
+        self.options = options
+        self._lock: Any = None
+
+    def __enter__(self) -> EnsureResult:
+        from ._errors import LockTimeout
+        from ._locking import UseLock
+
+        timeout: float = self.options.pop("lock_timeout")
+        cache_dir = self.options["cache_dir"]
+        path = Venv(self.venv).path
+        directory = _state.venv_dir(os.fspath(cache_dir) if cache_dir else _state.default_cache_dir(), path)
+        deadline = time.monotonic() + timeout
+        while True:
+            left = max(deadline - time.monotonic(), 0.0)
+            result = run_ensure(self.venv, self.requirements, lock_timeout=left, **self.options)
+            lock = UseLock(directory, path, max(deadline - time.monotonic(), 0.0)).__enter__()
+            if _matches(_state.read(directory), result.fingerprint):
+                self._lock = lock
+                result.waited += lock.waited
+                return result
+            lock.__exit__(None, None, None)  # changed between the ensure and the shared lock: again
+            if time.monotonic() >= deadline:
+                msg = f"timed out after {timeout:g}s: {path} kept changing before it could be used"
+                raise LockTimeout(msg)
+
+    def __exit__(self, *exc_info: object) -> None:
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.__exit__(None, None, None)

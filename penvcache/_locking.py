@@ -1,4 +1,14 @@
-"""The per-venv exclusive lock under the cache dir, with who holds it written beside it."""
+"""Per-venv locks under the cache dir, and who holds them.
+
+Two locks guard each venv, both in its cache entry (never ``<venv>/.lock``, which uv flocks itself):
+
+* ``lock``: exclusive, taken by whoever may change the venv (a miss). A ``filelock.FileLock``: the OS
+  releases it when its holder dies, so a crashed installer never leaves it held.
+* ``users.db``: a ``filelock.ReadWriteLock``. ``penvcache run`` and ``penvcache.use()`` hold it shared for
+  as long as the venv is in use; an installer takes it exclusively, after ``lock``, before changing anything.
+
+Waiting for either says once who holds it, then every ``REPORT_EVERY`` seconds how long it has waited.
+"""
 
 from __future__ import annotations
 
@@ -8,65 +18,178 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Callable
 from types import TracebackType
 
-from filelock import FileLock, Timeout
+from filelock import FileLock, ReadWriteLock, Timeout
 
 from ._errors import InvalidInput, LockTimeout
 from ._state import write_json
+
+REPORT_EVERY = 10.0  #: seconds between "still waiting" lines
+
+
+def _cache_entry(directory: str) -> str:
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as e:
+        msg = f"cannot use the cache dir: {directory}: {e.strerror or e}"
+        raise InvalidInput(msg) from e
+    return directory
+
+
+def _describe_me() -> dict[str, object]:
+    return {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "command": " ".join(sys.argv) or sys.executable,
+        "since": time.time(),
+    }
+
+
+def _alive(info: dict[str, object]) -> bool:
+    """False when ``info`` names a process on this host that has exited (its locks are gone with it)."""
+    if info.get("host") != socket.gethostname():
+        return True  # cannot tell; assume it is alive
+    try:
+        os.kill(int(info["pid"]), 0)  # type: ignore[call-overload]
+    except ProcessLookupError:
+        return False
+    except (OSError, ValueError, TypeError, KeyError):
+        return True
+    return True
+
+
+def _read_info(path: str) -> dict[str, object] | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            info = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) and _alive(info) else None
+
+
+def _format(info: dict[str, object]) -> str:
+    try:
+        since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(info["since"])))  # type: ignore[arg-type]
+        return f"pid {info['pid']} on {info['host']} ({info['command']}) since {since}"
+    except (KeyError, TypeError, ValueError):
+        return "another process (it has not said who)"
+
+
+def _wait(acquire: Callable[[float], object], timeout: float, what: str, holder: Callable[[], str]) -> float:
+    """Acquire with ``acquire(seconds)``; say who holds it, then report every ``REPORT_EVERY`` seconds.
+
+    Returns the seconds waited; raises :class:`LockTimeout` after ``timeout`` seconds.
+    """
+    start = time.monotonic()
+    try:
+        acquire(0)
+    except Timeout:
+        pass
+    else:
+        return 0.0
+    sys.stderr.write(f"penvcache: waiting up to {timeout:g}s for {what}, held by {holder()}\n")
+    while True:
+        waited = time.monotonic() - start
+        left = timeout - waited
+        if left <= 0:
+            msg = f"timed out after {timeout:g}s waiting for {what}, held by {holder()}"
+            raise LockTimeout(msg)
+        try:
+            acquire(min(left, REPORT_EVERY))
+        except Timeout:
+            if time.monotonic() - start < timeout:
+                sys.stderr.write(f"penvcache: still waiting for {what} after {round(time.monotonic() - start, 1):g}s\n")
+        else:
+            return time.monotonic() - start
 
 
 class VenvLock:
     """Exclusive lock for one venv; waits at most ``timeout`` seconds, then raises :class:`LockTimeout`.
 
-    The lock file lives in the venv's cache entry, never at ``<venv>/.lock`` (uv flocks that one itself).
+    Inside it, :meth:`exclude_users` waits (within the same deadline) for the ``run``/``use`` callers of the
+    venv to finish and keeps new ones out until the lock is released.
     """
 
     def __init__(self, directory: str, venv_path: str, timeout: float) -> None:
-        try:
-            os.makedirs(directory, exist_ok=True)
-        except OSError as e:
-            msg = f"cannot use the cache dir: {directory}: {e.strerror or e}"
-            raise InvalidInput(msg) from e
+        self.directory = _cache_entry(directory)
         self.venv_path = venv_path
         self.timeout = timeout
         self.holder_file = os.path.join(directory, "holder.json")
         self._lock = FileLock(os.path.join(directory, "lock"))
+        self._users: ReadWriteLock | None = None
+        self._start = 0.0
         self.waited = 0.0
 
     def holder(self) -> str:
-        """Who holds the lock, as the holder described itself."""
-        try:
-            with open(self.holder_file, encoding="utf-8") as f:
-                info = json.load(f)
-            since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info["since"]))
-            return f"pid {info['pid']} on {info['host']} ({info['command']}) since {since}"
-        except (OSError, ValueError, KeyError, TypeError):
-            return "another process (it has not said who)"
+        """Who holds the lock, as the holder described itself (never a process that has exited)."""
+        info = _read_info(self.holder_file)
+        return _format(info) if info else "another process (it has not said who)"
 
     def __enter__(self) -> VenvLock:
-        start = time.monotonic()
-        try:
-            self._lock.acquire(timeout=0)
-        except Timeout:
-            where = f"the lock on {self.venv_path}"
-            sys.stderr.write(f"penvcache: waiting up to {self.timeout:g}s for {where}, held by {self.holder()}\n")
-            try:
-                self._lock.acquire(timeout=max(self.timeout - (time.monotonic() - start), 0))
-            except Timeout as e:
-                msg = f"timed out after {self.timeout:g}s waiting for {where}, held by {self.holder()}"
-                raise LockTimeout(msg) from e
-        self.waited = time.monotonic() - start
-        command = " ".join(sys.argv) or sys.executable
-        write_json(
-            self.holder_file,
-            {"pid": os.getpid(), "host": socket.gethostname(), "command": command, "since": time.time()},
-        )
+        self._start = time.monotonic()
+        where = f"the lock on {self.venv_path}"
+        self.waited = _wait(lambda s: self._lock.acquire(timeout=s), self.timeout, where, self.holder)
+        write_json(self.holder_file, _describe_me())
+        return self
+
+    def exclude_users(self) -> None:
+        """Wait for every ``run``/``use`` of the venv to end; none starts until this lock is released."""
+        if self._users is not None:
+            return
+        users = ReadWriteLock(os.path.join(self.directory, "users.db"), is_singleton=False)
+        left = self.timeout - (time.monotonic() - self._start)
+        what = f"the commands using {self.venv_path} to finish"
+        self.waited += _wait(lambda s: users.acquire_write(timeout=s), left, what, lambda: users_of(self.directory))
+        self._users = users
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._users is not None:
+            self._users.release()
+            self._users.close()
+            self._users = None
+        with contextlib.suppress(OSError):
+            os.remove(self.holder_file)
+        self._lock.release()
+
+
+def users_of(directory: str) -> str:
+    """The live processes that said they use the venv (``run``/``use``), for messages."""
+    try:
+        names = sorted(os.listdir(os.path.join(directory, "users")))
+    except OSError:
+        names = []
+    live = [info for name in names if (info := _read_info(os.path.join(directory, "users", name)))]
+    if not live:
+        return "a process using it (it has not said who)"
+    return "; ".join(_format(info) for info in live)
+
+
+class UseLock:
+    """Shared lock for one venv while it is used: any number of users, no installer (see :class:`VenvLock`)."""
+
+    def __init__(self, directory: str, venv_path: str, timeout: float) -> None:
+        self.directory = _cache_entry(directory)
+        self.venv_path = venv_path
+        self.timeout = timeout
+        self._users = ReadWriteLock(os.path.join(directory, "users.db"), is_singleton=False)
+        self._me = os.path.join(directory, "users", f"{os.getpid()}-{id(self):x}.json")
+        self.waited = 0.0
+
+    def __enter__(self) -> UseLock:
+        what = f"the installer of {self.venv_path} to finish"
+        holder = lambda: _format(_read_info(os.path.join(self.directory, "holder.json")) or {})  # noqa: E731
+        self.waited = _wait(lambda s: self._users.acquire_read(timeout=s), self.timeout, what, holder)
+        write_json(self._me, _describe_me())
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         with contextlib.suppress(OSError):
-            os.remove(self.holder_file)
-        self._lock.release()
+            os.remove(self._me)
+        self._users.release()
+        self._users.close()

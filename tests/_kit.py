@@ -70,6 +70,8 @@ def get_requires_for_build_wheel(config_settings=None):
     return []
 
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    if os.environ.get("SLOW_BUILD_MARKER"):  # tells a test that the install is under way
+        open(os.environ["SLOW_BUILD_MARKER"], "w").close()
     time.sleep(float(os.environ.get("SLOW_BUILD_SECONDS", "{seconds}")))
     dist = f"{{NAME.replace('-', '_')}}-{{VERSION}}"
     files = {{

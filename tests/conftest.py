@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +13,12 @@ import pytest
 from tests._kit import build_slow_sdist, build_wheel
 
 SLOW_SECONDS = 3.0
+SLOW_IMPORT_SOURCE = """\
+import os, time
+if os.environ.get("SLOW_IMPORT_MARKER"):  # tells a test that validation is importing it, then lingers
+    open(os.environ["SLOW_IMPORT_MARKER"], "w").close()
+    time.sleep(60)
+"""
 
 
 @pytest.fixture(scope="session")
@@ -22,6 +31,7 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     build_wheel(house, "gamma-pkg", "1.0")
     build_wheel(house, "delta-pkg", "1.0", requires=["alpha-pkg>=2"])
     build_wheel(house, "broken-pkg", "1.0", module_source="raise ImportError('broken on purpose')\n")
+    build_wheel(house, "slow-import-pkg", "1.0", module_source=SLOW_IMPORT_SOURCE)
     build_slow_sdist(house, "slow-pkg", "1.0", SLOW_SECONDS)
     return house
 
@@ -55,8 +65,35 @@ def procs() -> Iterator[list[subprocess.Popen[str]]]:
     finally:
         for proc in started:
             if proc.poll() is None:
-                proc.kill()
+                if os.getpgid(proc.pid) == proc.pid:  # started in a session of its own: kill all of it
+                    os.killpg(proc.pid, signal.SIGKILL)
+                else:
+                    proc.kill()
             proc.communicate()
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start(procs: list[subprocess.Popen[str]], *args: str) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests._worker", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    procs.append(proc)
+    return proc
+
+
+def wait_for(path: Path, proc: subprocess.Popen[str]) -> None:
+    """Synchronise with another process (not an assertion): wait until it has made ``path``."""
+    deadline = time.monotonic() + 60
+    while not path.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.01)
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

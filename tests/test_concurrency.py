@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -13,30 +14,7 @@ import pytest
 
 import penvcache
 from penvcache._state import venv_dir
-from tests.conftest import SLOW_SECONDS
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def start(procs: list[subprocess.Popen[str]], *args: str) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests._worker", *args],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    procs.append(proc)
-    return proc
-
-
-def wait_for(path: Path, proc: subprocess.Popen[str]) -> None:
-    """Synchronise with another process (not an assertion): wait until it has made ``path``."""
-    deadline = time.monotonic() + 60
-    while not path.exists():
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, f"{path} never appeared"
-        time.sleep(0.01)
+from tests.conftest import SLOW_SECONDS, start, wait_for
 
 
 @pytest.fixture
@@ -123,3 +101,74 @@ def test_many_processes_on_a_cold_venv_install_exactly_once(
     statuses = sorted(json.loads(out)["status"] for out, _ in results)
     assert statuses == ["hit", "hit", "hit", "installed"]
     assert os.path.exists(venv / "pyvenv.cfg")
+
+
+def test_a_long_wait_reports_every_interval(
+    venv: Path,
+    wheelhouse: Path,
+    held_lock: subprocess.Popen[str],
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from penvcache import _locking
+
+    monkeypatch.setattr(_locking, "REPORT_EVERY", 0.2)
+    with pytest.raises(penvcache.LockTimeout):
+        penvcache.ensure(venv, ["alpha-pkg"], offline=True, find_links=[wheelhouse], lock_timeout=1.0)
+    err = capfd.readouterr().err
+    assert err.count(f"held by pid {held_lock.pid}") == 1  # who: once, when it starts waiting
+    assert err.count(f"penvcache: still waiting for the lock on {venv} after ") >= 2
+
+
+def test_a_dead_holder_frees_the_lock_at_once(
+    tmp_path: Path,
+    venv: Path,
+    wheelhouse: Path,
+    held_lock: subprocess.Popen[str],
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    held_lock.kill()  # SIGKILL: no clean-up; holder.json stays behind
+    held_lock.wait()
+    entry = Path(venv_dir(str(tmp_path / "penvcache-cache"), str(venv)))
+    assert (entry / "holder.json").exists()
+    result = penvcache.ensure(venv, ["alpha-pkg"], offline=True, find_links=[wheelhouse], lock_timeout=0)
+    assert result.status == "installed"
+    assert "waiting" not in capfd.readouterr().err
+
+
+def test_a_dead_holders_info_is_not_shown_as_the_holder(
+    tmp_path: Path, venv: Path, wheelhouse: Path, procs: list[subprocess.Popen[str]], capfd: pytest.CaptureFixture[str]
+) -> None:
+    entry = Path(venv_dir(str(tmp_path / "penvcache-cache"), str(venv)))
+    entry.mkdir(parents=True)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    dead_pid = dead.pid  # a process that has exited
+    penvcache_holder = {"pid": dead_pid, "host": socket.gethostname(), "command": "penvcache ensure", "since": 0}
+    (entry / "holder.json").write_text(json.dumps(penvcache_holder))
+    # Some process holds the lock without saying who (as in the instant between taking it and writing holder.json).
+    ready, stop = tmp_path / "ready", tmp_path / "stop"
+    code = "import os, sys, time; from filelock import FileLock; l = FileLock(sys.argv[1]); l.acquire(); "
+    code += "open(sys.argv[2], 'w').close()\nwhile not os.path.exists(sys.argv[3]): time.sleep(0.01)"
+    holder = subprocess.Popen([sys.executable, "-c", code, str(entry / "lock"), str(ready), str(stop)], text=True)
+    procs.append(holder)
+    wait_for(ready, holder)
+    with pytest.raises(penvcache.LockTimeout, match="held by another process") as exc:
+        penvcache.ensure(venv, ["alpha-pkg"], offline=True, find_links=[wheelhouse], lock_timeout=0.2)
+    assert f"pid {dead_pid}" not in str(exc.value)
+    assert f"pid {dead_pid}" not in capfd.readouterr().err
+
+
+def test_a_slow_install_into_one_venv_never_delays_another(
+    tmp_path: Path, wheelhouse: Path, procs: list[subprocess.Popen[str]]
+) -> None:
+    go, slow_venv = tmp_path / "go", tmp_path / "slow-venv"
+    go.touch()
+    slow = start(procs, str(go), *_ensure_args(slow_venv, wheelhouse))
+    wait_for(Path(venv_dir(str(tmp_path / "penvcache-cache"), str(slow_venv))) / "holder.json", slow)
+    other = penvcache.ensure(tmp_path / "other", ["alpha-pkg"], offline=True, find_links=[wheelhouse], lock_timeout=0)
+    assert other.status == "installed"
+    assert slow.poll() is None  # the slow install was still under way all along
+    out, err = slow.communicate(timeout=120)
+    assert slow.returncode == 0, err
+    assert json.loads(out)["status"] == "installed"

@@ -1,0 +1,111 @@
+"""``penvcache run`` and ``penvcache.use()``: the venv is activated for the command and cannot change under it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import penvcache
+from penvcache.cli import main
+from tests.conftest import run_cli, wait_for
+
+# A command that says which alpha-pkg it sees when it starts and when it ends, and lingers until told to stop.
+USER = """
+import importlib.metadata, os, pathlib, sys, time
+print(importlib.metadata.version("alpha-pkg"), flush=True)
+pathlib.Path(sys.argv[1]).touch()
+while not os.path.exists(sys.argv[2]):
+    time.sleep(0.01)
+print(importlib.metadata.version("alpha-pkg"), flush=True)
+"""
+
+
+def ensure_args(venv: Path, wheelhouse: Path, *reqs: str) -> list[str]:
+    return [*reqs, "--venv", str(venv), "--offline", "--find-links", str(wheelhouse)]
+
+
+def start_run(
+    procs: list[subprocess.Popen[str]], venv: Path, wheelhouse: Path, ready: Path, stop: Path
+) -> subprocess.Popen[str]:
+    """``penvcache run alpha-pkg==1.0 -- python USER READY STOP`` in another process."""
+    args = ["run", *ensure_args(venv, wheelhouse, "alpha-pkg==1.0"), "--", "python", "-c", USER, str(ready), str(stop)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "penvcache", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    procs.append(proc)
+    wait_for(ready, proc)
+    return proc
+
+
+def test_run_activates_the_venv_and_returns_the_command_exit_code(
+    venv: Path, wheelhouse: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    code = "import os, sys, alpha_pkg; print(sys.prefix == os.environ['VIRTUAL_ENV']); sys.exit(7)"
+    assert main(["run", *ensure_args(venv, wheelhouse, "alpha-pkg"), "--", "python", "-c", code]) == 7
+    out, err = capfd.readouterr()
+    assert out == "True\n"  # the venv's own python, first on PATH; penvcache's report is on stderr
+    assert f"penvcache: installed {venv}" in err
+
+
+def test_run_without_a_command_is_bad_input(venv: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "alpha-pkg", "--venv", str(venv)])
+    assert exc.value.code == 2
+    assert "give the command to run after --" in capsys.readouterr().err
+    assert not venv.exists()
+
+
+def test_run_of_a_missing_command_exits_127(venv: Path, wheelhouse: Path) -> None:
+    assert main(["run", *ensure_args(venv, wheelhouse, "alpha-pkg"), "-q", "--", "no-such-command-xyz"]) == 127
+
+
+def test_run_holds_the_venv_an_installer_times_out(
+    tmp_path: Path, venv: Path, wheelhouse: Path, procs: list[subprocess.Popen[str]]
+) -> None:
+    user = start_run(procs, venv, wheelhouse, tmp_path / "ready", tmp_path / "stop")
+    change = run_cli("ensure", *ensure_args(venv, wheelhouse, "alpha-pkg==2.0"), "--lock-timeout", "0.5")
+    assert change.returncode == 3, change.stderr
+    assert f"waiting for the commands using {venv} to finish" in change.stderr
+    assert f"pid {user.pid} on " in change.stderr  # names the user
+    # Hits and other runs share the venv meanwhile.
+    assert run_cli("ensure", *ensure_args(venv, wheelhouse, "alpha-pkg==1.0"), "--lock-timeout", "0.5").returncode == 0
+    other = run_cli("run", *ensure_args(venv, wheelhouse, "alpha-pkg==1.0"), "--lock-timeout", "0.5", "--", "true")
+    assert other.returncode == 0, other.stderr
+    (tmp_path / "stop").touch()
+    out, err = user.communicate(timeout=60)
+    assert (user.returncode, out) == (0, "1.0\n1.0\n"), err
+
+
+def test_an_installer_waits_for_the_run_to_end(
+    tmp_path: Path, venv: Path, wheelhouse: Path, procs: list[subprocess.Popen[str]]
+) -> None:
+    user = start_run(procs, venv, wheelhouse, tmp_path / "ready", tmp_path / "stop")
+    args = ["ensure", *ensure_args(venv, wheelhouse, "alpha-pkg==2.0"), "--json"]
+    installer = subprocess.Popen(
+        [sys.executable, "-m", "penvcache", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    procs.append(installer)
+    # The installer holds the exclusive lock (holder.json) and waits for the user; then the user ends.
+    wait_for(next((tmp_path / "penvcache-cache" / "venvs").iterdir()) / "holder.json", installer)
+    (tmp_path / "stop").touch()
+    out, err = user.communicate(timeout=60)
+    assert (user.returncode, out) == (0, "1.0\n1.0\n"), err  # alpha-pkg never changed while it ran
+    out, err = installer.communicate(timeout=60)
+    assert installer.returncode == 0, err
+    assert json.loads(out)["status"] == "installed"
+    assert json.loads(out)["waited"] > 0
+
+
+def test_use_holds_the_venv_for_the_with_block(venv: Path, wheelhouse: Path) -> None:
+    with penvcache.use(venv, ["alpha-pkg==1.0"], offline=True, find_links=[wheelhouse]) as result:
+        assert result.status == "installed"
+        change = run_cli("ensure", *ensure_args(venv, wheelhouse, "alpha-pkg==2.0"), "--lock-timeout", "0.3")
+        assert change.returncode == 3, change.stderr
+    change = run_cli("ensure", *ensure_args(venv, wheelhouse, "alpha-pkg==2.0"), "--lock-timeout", "5")
+    assert change.returncode == 0, change.stderr
+    with penvcache.use(venv, ["alpha-pkg==2.0"], offline=True, find_links=[wheelhouse]) as result:
+        assert result.status == "hit"
