@@ -116,7 +116,8 @@ def _settings(config: pytest.Config) -> tuple[str, list[str], dict[str, Any]]:
         try:
             timeout = float(ini_timeout)
         except ValueError:
-            pytest.fail(f"penv_lock_timeout in the ini file is not a number: {ini_timeout!r}", pytrace=False)
+            msg = f"penv_lock_timeout in the ini file is not a number: {ini_timeout!r}"
+            raise pytest.fail.Exception(msg, pytrace=False) from None
     if timeout is not None:  # else penvcache's own default
         options["lock_timeout"] = timeout
     return venv, deps, options
@@ -130,7 +131,9 @@ def _one_line_failures() -> Iterator[None]:
     try:
         yield
     except PenvcacheError as e:
-        pytest.fail(f"penvcache: {e}", pytrace=False)
+        # pytest.fail(), but "from None": no "During handling of the above exception" in the report
+        msg = f"penvcache: {e}"
+        raise pytest.fail.Exception(msg, pytrace=False) from None
 
 
 @pytest.fixture(scope="session")
