@@ -305,8 +305,8 @@ class InUse:
         path = Venv(self.venv).path
         directory = _state.venv_dir(os.fspath(cache_dir) if cache_dir else _state.default_cache_dir(), path)
         deadline = time.monotonic() + timeout
+        left = timeout
         while True:
-            left = max(deadline - time.monotonic(), 0.0)
             result = run_ensure(self.venv, self.requirements, lock_timeout=left, **self.options)
             lock = UseLock(directory, path, max(deadline - time.monotonic(), 0.0)).__enter__()
             if _matches(_state.read(directory), result.fingerprint):
@@ -314,7 +314,8 @@ class InUse:
                 result.waited += lock.waited
                 return result
             lock.__exit__(None, None, None)  # changed between the ensure and the shared lock: again
-            if time.monotonic() >= deadline:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 msg = f"timed out after {timeout:g}s: {path} kept changing before it could be used"
                 raise LockTimeout(msg)
 

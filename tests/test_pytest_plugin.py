@@ -1,0 +1,220 @@
+"""The pytest plugin, through real pytest sessions in subprocesses (loaded by its pytest11 entry point)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import start, wait_for
+
+# Each test that uses penv appends one JSON line to records/<worker id>.jsonl next to the test file.
+RECORDING_TESTS = """
+import json, os
+from pathlib import Path
+
+import pytest
+
+RECORDS = Path(__file__).parent / "records"
+
+@pytest.mark.parametrize("n", range({count}))
+def test_uses_penv(penv, worker_id, n):
+    RECORDS.mkdir(exist_ok=True)
+    line = {{
+        "worker": worker_id,
+        "status": penv.status,
+        "venv": penv.venv,
+        "waited": penv.waited,
+        "offline_fallback": penv.offline_fallback,
+        "cache_dir": os.environ.get("PENVCACHE_CACHE_DIR"),
+        "uv_cache_dir": os.environ.get("UV_CACHE_DIR"),
+    }}
+    with open(RECORDS / f"{{worker_id}}.jsonl", "a") as f:
+        f.write(json.dumps(line) + "\\n")
+"""
+
+
+def pytest_run(cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``python -m pytest ARGS`` in ``cwd``, with this test's (hermetic) environment minus the outer pytest's."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}  # xdist worker ids, addopts
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+    )
+
+
+def records(test_dir: Path) -> dict[str, list[dict[str, Any]]]:
+    """The recorded lines, per worker id."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted((test_dir / "records").glob("*.jsonl")):
+        found[path.stem] = [json.loads(line) for line in path.read_text().splitlines()]
+    return found
+
+
+def project(root: Path, tests: str, deps: str = "alpha-pkg\n", ini: str | None = None) -> Path:
+    """A project at ``root`` (deps.txt, optional pytest.ini) with its tests in ``root/tests``; returns the latter."""
+    test_dir = root / "tests"
+    test_dir.mkdir(parents=True)
+    (test_dir / "test_it.py").write_text(textwrap.dedent(tests))
+    (root / "deps.txt").write_text(deps)
+    if ini is not None:
+        (root / "pytest.ini").write_text(textwrap.dedent(ini))
+    return test_dir
+
+
+def test_registered_through_the_entry_point_with_its_own_option_group(tmp_path: Path) -> None:
+    (plugin,) = [ep for ep in entry_points(group="pytest11") if ep.name == "penvcache"]
+    assert plugin.value == "penvcache.pytest_plugin"
+    out = pytest_run(tmp_path, "--help").stdout
+    assert "\npenvcache:" in out
+    for option in ("--penv-deps", "--penv-venv", "--penv-offline", "--penv-find-links", "--penv-lock-timeout"):
+        assert option in out
+    for key in ("penv_deps", "penv_venv", "penv_offline", "penv_find_links", "penv_lock_timeout"):
+        assert f"  {key} " in out
+
+
+def test_under_xdist_exactly_one_worker_installs(tmp_path: Path, wheelhouse: Path) -> None:
+    test_dir = project(tmp_path, RECORDING_TESTS.format(count=8), deps="slow-pkg\nalpha-pkg\n")
+    proc = pytest_run(
+        tmp_path,
+        *("-n", "4", "--dist", "load"),  # 8 tests on 4 workers: load scheduling sends each worker 2 at once
+        *("--penv-deps", "deps.txt", "--penv-venv", "venv", "--penv-offline", "--penv-find-links", str(wheelhouse)),
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    found = records(test_dir)
+    assert sorted(found) == ["gw0", "gw1", "gw2", "gw3"]
+    first = [lines[0] for lines in found.values()]
+    assert sorted(line["status"] for line in first) == ["hit", "hit", "hit", "installed"]
+    assert any(line["waited"] > 0 for line in first if line["status"] == "hit")  # they did race for the lock
+    for lines in found.values():  # one ensure per worker session: every test of a worker sees the same result
+        assert all(line == lines[0] for line in lines)
+    for line in first:
+        assert line["venv"] == str(tmp_path / "venv")
+        assert line["cache_dir"] == str(tmp_path / "penvcache-cache")  # the hermetic env reached the workers
+        assert line["uv_cache_dir"] == str(tmp_path / "uv-cache")
+        assert line["offline_fallback"] is False
+    assert (tmp_path / "penvcache-cache" / "venvs").is_dir()
+
+
+INI = """\
+    [pytest]
+    penv_deps = {deps}
+    penv_venv = venvs/ini-venv
+    penv_offline = true
+    penv_find_links = wheels
+    penv_lock_timeout = 60
+    """
+
+
+def test_ini_keys_resolve_against_the_ini_files_directory(tmp_path: Path, wheelhouse: Path) -> None:
+    test_dir = project(tmp_path, RECORDING_TESTS.format(count=1), ini=INI.format(deps="deps.txt"))
+    (tmp_path / "wheels").symlink_to(wheelhouse)
+    proc = pytest_run(test_dir)  # invoked from tests/: the ini file's directory, not the cwd, anchors the paths
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [[line]] = records(test_dir).values()
+    assert line["status"] == "installed"
+    assert line["venv"] == str(tmp_path / "venvs" / "ini-venv")
+    assert line["offline_fallback"] is False  # penv_offline: uv never tried the (dead) index
+
+
+def test_the_command_line_wins_over_the_ini_file(tmp_path: Path, wheelhouse: Path) -> None:
+    test_dir = project(tmp_path, RECORDING_TESTS.format(count=1), ini=INI.format(deps="missing.txt"))
+    (test_dir / "cli-deps.txt").write_text("gamma-pkg\n")
+    proc = pytest_run(
+        test_dir,  # command-line paths are relative to the invocation directory
+        *("--penv-deps", "cli-deps.txt", "--penv-venv", "cli-venv", "--penv-find-links", str(wheelhouse)),
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [[line]] = records(test_dir).values()
+    assert (line["status"], line["venv"]) == ("installed", str(test_dir / "cli-venv"))
+    assert not (tmp_path / "venvs").exists()
+    assert list((test_dir / "cli-venv").glob("lib/python3*/site-packages/gamma_pkg"))
+
+
+USES_PENV = """
+def test_one(penv):
+    pass
+
+def test_two(penv):
+    pass
+"""
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str], message: str) -> None:
+    """Both tests error at setup with ``message`` as the whole report: no traceback, no chained exception."""
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "2 errors" in proc.stdout
+    report = proc.stdout.split("ERROR at setup of test_one", 1)[1].splitlines()[1]
+    assert message in report, proc.stdout
+    for noise in ("Traceback", "During handling", "def penv", "_pytest", "raise "):
+        assert noise not in proc.stdout
+
+
+def test_without_deps_the_fixture_fails_with_a_usage_message(tmp_path: Path) -> None:
+    test_dir = project(tmp_path, USES_PENV)
+    proc = pytest_run(test_dir)
+    assert_one_line_error(proc, "the penv fixture needs dependencies: pass --penv-deps FILE or set penv_deps")
+    assert not (tmp_path / "penvcache-cache").exists()
+
+
+def test_a_penvcache_error_is_a_one_line_failure(tmp_path: Path) -> None:
+    test_dir = project(tmp_path, USES_PENV, deps="alpha-pkg\n-e ./somewhere\n")
+    proc = pytest_run(test_dir, "--penv-deps", "../deps.txt")
+    deps = tmp_path / "deps.txt"
+    assert_one_line_error(proc, f"penvcache: {deps}:2: editable requirements are not supported")
+
+
+def test_a_lock_timeout_is_a_one_line_failure(
+    tmp_path: Path, wheelhouse: Path, procs: list[subprocess.Popen[str]]
+) -> None:
+    project(tmp_path, USES_PENV)
+    venv = tmp_path / "venv"
+    ready, stop = tmp_path / "ready", tmp_path / "stop"
+    holder = start(procs, "--hold-lock", str(tmp_path / "penvcache-cache"), str(venv), str(ready), str(stop))
+    wait_for(ready, holder)
+    proc = pytest_run(
+        tmp_path,
+        *("--penv-deps", "deps.txt", "--penv-venv", "venv", "--penv-offline", "--penv-find-links", str(wheelhouse)),
+        "--penv-lock-timeout=0.2",
+    )
+    assert_one_line_error(proc, "penvcache: timed out after 0.2s waiting for the lock")
+    assert f"pid {holder.pid}" in proc.stdout
+    assert not venv.exists()
+
+
+def test_a_bad_ini_lock_timeout_is_a_one_line_failure(tmp_path: Path) -> None:
+    test_dir = project(tmp_path, USES_PENV, ini="[pytest]\npenv_deps = deps.txt\npenv_lock_timeout = soon\n")
+    assert_one_line_error(pytest_run(test_dir), "penv_lock_timeout in the ini file is not a number: 'soon'")
+
+
+INERT = """
+import sys
+
+def test_plugin_loaded_but_idle():
+    assert "penvcache.pytest_plugin" in sys.modules
+    heavy = ["filelock", "penvcache._installer", "penvcache._locking", "penvcache._requirements", "penvcache._probe"]
+    assert [name for name in heavy if name in sys.modules] == []
+"""
+
+
+@pytest.mark.parametrize("options", [[], ["--penv-deps", "deps.txt", "--penv-venv", "venv", "--penv-offline"]])
+def test_inert_when_no_test_requests_penv(tmp_path: Path, options: list[str]) -> None:
+    project(tmp_path, INERT)
+    proc = pytest_run(tmp_path, *options)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not (tmp_path / "penvcache-cache").exists()
+    assert not (tmp_path / "uv-cache").exists()
+    assert not (tmp_path / "venv").exists()
