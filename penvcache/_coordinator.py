@@ -114,27 +114,13 @@ def run_ensure(
 ) -> EnsureResult:
     """:func:`ensure`, plus the CLI's ``verbose`` (uv's output on stderr)."""
     start = time.monotonic()
-    target = Venv(venv)
-    target.check_path()
-    inputs = _fingerprint.Inputs(
-        requirements=tuple(requirements),
-        deps_files=tuple(os.path.abspath(os.fspath(f)) for f in deps_files),
-        python=python,
-        find_links=tuple(_link(os.fspath(f)) for f in find_links),
-        offline=offline or _flag("PENVCACHE_OFFLINE") or _flag("UV_OFFLINE"),
-    )
-    directory = _state.venv_dir(os.fspath(cache_dir) if cache_dir else _state.default_cache_dir(), target.path)
+    target, inputs, directory = _prepare(venv, requirements, deps_files, python, offline, find_links, cache_dir)
+    hit = _hit(target, inputs, directory, start)
+    if hit is not None:
+        return hit
 
     def result(status: Status, key: _Key, waited: float = 0.0, fallback: bool = False) -> EnsureResult:
-        assert key.fingerprint is not None
-        return EnsureResult(
-            status, target.path, target.python, key.fingerprint, time.monotonic() - start, waited, fallback
-        )
-
-    state = _state.read(directory)
-    key = _key(inputs, target, state)
-    if _matches(state, key.fingerprint):
-        return result("hit", key)
+        return _result(status, target, key, start, waited, fallback)
 
     from ._locking import VenvLock
 
@@ -162,6 +148,58 @@ def run_ensure(
             },
         )
         return result(status, key, lock.waited, fallback)
+
+
+def check_hit(
+    venv: str | os.PathLike[str],
+    requirements: Iterable[str] = (),
+    *,
+    deps_files: Iterable[str | os.PathLike[str]] = (),
+    python: str | None = None,
+    offline: bool = False,
+    find_links: Iterable[str | os.PathLike[str]] = (),
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> EnsureResult | None:
+    """The result of :func:`ensure` when it is a hit, else ``None``: no lock, no process, nothing changed."""
+    start = time.monotonic()
+    target, inputs, directory = _prepare(venv, requirements, deps_files, python, offline, find_links, cache_dir)
+    return _hit(target, inputs, directory, start)
+
+
+def _prepare(  # noqa: PLR0917 (the arguments of ensure, resolved)
+    venv: str | os.PathLike[str],
+    requirements: Iterable[str],
+    deps_files: Iterable[str | os.PathLike[str]],
+    python: str | None,
+    offline: bool,
+    find_links: Iterable[str | os.PathLike[str]],
+    cache_dir: str | os.PathLike[str] | None,
+) -> tuple[Venv, _fingerprint.Inputs, str]:
+    """The venv, what it must hold (paths made absolute) and its cache entry."""
+    target = Venv(venv)
+    target.check_path()
+    inputs = _fingerprint.Inputs(
+        requirements=tuple(requirements),
+        deps_files=tuple(os.path.abspath(os.fspath(f)) for f in deps_files),
+        python=python,
+        find_links=tuple(_link(os.fspath(f)) for f in find_links),
+        offline=offline or _flag("PENVCACHE_OFFLINE") or _flag("UV_OFFLINE"),
+    )
+    directory = _state.venv_dir(os.fspath(cache_dir) if cache_dir else _state.default_cache_dir(), target.path)
+    return target, inputs, directory
+
+
+def _hit(target: Venv, inputs: _fingerprint.Inputs, directory: str, start: float) -> EnsureResult | None:
+    state = _state.read(directory)
+    key = _key(inputs, target, state)
+    return _result("hit", target, key, start) if _matches(state, key.fingerprint) else None
+
+
+def _result(  # noqa: PLR0917
+    status: Status, target: Venv, key: _Key, start: float, waited: float = 0.0, fallback: bool = False
+) -> EnsureResult:
+    assert key.fingerprint is not None
+    return EnsureResult(status, target.path, target.python, key.fingerprint, time.monotonic() - start, waited, fallback)
 
 
 def _link(link: str) -> str:

@@ -7,8 +7,7 @@ When ``inputs`` equals the recorded one, the recorded ``deps`` digest is reused,
 
 from __future__ import annotations
 
-import hashlib
-import json
+from ._digest import digest
 
 TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays light
 if TYPE_CHECKING:
@@ -35,23 +34,19 @@ class Inputs:
         self.offline = offline
 
 
-def _digest(data: object) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
-
-
 def inputs_digest(inputs: Inputs, files: Mapping[str, str]) -> str:
     """Digest of the raw dependency inputs, given each deps file's byte digest."""
-    return _digest([inputs.requirements, inputs.deps_files, sorted(files.items())])
+    return digest([inputs.requirements, inputs.deps_files, sorted(files.items())])
 
 
 def deps_digest(normalised: Sequence[str]) -> str:
     """Digest of the normalised dependency set."""
-    return _digest(list(normalised))
+    return digest(list(normalised))
 
 
 def fingerprint(inputs: Inputs, deps: str, venv_identity: Mapping[str, object]) -> str:
     """The key: the normalised deps, the venv instance and its Python, and the install sources."""
-    return _digest(
+    return digest(
         {
             "deps": deps,
             "venv": venv_identity,

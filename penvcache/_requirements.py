@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shlex
@@ -12,6 +11,7 @@ from dataclasses import dataclass, field
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from ._digest import hex_digest
 from ._errors import InvalidDeps
 
 _COMMENT = re.compile(r"(^|\s+)#.*$")
@@ -95,7 +95,7 @@ def _read_file(path: str, deps: DepsSet, *, constraint: bool, stack: tuple[str, 
         where = f"{stack[-1]}: " if stack else ""
         msg = f"{where}cannot read deps file {path}: {reason}"
         raise InvalidDeps(msg) from e
-    deps.files[path] = hashlib.sha256(data).hexdigest()
+    deps.files[path] = hex_digest(data)
     base = os.path.dirname(path)
     for lineno, line in _logical_lines(text):
         where = f"{path}:{lineno}"

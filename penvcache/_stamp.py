@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
+
+from ._digest import hex_digest, sha256
 
 TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays light
 if TYPE_CHECKING:
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
 
 def take(paths: Iterable[str]) -> str:
     """A digest that changes when any path appears, disappears, is replaced or is modified."""
-    h = hashlib.sha256()
+    h = sha256()
     for path in paths:
         try:
             st = os.stat(path)
@@ -21,9 +22,9 @@ def take(paths: Iterable[str]) -> str:
             h.update(f"{path}\0missing\n".encode())
         else:
             h.update(f"{path}\0{st.st_ino}\0{st.st_mtime_ns}\0{st.st_size}\n".encode())
-    return h.hexdigest()
+    return str(h.hexdigest())
 
 
 def file_digest(f: BinaryIO) -> str:
     """SHA-256 of an open binary file's remaining bytes."""
-    return hashlib.sha256(f.read()).hexdigest()
+    return hex_digest(f.read())

@@ -1,17 +1,23 @@
-"""The cache dir and per-venv state files: written atomically, and anything unreadable is a miss."""
+"""The cache dir and per-venv state files: written atomically, and anything unreadable is a miss.
+
+The state is stored with :mod:`marshal` (built in, no import cost, about 5x faster to load than JSON) because
+every hit reads it; ``penvcache explain``/``list --json`` show it to people.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
+import marshal
 import os
 import sys
+
+from ._digest import hex_digest
 
 TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays light
 if TYPE_CHECKING:
     from typing import Any
 
-FORMAT = 1
+FORMAT = 2  # 1 was state.json
+STATE = "state.marshal"  #: the state file in a venv's cache entry
 _KEYS = {
     "format": int,
     "fingerprint": str,
@@ -40,16 +46,15 @@ def default_cache_dir() -> str:
 
 def venv_dir(cache_dir: str, venv_path: str) -> str:
     """The directory that holds one venv's state, lock and holder info."""
-    digest = hashlib.sha256(os.path.realpath(venv_path).encode()).hexdigest()
-    return os.path.join(cache_dir, "venvs", digest[:32])
+    return os.path.join(cache_dir, "venvs", hex_digest(os.path.realpath(venv_path).encode())[:32])
 
 
 def read(directory: str) -> dict[str, Any] | None:
     """The recorded state, or ``None`` when there is none or it is truncated, garbage or foreign."""
     try:
-        with open(os.path.join(directory, "state.json"), "rb") as f:
-            state = json.loads(f.read())
-    except (OSError, ValueError):
+        with open(os.path.join(directory, STATE), "rb") as f:
+            state = marshal.loads(f.read())
+    except (OSError, ValueError, EOFError, TypeError):
         return None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         return None
@@ -60,14 +65,21 @@ def read(directory: str) -> dict[str, Any] | None:
 
 def write(directory: str, state: dict[str, Any]) -> None:
     """Record the state atomically: a reader sees the old file or the new one, never part of one."""
-    write_json(os.path.join(directory, "state.json"), {"format": FORMAT, **state})
+    _write_atomically(os.path.join(directory, STATE), marshal.dumps({"format": FORMAT, **state}))
 
 
 def write_json(path: str, data: dict[str, Any]) -> None:
+    """Write ``data`` as JSON, atomically."""
+    import json
+
+    _write_atomically(path, json.dumps(data, indent=1, sort_keys=True).encode())
+
+
+def _write_atomically(path: str, data: bytes) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=1, sort_keys=True)
+    with open(tmp, "wb") as f:
+        f.write(data)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 
+from ._digest import hex_digest
 from ._errors import InvalidInput
 
 _BIN, _EXE = ("Scripts", "python.exe") if sys.platform == "win32" else ("bin", "python")
@@ -60,6 +60,6 @@ class Venv:
         base = os.path.realpath(self.python)
         base_stat = os.stat(base)
         return {
-            "pyvenv_cfg": [hashlib.sha256(cfg).hexdigest(), cfg_stat.st_ino, cfg_stat.st_mtime_ns],
+            "pyvenv_cfg": [hex_digest(cfg), cfg_stat.st_ino, cfg_stat.st_mtime_ns],
             "base_python": [base, base_stat.st_ino, base_stat.st_size, base_stat.st_mtime_ns],
         }

@@ -11,6 +11,7 @@ from typing import NoReturn, TextIO
 
 from ._coordinator import EnsureResult, run_ensure
 from ._errors import PenvcacheError
+from ._fastpath import report
 from .version import __version__
 
 
@@ -111,11 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _report(result: EnsureResult, args: argparse.Namespace, out: TextIO) -> None:
-    if args.json:
-        print(json.dumps(result.to_dict()), file=out, flush=True)
-    elif not args.quiet:
-        line = f"penvcache: {result.status} {result.venv} ({result.fingerprint[:12]}) in {result.elapsed:.3f}s"
-        print(line, file=out, flush=True)
+    report(result, as_json=args.json, quiet=args.quiet, out=out)
 
 
 def _run(command: list[str], venv: str) -> int:

@@ -263,8 +263,11 @@ def contenders(workload: Workload) -> list[Contender]:
         if status != "hit":
             raise RuntimeError(f"embedded penvcache.ensure returned {status!r}, not 'hit'")
 
-    found: list[Contender] = [
-        ("cli", command([*cli_command(workload), "-q"])),
+    found: list[Contender] = [("cli", command([*cli_command(workload), "-q"]))]
+    script = Path(sys.executable).with_name("penvcache")  # the console script, as a user runs it
+    if script.exists():
+        found.append(("cli-script", command([script, *cli_command(workload)[3:], "-q"])))
+    found += [
         (
             "uv",
             command([UV, "pip", "install", "--python", workload.python, "-r", workload.deps, *offline, *links, "-q"]),

@@ -66,7 +66,7 @@ def test_killed_between_install_and_record(
     wait_for(importing, proc)  # everything is installed; the last validation is importing slow-import-pkg
     kill_group(proc)
     entry = Path(venv_dir(str(tmp_path / "penvcache-cache"), str(venv)))
-    assert not (entry / "state.json").exists()  # nothing recorded: the next call cannot be a hit
+    assert not (entry / "state.marshal").exists()  # nothing recorded: the next call cannot be a hit
     assert ensure_after_the_crash(venv, wheelhouse).status == "adopted"  # validated, then recorded
 
 

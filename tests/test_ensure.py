@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import marshal
 import shutil
 import subprocess
 import sys
@@ -155,11 +155,19 @@ def test_existing_satisfying_venv_is_adopted(venv: Path, wheelhouse: Path, tmp_p
 
 
 @pytest.mark.parametrize(
-    "content", [b"", b"{not json", b'{"format": 1}', b'{"format": 99, "fingerprint": "x"}', b"[1, 2]"]
+    "content",
+    [
+        b"",
+        b"{not marshal",
+        marshal.dumps({"format": 2})[:-3],  # truncated
+        marshal.dumps({"format": 2}),
+        marshal.dumps({"format": 99, "fingerprint": "x"}),
+        marshal.dumps([1, 2]),
+    ],
 )
 def test_corrupted_state_file_is_a_miss(venv: Path, wheelhouse: Path, tmp_path: Path, content: bytes) -> None:
     ensure(venv, wheelhouse, "alpha-pkg")
-    (state_file,) = (tmp_path / "penvcache-cache" / "venvs").glob("*/state.json")
+    (state_file,) = (tmp_path / "penvcache-cache" / "venvs").glob("*/state.marshal")
     state_file.write_bytes(content)
     assert ensure(venv, wheelhouse, "alpha-pkg").status == "adopted"
     assert ensure(venv, wheelhouse, "alpha-pkg").status == "hit"
@@ -171,7 +179,7 @@ def test_conflicting_specifiers_fail_every_time_and_record_nothing(
     for _ in range(2):
         with pytest.raises(penvcache.InstallFailed, match="alpha-pkg"):
             ensure(venv, wheelhouse, "delta-pkg", "alpha-pkg<2")
-    assert not list((tmp_path / "penvcache-cache").glob("venvs/*/state.json"))
+    assert not list((tmp_path / "penvcache-cache").glob("venvs/*/state.marshal"))
 
 
 def test_package_that_installs_but_does_not_import_fails_every_time(
@@ -182,7 +190,7 @@ def test_package_that_installs_but_does_not_import_fails_every_time(
             penvcache.InstallFailed, match=r"broken-pkg: import broken_pkg failed: ImportError: broken on purpose"
         ):
             ensure(venv, wheelhouse, "broken-pkg")
-    assert not list((tmp_path / "penvcache-cache").glob("venvs/*/state.json"))
+    assert not list((tmp_path / "penvcache-cache").glob("venvs/*/state.marshal"))
 
 
 def test_offline_miss_names_what_is_missing(venv: Path, wheelhouse: Path) -> None:
@@ -208,7 +216,10 @@ def test_unreachable_index_falls_back_to_offline(
 def test_state_lives_under_the_cache_dir_not_the_venv(venv: Path, wheelhouse: Path, tmp_path: Path) -> None:
     ensure(venv, wheelhouse, "alpha-pkg")
     directory = Path(_state.venv_dir(str(tmp_path / "penvcache-cache"), str(venv)))
-    assert json.loads((directory / "state.json").read_text())["status"] == "installed"
+    state = _state.read(str(directory))
+    assert state is not None
+    assert state["status"] == "installed"
+    assert (directory / "state.marshal").exists()
     assert (directory / "lock").exists()
     assert not (venv / "penvcache").exists()
 
