@@ -90,12 +90,20 @@ def install(
 ) -> bool:
     """Install the dependency set into the venv; returns True when it fell back to offline."""
     with tempfile.TemporaryDirectory(prefix="penvcache-") as tmp:
-        cmd = [uv_bin(), "pip", "install", "--python", venv.python, *(str(r) for r in deps.requirements)]
+        cmd = [uv_bin(), "pip", "install", "--python", venv.python]
+        # Through files, so that --hash pins reach uv.
+        if deps.requirements:
+            requirements = os.path.join(tmp, "requirements.txt")
+            with open(requirements, "w", encoding="utf-8") as f:
+                f.writelines(f"{deps.install_line(r)}\n" for r in deps.requirements)
+            cmd += ["--requirement", requirements]
         if deps.constraints:
             constraints = os.path.join(tmp, "constraints.txt")
             with open(constraints, "w", encoding="utf-8") as f:
-                f.writelines(f"{c}\n" for c in deps.constraints)
+                f.writelines(f"{deps.install_line(c)}\n" for c in deps.constraints)
             cmd += ["--constraint", constraints]
+        if deps.hashes:  # as pip does: one --hash turns on hash-checking mode for every package
+            cmd.append("--require-hashes")
         for link in deps.find_links:
             cmd += ["--find-links", link]
         for url in deps.index_urls[-1:]:
