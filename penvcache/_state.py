@@ -11,13 +11,16 @@ TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays
 if TYPE_CHECKING:
     from typing import Any
 
-FORMAT = 1
+FORMAT = 2  # 2: the key's components, what explain compares and the installer's stand-in are recorded
 _KEYS = {
     "format": int,
     "fingerprint": str,
     "inputs": str,
-    "deps_digest": str,
     "files": dict,
+    "file_sources": list,
+    "components": dict,
+    "details": dict,
+    "installer": dict,
     "stamp": str,
     "stamp_paths": list,
 }
@@ -71,3 +74,39 @@ def write_json(path: str, data: dict[str, Any]) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def entries(cache_dir: str) -> list[tuple[str, dict[str, Any]]]:
+    """Every venv the cache dir knows: (its entry directory, what was last recorded: venv, status, when...)."""
+    root = os.path.join(cache_dir, "venvs")
+    try:
+        names = sorted(os.listdir(root))
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        directory = os.path.join(root, name)
+        latest: dict[str, Any] | None = None
+        for file in ("state.json", "last.json"):  # last.json: a failure since the state was recorded
+            try:
+                with open(os.path.join(directory, file), "rb") as f:
+                    info = json.loads(f.read())
+            except (OSError, ValueError):
+                continue
+            usable = (
+                isinstance(info, dict) and isinstance(info.get("venv"), str) and isinstance(info.get("when"), float)
+            )
+            if usable and (latest is None or info["when"] > latest["when"]):
+                latest = info
+        if latest is not None:
+            found.append((directory, latest))
+    return found
+
+
+def forget(directory: str) -> None:
+    """Drop what an entry recorded (the caller holds the venv's lock; the lock file itself stays)."""
+    import contextlib
+
+    for file in ("state.json", "last.json"):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(directory, file))
