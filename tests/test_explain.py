@@ -36,6 +36,16 @@ def _uv_reporting(setup: Setup, version: str) -> list[str]:
     return []
 
 
+def _write(path: Path, text: str) -> list[str]:
+    path.write_text(text)
+    return []
+
+
+def _env_salt(setup: Setup) -> list[str]:
+    setup.monkeypatch.setenv("PENVCACHE_SALT", "x")
+    return []
+
+
 def _recreate(setup: Setup) -> list[str]:
     shutil.rmtree(setup.venv)
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(setup.venv)], check=True)
@@ -45,7 +55,7 @@ def _recreate(setup: Setup) -> list[str]:
 # change -> (what it does, the component that must change, words explain must say)
 CHANGES: dict[str, tuple[Callable[[Setup], list[str]], str, str]] = {
     "nested constraint": (
-        lambda s: [(s.tmp / "cons.txt").write_text("alpha-pkg<1.5\n")] and [],
+        lambda s: _write(s.tmp / "cons.txt", "alpha-pkg<1.5\n"),
         "requirements",
         "requirements: cons.txt changed: alpha-pkg<=1.5 -> alpha-pkg<1.5",
     ),
@@ -56,7 +66,7 @@ CHANGES: dict[str, tuple[Callable[[Setup], list[str]], str, str]] = {
         "sources changed: added --find-links",
     ),
     "index in a deps file": (
-        lambda s: [(s.tmp / "deps.txt").write_text("alpha-pkg\n-c cons.txt\n-f .\n")] and [],
+        lambda s: _write(s.tmp / "deps.txt", "alpha-pkg\n-c cons.txt\n-f .\n"),
         "sources",
         "sources changed: added --find-links",
     ),
@@ -65,11 +75,11 @@ CHANGES: dict[str, tuple[Callable[[Setup], list[str]], str, str]] = {
     "installer version": (lambda s: _uv_reporting(s, "9.9.9"), "installer", "installer changed: uv "),
     "salt text": (lambda s: ["--salt", "v2"], "salt", "salt changed: --salt added"),
     "salt file content": (
-        lambda s: [(s.tmp / "salt.txt").write_text("two\n")] and [],
+        lambda s: _write(s.tmp / "salt.txt", "two\n"),
         "salt",
         f"salt changed: --salt-file {{tmp}}{os.sep}salt.txt changed",
     ),
-    "salt env": (lambda s: [s.monkeypatch.setenv("PENVCACHE_SALT", "x")] and [], "salt", "PENVCACHE_SALT added"),
+    "salt env": (_env_salt, "salt", "PENVCACHE_SALT added"),
 }
 
 
