@@ -48,12 +48,17 @@ class Check:
         }
 
 
-def explain(inputs: Inputs, venv: Venv, directory: str, *, probe: bool) -> Check:
+def explain(inputs: Inputs, venv: Venv, directory: str, *, probe: bool, quick: bool = False) -> Check:
     """The exact check (deps parsed, installer identified), read-only: no lock, nothing installed or recorded.
 
     With ``probe``, a venv whose content changed since it was validated is validated again to say what fails.
+    With ``quick``, a hit by the warm path's own check (no parsing, no installer lookup) is taken as it is.
     """
     state = _state.read(directory)
+    if quick:
+        key = _key(inputs, venv, state)
+        if _is_hit(state, key):
+            return Check(venv, key, state, True, [])
     deps = parse(inputs)
     key = _key(inputs, venv, state, exact=True, deps=deps)
     if _is_hit(state, key):

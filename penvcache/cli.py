@@ -139,7 +139,7 @@ def _ensure(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check(args: argparse.Namespace, *, probe: bool) -> Any:
+def _check(args: argparse.Namespace, *, probe: bool, quick: bool = False) -> Any:
     from ._explain import explain
 
     kwargs = ensure_kwargs(args)
@@ -148,7 +148,7 @@ def _check(args: argparse.Namespace, *, probe: bool) -> Any:
     kwargs.pop("lock_timeout")
     kwargs.pop("cache_dir")
     inputs = make_inputs(args.requirements, **kwargs)
-    return explain(inputs, target, cache_entry(args.cache_dir, target)[1], probe=probe)
+    return explain(inputs, target, cache_entry(args.cache_dir, target)[1], probe=probe, quick=quick)
 
 
 def _explain(args: argparse.Namespace) -> int:
@@ -168,7 +168,7 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    check = _check(args, probe=False)
+    check = _check(args, probe=False, quick=True)
     if args.json:
         print(json.dumps({"status": "hit" if check.hit else "miss", "venv": check.venv.path, "reasons": check.reasons}))
     elif not args.quiet:
