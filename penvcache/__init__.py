@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from ._coordinator import EnsureResult, InUse, ensure, use
-from ._errors import InstallFailed, InvalidDeps, InvalidInput, LockTimeout, OfflineUnavailable, PenvcacheError
+from ._errors import (
+    CacheMiss,
+    InstallFailed,
+    InvalidDeps,
+    InvalidInput,
+    LockTimeout,
+    OfflineUnavailable,
+    PenvcacheError,
+)
 from .version import __version__
 
 __all__ = [
+    "CacheMiss",
     "EnsureResult",
     "InUse",
     "InstallFailed",

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 
-from . import _fingerprint, _stamp, _state
+from . import _fingerprint, _stamp, _state, _stats
+from ._digest import digest, hex_digest
+from ._errors import PenvcacheError
 from ._venv import Venv
 
 TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays light
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
     from typing import Any
 
     from ._probe import Report
@@ -59,12 +62,21 @@ _RESULT_FIELDS = ("status", "venv", "python", "fingerprint", "elapsed", "waited"
 
 
 class _Key:
-    def __init__(self, inputs: str, deps_digest: str, files: dict[str, str], deps: DepsSet | None) -> None:
-        self.fingerprint: str | None = None  # None while the venv is missing or broken
+    """The current key's components; the deps are parsed only when their raw inputs differ from the record."""
+
+    def __init__(self, inputs: str, files: dict[str, str], requirements: str, file_sources: list[str]) -> None:
+        self.fingerprint: str | None = None  # None while a component is unknown
+        self.components: dict[str, str | None] = {}
         self.inputs = inputs
-        self.deps_digest = deps_digest
         self.files = files
-        self.deps = deps  # parsed only when the raw inputs differ from the recorded ones
+        self.requirements = requirements
+        self.file_sources = file_sources
+        self.deps: DepsSet | None = None
+        self.identity: dict[str, Any] | None = None  # the venv's, while it is usable
+        self.salt: list[list[str]] = []
+        self.installer: dict[str, Any] | None = None  # identified for real (a miss), not the hit's stand-in
+        self.components_sources: list[str] = []
+        self.python_request = ""
 
 
 def _flag(name: str) -> bool:
@@ -81,12 +93,17 @@ def ensure(
     find_links: Iterable[str | os.PathLike[str]] = (),
     lock_timeout: float = 300.0,
     cache_dir: str | os.PathLike[str] | None = None,
+    salt: Iterable[str] = (),
+    salt_files: Iterable[str | os.PathLike[str]] = (),
+    require_hit: bool = False,
 ) -> EnsureResult:
     """Make sure ``venv`` holds ``requirements`` and the deps files; install with uv only on a miss.
 
     A hit takes no lock and starts no process. A miss takes the venv's exclusive lock (waiting at most
     ``lock_timeout`` seconds, else :class:`LockTimeout`), creates the venv if it is missing or broken,
     validates by importing every dependency in it, installs what is missing, validates again and records.
+    ``salt`` texts and the content of ``salt_files`` (and ``PENVCACHE_SALT``) are part of the key. With
+    ``require_hit``, a miss raises :class:`CacheMiss` naming why, and installs nothing.
     """
     return run_ensure(
         venv,
@@ -97,7 +114,43 @@ def ensure(
         find_links=find_links,
         lock_timeout=lock_timeout,
         cache_dir=cache_dir,
+        salt=salt,
+        salt_files=salt_files,
+        require_hit=require_hit,
     )
+
+
+def make_inputs(
+    requirements: Iterable[str],
+    *,
+    deps_files: Iterable[str | os.PathLike[str]],
+    python: str | None,
+    offline: bool,
+    find_links: Iterable[str | os.PathLike[str]],
+    salt: Iterable[str],
+    salt_files: Iterable[str | os.PathLike[str]],
+) -> _fingerprint.Inputs:
+    """The inputs of one call, with the environment's say (``PENVCACHE_OFFLINE``, ``PENVCACHE_SALT``...)."""
+    salts = tuple(("--salt", text) for text in salt)
+    env_salt = os.environ.get("PENVCACHE_SALT")
+    if env_salt:
+        salts += (("PENVCACHE_SALT", env_salt),)
+    return _fingerprint.Inputs(
+        requirements=tuple(requirements),
+        deps_files=tuple(os.path.abspath(os.fspath(f)) for f in deps_files),
+        python=python,
+        find_links=tuple(_link(os.fspath(f)) for f in find_links),
+        offline=offline or _flag("PENVCACHE_OFFLINE") or _flag("UV_OFFLINE"),
+        salts=salts,
+        salt_files=tuple(os.path.abspath(os.fspath(f)) for f in salt_files),
+        installer=os.environ.get("PENVCACHE_UV", ""),
+    )
+
+
+def cache_entry(cache_dir: str | os.PathLike[str] | None, venv: Venv) -> tuple[str, str]:
+    """The cache dir and the venv's entry (directory) in it."""
+    cache = os.fspath(cache_dir) if cache_dir else _state.default_cache_dir()
+    return cache, _state.venv_dir(cache, venv.path)
 
 
 def run_ensure(
@@ -110,44 +163,56 @@ def run_ensure(
     find_links: Iterable[str | os.PathLike[str]] = (),
     lock_timeout: float = 300.0,
     cache_dir: str | os.PathLike[str] | None = None,
+    salt: Iterable[str] = (),
+    salt_files: Iterable[str | os.PathLike[str]] = (),
+    require_hit: bool = False,
     verbose: bool = False,
 ) -> EnsureResult:
     """:func:`ensure`, plus the CLI's ``verbose`` (uv's output on stderr)."""
     start = time.monotonic()
-    target, inputs, directory = _prepare(venv, requirements, deps_files, python, offline, find_links, cache_dir)
-    hit = _hit(target, inputs, directory, start)
-    if hit is not None:
-        return hit
+    target, inputs, cache, directory = _prepare(
+        venv, requirements, deps_files, python, offline, find_links, cache_dir, salt, salt_files
+    )
 
     def result(status: Status, key: _Key, waited: float = 0.0, fallback: bool = False) -> EnsureResult:
-        return _result(status, target, key, start, waited, fallback)
+        return _result(status, target, key, cache, start, waited, fallback)
+
+    state = _state.read(directory)
+    key = _key(inputs, target, state)
+    if _is_hit(state, key):
+        return result("hit", key)
+
+    if require_hit:
+        return _require_hit(inputs, target, cache, directory, result)
 
     from ._locking import VenvLock
 
-    with VenvLock(directory, target.path, lock_timeout) as lock:
-        state = _state.read(directory)
-        key = _key(inputs, target, state)
-        if _matches(state, key.fingerprint):  # another process did the work while we waited
-            return result("hit", key, lock.waited)
-        lock.exclude_users()  # no `run`/`use` of the venv may see it change
-        status, fallback, report = _repair(target, inputs, key, directory, verbose=verbose)
-        key.fingerprint = _fingerprint.fingerprint(inputs, key.deps_digest, target.identity())
-        _state.write(
-            directory,
-            {
-                "fingerprint": key.fingerprint,
-                "inputs": key.inputs,
-                "deps_digest": key.deps_digest,
-                "files": key.files,
-                "stamp": _stamp.take(report.stamp_paths),
-                "stamp_paths": report.stamp_paths,
-                "python": report.python,
-                "venv": target.path,
-                "status": status,
-                "when": time.time(),
-            },
-        )
-        return result(status, key, lock.waited, fallback)
+    waited = 0.0
+    try:
+        with VenvLock(directory, target.path, lock_timeout) as lock:
+            waited = lock.waited
+            state = _state.read(directory)
+            key = _key(inputs, target, state, exact=True)
+            if _is_hit(state, key):  # another process did the work while we waited
+                assert state is not None
+                if state["installer"] != key.installer:  # uv was reinstalled as the same version
+                    _state.write(directory, {**state, "installer": key.installer})
+                return result("hit", key, waited)
+            lock.exclude_users()  # no `run`/`use` of the venv may see it change
+            waited = lock.waited
+            status, fallback, report = _repair(target, inputs, key, directory, verbose=verbose)
+            # the venv may have been (re)created: its identity now
+            key = _key(inputs, target, None, exact=True, deps=key.deps, installer=key.installer)
+            _record(directory, target, key, status, report)
+            return result(status, key, waited, fallback)
+    except PenvcacheError as e:
+        _stats.record(cache, _stats.event("miss", status="failed", waited=waited))
+        last = {"venv": target.path, "status": "failed", "error": str(e), "when": time.time()}
+        import contextlib
+
+        with contextlib.suppress(OSError):
+            _state.write_json(os.path.join(directory, "last.json"), last)
+        raise
 
 
 def check_hit(
@@ -159,14 +224,20 @@ def check_hit(
     offline: bool = False,
     find_links: Iterable[str | os.PathLike[str]] = (),
     cache_dir: str | os.PathLike[str] | None = None,
+    salt: Iterable[str] = (),
+    salt_files: Iterable[str | os.PathLike[str]] = (),
 ) -> EnsureResult | None:
     """The result of :func:`ensure` when it is a hit, else ``None``: no lock, no process, nothing changed."""
     start = time.monotonic()
-    target, inputs, directory = _prepare(venv, requirements, deps_files, python, offline, find_links, cache_dir)
-    return _hit(target, inputs, directory, start)
+    target, inputs, cache, directory = _prepare(
+        venv, requirements, deps_files, python, offline, find_links, cache_dir, salt, salt_files
+    )
+    state = _state.read(directory)
+    key = _key(inputs, target, state)
+    return _result("hit", target, key, cache, start) if _is_hit(state, key) else None
 
 
-def _prepare(  # noqa: PLR0917 (the arguments of ensure, resolved)
+def _prepare(  # noqa: PLR0917 (the arguments of ensure)
     venv: str | os.PathLike[str],
     requirements: Iterable[str],
     deps_files: Iterable[str | os.PathLike[str]],
@@ -174,57 +245,177 @@ def _prepare(  # noqa: PLR0917 (the arguments of ensure, resolved)
     offline: bool,
     find_links: Iterable[str | os.PathLike[str]],
     cache_dir: str | os.PathLike[str] | None,
-) -> tuple[Venv, _fingerprint.Inputs, str]:
-    """The venv, what it must hold (paths made absolute) and its cache entry."""
+    salt: Iterable[str],
+    salt_files: Iterable[str | os.PathLike[str]],
+) -> tuple[Venv, _fingerprint.Inputs, str, str]:
+    """The venv, what it must hold, the cache dir and the venv's entry in it."""
     target = Venv(venv)
     target.check_path()
-    inputs = _fingerprint.Inputs(
-        requirements=tuple(requirements),
-        deps_files=tuple(os.path.abspath(os.fspath(f)) for f in deps_files),
+    inputs = make_inputs(
+        requirements,
+        deps_files=deps_files,
         python=python,
-        find_links=tuple(_link(os.fspath(f)) for f in find_links),
-        offline=offline or _flag("PENVCACHE_OFFLINE") or _flag("UV_OFFLINE"),
+        offline=offline,
+        find_links=find_links,
+        salt=salt,
+        salt_files=salt_files,
     )
-    directory = _state.venv_dir(os.fspath(cache_dir) if cache_dir else _state.default_cache_dir(), target.path)
-    return target, inputs, directory
-
-
-def _hit(target: Venv, inputs: _fingerprint.Inputs, directory: str, start: float) -> EnsureResult | None:
-    state = _state.read(directory)
-    key = _key(inputs, target, state)
-    return _result("hit", target, key, start) if _matches(state, key.fingerprint) else None
+    return (target, inputs, *cache_entry(cache_dir, target))
 
 
 def _result(  # noqa: PLR0917
-    status: Status, target: Venv, key: _Key, start: float, waited: float = 0.0, fallback: bool = False
+    status: Status, target: Venv, key: _Key, cache: str, start: float, waited: float = 0.0, fallback: bool = False
 ) -> EnsureResult:
+    """The result of a call, counted in the cache dir's stats."""
     assert key.fingerprint is not None
-    return EnsureResult(status, target.path, target.python, key.fingerprint, time.monotonic() - start, waited, fallback)
+    elapsed = time.monotonic() - start
+    _stats.record(
+        cache, _stats.event("hit" if status == "hit" else "miss", status=status, elapsed=elapsed, waited=waited)
+    )
+    return EnsureResult(status, target.path, target.python, key.fingerprint, elapsed, waited, fallback)
+
+
+def _require_hit(
+    inputs: _fingerprint.Inputs,
+    target: Venv,
+    cache: str,
+    directory: str,
+    result: Callable[[Status, _Key], EnsureResult],
+) -> EnsureResult:
+    """``require_hit`` after the quick check missed: the exact check, then :class:`CacheMiss` with the reasons."""
+    from ._errors import CacheMiss
+    from ._explain import explain
+
+    check = explain(inputs, target, directory, probe=False)
+    if check.hit:
+        return result("hit", check.key)
+    _stats.record(cache, "miss")
+    msg = f"{target.path}: cache miss: " + "; ".join(check.reasons)
+    raise CacheMiss(msg)
+
+
+def _record(directory: str, target: Venv, key: _Key, status: Status, report: Report) -> None:
+    assert key.deps is not None
+    assert key.identity is not None
+    _state.write(
+        directory,
+        {
+            "fingerprint": key.fingerprint,
+            "inputs": key.inputs,
+            "files": key.files,
+            "file_sources": key.file_sources,
+            "components": key.components,
+            "details": {
+                "lines": key.deps.lines,
+                "sources": key.components_sources,
+                "python": key.identity["base_python"],
+                "python_request": key.python_request,
+                "pyvenv_cfg": key.identity["pyvenv_cfg"],
+                "salt": key.salt,
+            },
+            "installer": key.installer,
+            "stamp": _stamp.take(report.stamp_paths),
+            "stamp_paths": report.stamp_paths,
+            "python": report.python,
+            "venv": target.path,
+            "status": status,
+            "when": time.time(),
+        },
+    )
 
 
 def _link(link: str) -> str:
     return link if "://" in link else os.path.abspath(link)
 
 
-def _key(inputs: _fingerprint.Inputs, venv: Venv, state: dict[str, Any] | None) -> _Key:
-    """The current key; parses the deps only when their raw bytes differ from what ``state`` recorded."""
-    key = _recorded_deps(inputs, state)
-    if key is None:
-        from ._requirements import read_deps
+def parse(inputs: _fingerprint.Inputs) -> DepsSet:
+    from ._requirements import read_deps
 
-        deps = read_deps(inputs.requirements, inputs.deps_files)
-        raw = _fingerprint.inputs_digest(inputs, deps.files)
-        key = _Key(raw, _fingerprint.deps_digest(deps.normalised()), deps.files, deps)
+    return read_deps(inputs.requirements, inputs.deps_files)
+
+
+def _key(
+    inputs: _fingerprint.Inputs,
+    venv: Venv,
+    state: dict[str, Any] | None,
+    *,
+    exact: bool = False,
+    deps: DepsSet | None = None,
+    installer: dict[str, Any] | None = None,
+) -> _Key:
+    """The current key. The deps are parsed only when their raw bytes differ from what ``state`` recorded;
+    the installer is identified only when ``exact`` (else its recorded stand-in must still hold)."""
+    key = None if deps else _recorded_deps(inputs, state)
+    if key is None:
+        deps = deps or parse(inputs)
+        key = _Key(
+            _fingerprint.inputs_digest(inputs, deps.files),
+            deps.files,
+            digest(deps.requirement_lines()),
+            deps.source_lines(),
+        )
+        key.deps = deps
+    key.components_sources = _fingerprint.sources(inputs, key.file_sources)
+    key.python_request = inputs.python or ""
+    key.salt = _salt(inputs)
+    components = key.components
+    components["requirements"] = key.requirements
+    components["sources"] = digest(key.components_sources)
+    components["salt"] = digest(key.salt) if key.salt else ""
+    if exact:
+        from ._installer import identify
+
+        key.installer = installer or identify(inputs.installer)
+        components["installer"] = key.installer["version"]
+    else:
+        components["installer"] = _installer_stand_in(inputs, state)
+    components["python"] = components["venv"] = None
     if venv.problem() is None:
         try:
-            key.fingerprint = _fingerprint.fingerprint(inputs, key.deps_digest, venv.identity())
+            key.identity = venv.identity()
         except OSError:  # the venv changed under us; treat it as broken
-            key.fingerprint = None
+            key.identity = None
+        else:
+            components["python"] = digest([key.python_request, key.identity["base_python"]])
+            components["venv"] = digest(key.identity["pyvenv_cfg"])
+    key.fingerprint = _fingerprint.fingerprint(components)
     return key
 
 
+def _salt(inputs: _fingerprint.Inputs) -> list[list[str]]:
+    """Each salt as [where it came from, SHA-256 of its text or its file's bytes]."""
+    parts = [[where, hex_digest(text.encode())] for where, text in inputs.salts]
+    for path in inputs.salt_files:
+        try:
+            with open(path, "rb") as f:
+                parts.append([f"--salt-file {path}", _stamp.file_digest(f)])
+        except OSError as e:
+            from ._errors import InvalidInput
+
+            msg = f"--salt-file {path}: cannot read it: {e.strerror or e}"
+            raise InvalidInput(msg) from e
+    return parts
+
+
+def _installer_stand_in(inputs: _fingerprint.Inputs, state: dict[str, Any] | None) -> str | None:
+    """The recorded installer version while its stand-in holds (same request, same prefix, same binary)."""
+    if state is None:
+        return None
+    recorded = state["installer"]
+    if recorded.get("request") != inputs.installer or recorded.get("prefix") != sys.prefix:
+        return None
+    try:
+        st = os.stat(recorded["bin"])
+    except (OSError, KeyError, TypeError):
+        return None
+    if recorded.get("stat") != [st.st_ino, st.st_size, st.st_mtime_ns]:
+        return None
+    version: str | None = recorded.get("version")
+    return version
+
+
 def _recorded_deps(inputs: _fingerprint.Inputs, state: dict[str, Any] | None) -> _Key | None:
-    """A key built from the recorded deps digest, when the deps files are byte for byte as recorded."""
+    """A key built from the recorded requirements component, when the deps files are byte for byte as recorded."""
     if state is None:
         return None
     files: dict[str, str] = {}
@@ -236,7 +427,14 @@ def _recorded_deps(inputs: _fingerprint.Inputs, state: dict[str, Any] | None) ->
             return None
     if _fingerprint.inputs_digest(inputs, files) != state["inputs"]:
         return None
-    return _Key(state["inputs"], state["deps_digest"], files, None)
+    requirements = state["components"].get("requirements")
+    if not isinstance(requirements, str):
+        return None
+    return _Key(state["inputs"], files, requirements, state["file_sources"])
+
+
+def _is_hit(state: dict[str, Any] | None, key: _Key) -> bool:
+    return _matches(state, key.fingerprint)
 
 
 def _matches(state: dict[str, Any] | None, fingerprint: str | None) -> bool:
@@ -253,13 +451,19 @@ def _repair(
     venv: Venv, inputs: _fingerprint.Inputs, key: _Key, directory: str, *, verbose: bool
 ) -> tuple[Status, bool, Report]:
     """Under the lock: create the venv if needed, validate, install what is missing, validate again."""
+    from dataclasses import replace
+
     from ._errors import InstallFailed, InvalidInput
     from ._installer import create_venv, find_python, install
     from ._probe import validate
     from ._requirements import read_deps
 
-    deps = key.deps or read_deps(inputs.requirements, inputs.deps_files)
-    deps.find_links[:0] = inputs.find_links
+    if key.deps is None:
+        key.deps = read_deps(inputs.requirements, inputs.deps_files)
+    deps = key.deps
+    links = list(inputs.find_links)  # the arguments' find-links first, then the deps files'
+    links += (link for link in deps.find_links if link not in links)
+    deps = replace(deps, find_links=links)
     created = False
     wanted = find_python(inputs.python) if inputs.python else None
     problem = venv.problem()
@@ -306,6 +510,8 @@ def use(
     find_links: Iterable[str | os.PathLike[str]] = (),
     lock_timeout: float = 300.0,
     cache_dir: str | os.PathLike[str] | None = None,
+    salt: Iterable[str] = (),
+    salt_files: Iterable[str | os.PathLike[str]] = (),
 ) -> InUse:
     """:func:`ensure`, then keep the venv from being changed while the ``with`` block uses it.
 
@@ -322,6 +528,8 @@ def use(
         find_links=tuple(find_links),
         lock_timeout=lock_timeout,
         cache_dir=cache_dir,
+        salt=tuple(salt),
+        salt_files=tuple(salt_files),
     )
 
 
@@ -339,9 +547,8 @@ class InUse:
         from ._locking import UseLock
 
         timeout: float = self.options.pop("lock_timeout")
-        cache_dir = self.options["cache_dir"]
         path = Venv(self.venv).path
-        directory = _state.venv_dir(os.fspath(cache_dir) if cache_dir else _state.default_cache_dir(), path)
+        directory = cache_entry(self.options["cache_dir"], Venv(self.venv))[1]
         deadline = time.monotonic() + timeout
         left = timeout
         while True:

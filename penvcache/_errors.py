@@ -35,3 +35,9 @@ class OfflineUnavailable(InstallFailed):
     """Offline, and the dependencies cannot be satisfied from the cache or the find-links."""
 
     exit_code = 4
+
+
+class CacheMiss(PenvcacheError, LookupError):
+    """``require_hit`` was asked and the call missed; nothing was installed. The message says why."""
+
+    exit_code = 5

@@ -28,6 +28,8 @@ VALUE_OPTIONS = {
     "--python": "python",
     "--find-links": "find_links",
     "--cache-dir": "cache_dir",
+    "--salt": "salt",
+    "--salt-file": "salt_files",
     "--lock-timeout": None,
 }
 #: ``ensure`` flags, and what each one sets
@@ -38,8 +40,9 @@ FLAG_OPTIONS = {
     "--quiet": "quiet",
     "-v": None,
     "--verbose": None,
+    "--require-hit": None,  # a hit is what it requires
 }
-_LISTS = ("requirements", "deps_files", "find_links")
+_LISTS = ("requirements", "deps_files", "find_links", "salt", "salt_files")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,8 +1,10 @@
 """The cache key: which inputs change whether a venv satisfies a dependency set, and how they are hashed.
 
-Two digests of the dependency set are kept. ``inputs`` hashes the raw bytes (requirement strings and
-every deps file read, nested ones included) and needs no parsing; ``deps`` hashes the normalised set.
-When ``inputs`` equals the recorded one, the recorded ``deps`` digest is reused, so a hit never parses.
+The key is a digest of named components (:data:`COMPONENTS`), each one a digest or a short value, so that
+``explain`` can say which one changed. Two digests of the dependency set are kept. ``inputs`` hashes the raw
+bytes (requirement strings and every deps file read, nested ones included) and needs no parsing; the
+``requirements`` component hashes the normalised set. When ``inputs`` equals the recorded one, the recorded
+component is reused, so a hit never parses. Salt files are read as raw bytes on every call, like deps files.
 """
 
 from __future__ import annotations
@@ -11,27 +13,36 @@ from ._digest import digest
 
 TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays light
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Mapping
+
+#: every component of the key, in the order ``explain`` shows them
+COMPONENTS = ("requirements", "sources", "python", "venv", "installer", "salt")
 
 
 class Inputs:
     """What a caller asked for, as given (paths made absolute)."""
 
-    __slots__ = ("deps_files", "find_links", "offline", "python", "requirements")
+    __slots__ = ("deps_files", "find_links", "installer", "offline", "python", "requirements", "salt_files", "salts")
 
-    def __init__(
+    def __init__(  # noqa: PLR0917
         self,
         requirements: tuple[str, ...],
         deps_files: tuple[str, ...],
         python: str | None,
         find_links: tuple[str, ...],
         offline: bool,
+        salts: tuple[tuple[str, str], ...] = (),
+        salt_files: tuple[str, ...] = (),
+        installer: str = "",
     ) -> None:
         self.requirements = requirements
         self.deps_files = deps_files
         self.python = python
         self.find_links = find_links
-        self.offline = offline
+        self.offline = offline  # how to install, not what: not part of the key
+        self.salts = salts  #: (where it came from, text): ``--salt`` and ``PENVCACHE_SALT``
+        self.salt_files = salt_files
+        self.installer = installer  #: ``PENVCACHE_UV``, or "" for the bundled uv
 
 
 def inputs_digest(inputs: Inputs, files: Mapping[str, str]) -> str:
@@ -39,19 +50,13 @@ def inputs_digest(inputs: Inputs, files: Mapping[str, str]) -> str:
     return digest([inputs.requirements, inputs.deps_files, sorted(files.items())])
 
 
-def deps_digest(normalised: Sequence[str]) -> str:
-    """Digest of the normalised dependency set."""
-    return digest(list(normalised))
+def sources(inputs: Inputs, file_sources: list[str]) -> list[str]:
+    """Every index and find-links source, from the arguments and the deps files, in canonical form."""
+    return sorted({*(f"--find-links {link}" for link in inputs.find_links), *file_sources})
 
 
-def fingerprint(inputs: Inputs, deps: str, venv_identity: Mapping[str, object]) -> str:
-    """The key: the normalised deps, the venv instance and its Python, and the install sources."""
-    return digest(
-        {
-            "deps": deps,
-            "venv": venv_identity,
-            "python_request": inputs.python or "",
-            "find_links": sorted(set(inputs.find_links)),
-            "offline": inputs.offline,
-        }
-    )
+def fingerprint(components: Mapping[str, str | None]) -> str | None:
+    """The key, or ``None`` while a component is unknown (a broken venv, an installer not yet identified)."""
+    if any(components.get(name) is None for name in COMPONENTS):
+        return None
+    return digest({name: components[name] for name in COMPONENTS})

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
+from typing import Any
 
 from ._errors import InstallFailed, InvalidInput, OfflineUnavailable
 from ._requirements import DepsSet
@@ -26,9 +28,46 @@ _UNREACHABLE = (
 
 
 def uv_bin() -> str:
+    """``PENVCACHE_UV``, else the uv that came with penvcache."""
+    override = os.environ.get("PENVCACHE_UV")
+    if override:
+        return shutil.which(override) or override
     from uv import find_uv_bin
 
     return find_uv_bin()
+
+
+def identify(request: str) -> dict[str, Any]:
+    """The installer this process runs: its version, and the stat that stands for it on a hit.
+
+    A hit must not start uv to ask its version. The bundled uv's version comes from its installed metadata;
+    a ``PENVCACHE_UV`` binary is asked (``uv --version``), on a miss only. A hit compares the stat of the
+    recorded binary (a reinstall, upgrade or downgrade replaces it) and ``sys.prefix`` instead.
+    """
+    path = uv_bin()
+    try:
+        if request:
+            proc = _run([path, "--version"], verbose=False)
+            words = proc.stdout.split()
+            if proc.returncode != 0 or len(words) < 2:
+                msg = f"PENVCACHE_UV={request}: `{path} --version` failed: {_uv_error(proc.stdout)}"
+                raise InvalidInput(msg)
+            version = f"{words[0]} {words[1]}"
+        else:
+            from importlib.metadata import version as dist_version
+
+            version = f"uv {dist_version('uv')}"
+        st = os.stat(path)
+    except OSError as e:
+        msg = f"cannot run the installer {path}: {e.strerror or e}"
+        raise InvalidInput(msg) from e
+    return {
+        "request": request,
+        "prefix": sys.prefix,
+        "bin": path,
+        "stat": [st.st_ino, st.st_size, st.st_mtime_ns],
+        "version": version,
+    }
 
 
 def _run(cmd: Sequence[str], *, verbose: bool) -> subprocess.CompletedProcess[str]:
@@ -90,12 +129,20 @@ def install(
 ) -> bool:
     """Install the dependency set into the venv; returns True when it fell back to offline."""
     with tempfile.TemporaryDirectory(prefix="penvcache-") as tmp:
-        cmd = [uv_bin(), "pip", "install", "--python", venv.python, *(str(r) for r in deps.requirements)]
+        cmd = [uv_bin(), "pip", "install", "--python", venv.python]
+        # Through files, so that --hash pins reach uv.
+        if deps.requirements:
+            requirements = os.path.join(tmp, "requirements.txt")
+            with open(requirements, "w", encoding="utf-8") as f:
+                f.writelines(f"{deps.install_line(r)}\n" for r in deps.requirements)
+            cmd += ["--requirement", requirements]
         if deps.constraints:
             constraints = os.path.join(tmp, "constraints.txt")
             with open(constraints, "w", encoding="utf-8") as f:
-                f.writelines(f"{c}\n" for c in deps.constraints)
+                f.writelines(f"{deps.install_line(c)}\n" for c in deps.constraints)
             cmd += ["--constraint", constraints]
+        if deps.hashes:  # as pip does: one --hash turns on hash-checking mode for every package
+            cmd.append("--require-hashes")
         for link in deps.find_links:
             cmd += ["--find-links", link]
         for url in deps.index_urls[-1:]:

@@ -89,7 +89,7 @@ def _wait(acquire: Callable[[float], object], timeout: float, what: str, holder:
         pass
     else:
         return 0.0
-    sys.stderr.write(f"penvcache: waiting up to {timeout:g}s for {what}, held by {holder()}\n")
+    sys.stderr.write(f"penvcache: waiting up to {round(timeout, 1):g}s for {what}, held by {holder()}\n")
     while True:
         waited = time.monotonic() - start
         left = timeout - waited

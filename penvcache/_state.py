@@ -16,14 +16,17 @@ TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays
 if TYPE_CHECKING:
     from typing import Any
 
-FORMAT = 2  # 1 was state.json
+FORMAT = 3  # 1: state.json; 2: the key's components and the installer's stand-in; 3: in marshal
 STATE = "state.marshal"  #: the state file in a venv's cache entry
 _KEYS = {
     "format": int,
     "fingerprint": str,
     "inputs": str,
-    "deps_digest": str,
     "files": dict,
+    "file_sources": list,
+    "components": dict,
+    "details": dict,
+    "installer": dict,
     "stamp": str,
     "stamp_paths": list,
 }
@@ -83,3 +86,41 @@ def _write_atomically(path: str, data: bytes) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def entries(cache_dir: str) -> list[tuple[str, dict[str, Any]]]:
+    """Every venv the cache dir knows: (its entry directory, what was last recorded: venv, status, when...)."""
+    import json
+
+    root = os.path.join(cache_dir, "venvs")
+    try:
+        names = sorted(os.listdir(root))
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        directory = os.path.join(root, name)
+        latest: dict[str, Any] | None = None
+        for file, loads in ((STATE, marshal.loads), ("last.json", json.loads)):  # last.json: a later failure
+            try:
+                with open(os.path.join(directory, file), "rb") as f:
+                    info = loads(f.read())
+            except (OSError, ValueError, EOFError, TypeError):
+                continue
+            usable = (
+                isinstance(info, dict) and isinstance(info.get("venv"), str) and isinstance(info.get("when"), float)
+            )
+            if usable and (latest is None or info["when"] > latest["when"]):
+                latest = info
+        if latest is not None:
+            found.append((directory, latest))
+    return found
+
+
+def forget(directory: str) -> None:
+    """Drop what an entry recorded (the caller holds the venv's lock; the lock file itself stays)."""
+    import contextlib
+
+    for file in (STATE, "last.json"):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(directory, file))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import marshal
 import shutil
 import subprocess
@@ -159,8 +160,8 @@ def test_existing_satisfying_venv_is_adopted(venv: Path, wheelhouse: Path, tmp_p
     [
         b"",
         b"{not marshal",
-        marshal.dumps({"format": 2})[:-3],  # truncated
-        marshal.dumps({"format": 2}),
+        marshal.dumps({"format": _state.FORMAT})[:-3],  # truncated
+        marshal.dumps({"format": _state.FORMAT}),
         marshal.dumps({"format": 99, "fingerprint": "x"}),
         marshal.dumps([1, 2]),
     ],
@@ -228,3 +229,29 @@ def test_empty_dependency_set_creates_the_venv(venv: Path, wheelhouse: Path) -> 
     assert ensure(venv, wheelhouse).status == "installed"
     assert (venv / "pyvenv.cfg").exists()
     assert ensure(venv, wheelhouse).status == "hit"
+
+
+def test_hash_pins_are_passed_to_uv(venv: Path, wheelhouse: Path, tmp_path: Path) -> None:
+    wheel = wheelhouse / "alpha_pkg-1.0-py3-none-any.whl"
+    good = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    deps = tmp_path / "deps.txt"
+    deps.write_text(f"alpha-pkg==1.0 \\\n    --hash=sha256:{'0' * 64}\n")
+    with pytest.raises(penvcache.InstallFailed, match="alpha-pkg"):
+        ensure(venv, wheelhouse, deps_files=[deps])
+    deps.write_text(f"alpha-pkg==1.0 \\\n    --hash=sha256:{good}\n")
+    first = ensure(venv, wheelhouse, deps_files=[deps])
+    assert first.status == "installed"
+    assert venv_python_says(venv, "import alpha_pkg; print(alpha_pkg.__version__)") == "1.0"
+    # uv requires a hash for every package once one has a hash: gamma-pkg has none
+    deps.write_text(f"alpha-pkg==1.0 --hash=sha256:{good}\ngamma-pkg==1.0\n")
+    with pytest.raises(penvcache.InstallFailed, match="gamma-pkg"):
+        ensure(venv, wheelhouse, deps_files=[deps])
+
+
+def test_direct_reference_to_a_wheel(venv: Path, wheelhouse: Path, tmp_path: Path) -> None:
+    wheel = wheelhouse / "alpha_pkg-2.0-py3-none-any.whl"
+    deps = tmp_path / "deps.txt"
+    deps.write_text(f"alpha-pkg @ {wheel.as_uri()}\n")
+    assert ensure(venv, wheelhouse, deps_files=[deps]).status == "installed"
+    assert venv_python_says(venv, "import alpha_pkg; print(alpha_pkg.__version__)") == "2.0"
+    assert ensure(venv, wheelhouse, deps_files=[deps]).status == "hit"

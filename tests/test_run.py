@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -85,19 +86,26 @@ def test_an_installer_waits_for_the_run_to_end(
 ) -> None:
     user = start_run(procs, venv, wheelhouse, tmp_path / "ready", tmp_path / "stop")
     args = ["ensure", *ensure_args(venv, wheelhouse, "alpha-pkg==2.0"), "--json"]
-    installer = subprocess.Popen(
-        [sys.executable, "-m", "penvcache", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    log = tmp_path / "installer.err"
+    with log.open("w") as err_file:
+        installer = subprocess.Popen(
+            [sys.executable, "-m", "penvcache", *args], stdout=subprocess.PIPE, stderr=err_file, text=True
+        )
     procs.append(installer)
-    # The installer holds the exclusive lock (holder.json) and waits for the user; then the user ends.
-    wait_for(next((tmp_path / "penvcache-cache" / "venvs").iterdir()) / "holder.json", installer)
+    # The installer holds the exclusive lock and says it waits for the user; then the user ends.
+    deadline = time.monotonic() + 60
+    while f"for the commands using {venv} to finish" not in log.read_text():
+        assert installer.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.01)
     (tmp_path / "stop").touch()
     out, err = user.communicate(timeout=60)
     assert (user.returncode, out) == (0, "1.0\n1.0\n"), err  # alpha-pkg never changed while it ran
-    out, err = installer.communicate(timeout=60)
+    out, _ = installer.communicate(timeout=60)
+    err = log.read_text()
     assert installer.returncode == 0, err
     assert json.loads(out)["status"] == "installed"
-    assert json.loads(out)["waited"] > 0
+    assert json.loads(out)["waited"] > 0, err
 
 
 def test_use_holds_the_venv_for_the_with_block(venv: Path, wheelhouse: Path) -> None:

@@ -1,0 +1,211 @@
+"""Why a call would miss: the key's components now and as recorded, and what differs, in words."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from . import _state
+from ._coordinator import _is_hit, _Key, _key, parse
+from ._fingerprint import COMPONENTS, Inputs
+from ._requirements import ARGUMENTS, DepsSet
+from ._venv import Venv
+
+_SOURCE_OPTIONS = ("--find-links ", "--index-url ", "--extra-index-url ")
+
+
+class Check:
+    """The outcome of :func:`explain`: hit or miss, each component, and the reasons for a miss."""
+
+    def __init__(self, venv: Venv, key: _Key, state: dict[str, Any] | None, hit: bool, reasons: list[str]) -> None:
+        self.venv = venv
+        self.key = key
+        self.state = state
+        self.hit = hit
+        self.reasons = reasons
+
+    def components(self) -> dict[str, dict[str, Any]]:
+        """Each component: its value now, the recorded one, whether it changed, and a readable description."""
+        recorded = self.state["components"] if self.state else {}
+        return {
+            name: {
+                "value": self.key.components.get(name),
+                "recorded": recorded.get(name),
+                "changed": self.state is not None and recorded.get(name) != self.key.components.get(name),
+                "detail": _describe(name, self.key, self.venv),
+            }
+            for name in COMPONENTS
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": "hit" if self.hit else "miss",
+            "venv": self.venv.path,
+            "fingerprint": self.key.fingerprint,
+            "recorded_fingerprint": self.state["fingerprint"] if self.state else None,
+            "components": self.components(),
+            "reasons": self.reasons,
+        }
+
+
+def explain(inputs: Inputs, venv: Venv, directory: str, *, probe: bool, quick: bool = False) -> Check:
+    """The exact check (deps parsed, installer identified), read-only: no lock, nothing installed or recorded.
+
+    With ``probe``, a venv whose content changed since it was validated is validated again to say what fails.
+    With ``quick``, a hit by the warm path's own check (no parsing, no installer lookup) is taken as it is.
+    """
+    state = _state.read(directory)
+    if quick:
+        key = _key(inputs, venv, state)
+        if _is_hit(state, key):
+            return Check(venv, key, state, True, [])
+    deps = parse(inputs)
+    key = _key(inputs, venv, state, exact=True, deps=deps)
+    if _is_hit(state, key):
+        return Check(venv, key, state, True, [])
+    return Check(venv, key, state, False, _reasons(inputs, venv, directory, state, key, deps, probe=probe))
+
+
+def _reasons(  # noqa: PLR0917
+    inputs: Inputs,
+    venv: Venv,
+    directory: str,
+    state: dict[str, Any] | None,
+    key: _Key,
+    deps: DepsSet,
+    *,
+    probe: bool,
+) -> list[str]:
+    reasons = []
+    problem = venv.problem()
+    if problem is not None:
+        reasons.append(f"venv: {problem}")
+    if state is None:
+        if os.path.exists(os.path.join(directory, _state.STATE)):
+            reasons.append("the record is unreadable or from another penvcache version")
+        else:
+            reasons.append("nothing recorded for this venv (first run, or forgotten)")
+        return reasons
+    old, new, details = state["components"], key.components, state["details"]
+    for name in COMPONENTS:
+        if new.get(name) is None or old.get(name) == new.get(name):
+            continue
+        if name == "requirements":
+            reasons += _requirements(details.get("lines", {}), deps.lines)
+        elif name == "sources":
+            reasons.append("sources changed: " + _diff(details.get("sources", []), key.components_sources))
+        elif name == "python":
+            reasons.append(_python(details, key))
+        elif name == "venv":
+            was = details.get("pyvenv_cfg", [None, None])
+            now = key.identity["pyvenv_cfg"] if key.identity else [None, None]
+            reasons.append("venv recreated (a new pyvenv.cfg)" if was[1] != now[1] else "venv: pyvenv.cfg changed")
+        elif name == "installer":
+            reasons.append(f"installer changed: {old.get(name)} -> {new.get(name)}")
+        else:
+            reasons.append("salt changed: " + _salt(details.get("salt", []), key.salt))
+    if not reasons and key.fingerprint == state["fingerprint"]:
+        reasons.append("the venv's content changed since it was validated")
+        if probe:
+            reasons += _validation(venv, inputs, deps)
+    return reasons or ["the key changed"]
+
+
+def _display(path: str) -> str:
+    if path == ARGUMENTS:
+        return "requirement arguments"
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
+
+
+def _requirements(old: dict[str, list[str]], new: dict[str, list[str]]) -> list[str]:
+    def own(lines: list[str]) -> list[str]:
+        return [line for line in lines if not line.startswith(_SOURCE_OPTIONS)]
+
+    reasons = []
+    for source in sorted(set(old) | set(new), key=lambda s: (s != ARGUMENTS, s)):
+        name = _display(source)
+        if source not in new:
+            reasons.append(f"requirements: {name} is no longer read")
+        elif source not in old:
+            reasons.append(f"requirements: {name} is read now: {', '.join(own(new[source])) or 'nothing in it'}")
+        elif own(old[source]) != own(new[source]):
+            reasons.append(f"requirements: {name} changed: {_diff(own(old[source]), own(new[source]))}")
+    return reasons or ["requirements changed"]
+
+
+def _diff(old: list[str], new: list[str]) -> str:
+    removed = [line for line in old if line not in new]
+    added = [line for line in new if line not in old]
+    if removed and added:
+        return f"{', '.join(removed)} -> {', '.join(added)}"
+    if added:
+        return "added " + ", ".join(added)
+    if removed:
+        return "removed " + ", ".join(removed)
+    return "reordered"
+
+
+def _python(details: dict[str, Any], key: _Key) -> str:
+    old_request, new_request = details.get("python_request", ""), key.python_request
+    if old_request != new_request:
+        return f"python changed: --python {old_request or '(default)'} -> --python {new_request or '(default)'}"
+    old_base = details.get("python") or [None]
+    new_base = key.identity["base_python"] if key.identity else [None]
+    if old_base[0] != new_base[0]:
+        return f"python changed: {old_base[0]} -> {new_base[0]}"
+    return f"python changed: {new_base[0]} was replaced (upgraded or reinstalled)"
+
+
+def _salt(old: list[list[str]], new: list[list[str]]) -> str:
+    was = {str(where): digest for where, digest in old}
+    now = {str(where): digest for where, digest in new}
+    changes = []
+    for where in sorted(set(was) | set(now)):
+        if where not in now:
+            changes.append(f"{where} removed")
+        elif where not in was:
+            changes.append(f"{where} added")
+        elif was[where] != now[where]:
+            changes.append(f"{where} changed")
+    return ", ".join(changes) or "reordered"
+
+
+def _validation(venv: Venv, inputs: Inputs, deps: DepsSet) -> list[str]:
+    """Validate the venv again, read-only, and say what fails."""
+    from dataclasses import replace
+
+    from ._errors import InstallFailed
+    from ._probe import validate
+
+    try:
+        report = validate(venv.python, replace(deps, find_links=[*inputs.find_links, *deps.find_links]))
+    except InstallFailed as e:
+        return [f"validation: {e}"]
+    if report.satisfied:
+        return ["validation: it still passes (ensure would adopt it without installing)"]
+    return [f"validation: {name}: {', '.join(why)}" for name, why in sorted(report.failures.items())]
+
+
+def _describe(name: str, key: _Key, venv: Venv) -> str:  # noqa: PLR0911
+    """A component in words, for people."""
+    if name == "requirements":
+        deps = key.deps
+        if deps is None:
+            return key.requirements[:12]
+        sources = ", ".join(_display(s) for s in deps.lines) or "nothing"
+        return f"{len(deps.requirements)} requirements, {len(deps.constraints)} constraints from {sources}"
+    if name == "sources":
+        return "; ".join(key.components_sources) or "uv's default index"
+    if name == "python":
+        if key.identity is None:
+            return "unknown (the venv is missing or broken)"
+        request = f" (--python {key.python_request})" if key.python_request else ""
+        return f"{key.identity['base_python'][0]}{request}"
+    if name == "venv":
+        if key.identity is None:
+            return f"{venv.path} (missing or broken)"
+        return f"{venv.path} (pyvenv.cfg inode {key.identity['pyvenv_cfg'][1]})"
+    if name == "installer":
+        return str(key.components.get("installer"))
+    return ", ".join(where for where, _ in key.salt) or "none"

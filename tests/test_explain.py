@@ -1,0 +1,161 @@
+"""Each component of the key invalidates on its own, and explain, status and --require-hit name it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from penvcache.cli import main
+from tests._kit import site_packages
+
+
+class Setup:
+    def __init__(self, tmp_path: Path, venv: Path, wheelhouse: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.tmp, self.venv, self.monkeypatch = tmp_path, venv, monkeypatch
+        (tmp_path / "deps.txt").write_text("alpha-pkg\n-c cons.txt\n")
+        (tmp_path / "cons.txt").write_text("alpha-pkg<=1.5\n")
+        (tmp_path / "salt.txt").write_text("one\n")
+        self.args = ["--venv", str(venv), "-r", "deps.txt", "--offline", "--find-links", str(wheelhouse)]
+        self.args += ["--salt-file", "salt.txt"]
+
+
+def _uv_reporting(setup: Setup, version: str) -> list[str]:
+    """A uv that says it is another version (and installs with the real one): a real installer change."""
+    real = shutil.which("uv", path=os.path.dirname(sys.executable))
+    wrapper = setup.tmp / "uv-wrapper"
+    wrapper.write_text(f'#!/bin/sh\n[ "$1" = --version ] && {{ echo "uv {version}"; exit 0; }}\nexec {real} "$@"\n')
+    wrapper.chmod(0o755)
+    setup.monkeypatch.setenv("PENVCACHE_UV", str(wrapper))
+    return []
+
+
+def _write(path: Path, text: str) -> list[str]:
+    path.write_text(text)
+    return []
+
+
+def _env_salt(setup: Setup) -> list[str]:
+    setup.monkeypatch.setenv("PENVCACHE_SALT", "x")
+    return []
+
+
+def _recreate(setup: Setup) -> list[str]:
+    shutil.rmtree(setup.venv)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(setup.venv)], check=True)
+    return []
+
+
+# change -> (what it does, the component that must change, words explain must say)
+CHANGES: dict[str, tuple[Callable[[Setup], list[str]], str, str]] = {
+    "nested constraint": (
+        lambda s: _write(s.tmp / "cons.txt", "alpha-pkg<1.5\n"),
+        "requirements",
+        "requirements: cons.txt changed: alpha-pkg<=1.5 -> alpha-pkg<1.5",
+    ),
+    "requirement argument": (lambda s: ["gamma-pkg"], "requirements", "requirement arguments is read now: gamma-pkg"),
+    "find-links": (
+        lambda s: ["--find-links", str(s.tmp)],
+        "sources",
+        "sources changed: added --find-links",
+    ),
+    "index in a deps file": (
+        lambda s: _write(s.tmp / "deps.txt", "alpha-pkg\n-c cons.txt\n-f .\n"),
+        "sources",
+        "sources changed: added --find-links",
+    ),
+    "python request": (lambda s: ["--python", sys.executable], "python", "python changed: --python (default) ->"),
+    "venv recreated": (_recreate, "venv", "venv recreated"),
+    "installer version": (lambda s: _uv_reporting(s, "9.9.9"), "installer", "installer changed: uv "),
+    "salt text": (lambda s: ["--salt", "v2"], "salt", "salt changed: --salt added"),
+    "salt file content": (
+        lambda s: _write(s.tmp / "salt.txt", "two\n"),
+        "salt",
+        f"salt changed: --salt-file {{tmp}}{os.sep}salt.txt changed",
+    ),
+    "salt env": (_env_salt, "salt", "PENVCACHE_SALT added"),
+}
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    code = main(list(args))
+    return code, capsys.readouterr().out
+
+
+@pytest.mark.parametrize("change", sorted(CHANGES))
+def test_each_component_invalidates_on_its_own_and_explain_names_it(
+    tmp_path: Path,
+    venv: Path,
+    wheelhouse: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    change: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    setup = Setup(tmp_path, venv, wheelhouse, monkeypatch)
+    base = setup.args
+    assert _run(capsys, "ensure", "-q", *base) == (0, "")
+    code, out = _run(capsys, "explain", "--json", *base)
+    assert (code, json.loads(out)["status"]) == (0, "hit")
+    do, component, words = CHANGES[change]
+    extra = do(setup)
+    args = [*base, *extra]
+    assert _run(capsys, "status", "-q", *args) == (1, "")
+    code, out = _run(capsys, "explain", "--json", *args)
+    explained = json.loads(out)
+    assert (code, explained["status"]) == (0, "miss")
+    changed = {name for name, c in explained["components"].items() if c["changed"]}
+    assert changed == {component}
+    assert any(words.format(tmp=tmp_path) in reason for reason in explained["reasons"]), explained["reasons"]
+    code, out = _run(capsys, "explain", *args)
+    assert f"{component}" in out
+    assert "(changed)" in out
+    assert main(["ensure", "--require-hit", "-q", *args]) == 5
+    assert words.format(tmp=tmp_path) in capsys.readouterr().err
+    code, out = _run(capsys, "ensure", "--json", *args)
+    assert code == 0
+    assert json.loads(out)["status"] in {"installed", "adopted"}
+    assert _run(capsys, "status", "-q", *args) == (0, "")
+    assert _run(capsys, "ensure", "--require-hit", "-q", *args) == (0, "")
+
+
+def test_broken_venv_is_explained_by_validation_and_require_hit_installs_nothing(
+    tmp_path: Path,
+    venv: Path,
+    wheelhouse: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    base = Setup(tmp_path, venv, wheelhouse, monkeypatch).args
+    assert main(["ensure", "-q", *base]) == 0
+    init = site_packages(venv) / "alpha_pkg" / "__init__.py"
+    init.unlink()
+    capsys.readouterr()
+    assert main(["explain", "--json", *base]) == 0
+    explained = json.loads(capsys.readouterr().out)
+    assert not any(c["changed"] for c in explained["components"].values())
+    assert any(r.startswith("validation: alpha-pkg: ") for r in explained["reasons"]), explained["reasons"]
+    assert main(["ensure", "--require-hit", *base]) == 5
+    err = capsys.readouterr().err
+    assert "cache miss" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not init.exists()
+    assert main(["ensure", "-q", *base]) == 0
+    assert init.exists()
+
+
+def test_never_recorded_is_explained(venv: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["status", "alpha-pkg", "--venv", str(venv)]) == 1
+    assert "nothing recorded" in capsys.readouterr().out
+    assert main(["explain", "alpha-pkg", "--venv", str(venv)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"penvcache: miss {venv}\n")
+    assert "venv: " in out
+    assert not venv.exists()

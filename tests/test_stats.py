@@ -1,0 +1,112 @@
+"""stats, list and clear: counters safe across processes, and the venvs a cache dir knows."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from penvcache.cli import main
+from tests.conftest import ROOT, start, wait_for
+
+HITS_PER_PROCESS = 40
+
+
+def _json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, object]:
+    capsys.readouterr()
+    assert main([*args, "--json"]) == 0
+    result: dict[str, object] = json.loads(capsys.readouterr().out)
+    return result
+
+
+def test_stats_count_every_event_across_processes_and_zero_resets(
+    tmp_path: Path,
+    venv: Path,
+    wheelhouse: Path,
+    procs: list[subprocess.Popen[str]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = ["alpha-pkg", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse), "-q"]
+    assert main(["ensure", *args]) == 0
+    assert main(["ensure", "no-such-pkg", *args]) == 4
+    code = (
+        f"from penvcache.cli import main\nfor _ in range({HITS_PER_PROCESS}): assert main({['ensure', *args]!r}) == 0"
+    )
+    hitters = [
+        subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stderr=subprocess.PIPE, text=True) for _ in range(3)
+    ]
+    procs.extend(hitters)
+    for proc in hitters:
+        assert proc.wait(timeout=120) == 0, proc.communicate()
+    ready, stop = tmp_path / "ready", tmp_path / "stop"
+    holder = start(procs, "--hold-lock", str(tmp_path / "penvcache-cache"), str(venv), str(ready), str(stop))
+    wait_for(ready, holder)
+    waiter = subprocess.Popen(
+        [sys.executable, "-m", "penvcache", "ensure", "gamma-pkg", *args[1:]], stderr=subprocess.PIPE, text=True
+    )
+    procs.append(waiter)
+    deadline = time.monotonic() + 60
+    while "waiting" not in (waiter.stderr.readline() if waiter.stderr else "waiting"):
+        assert time.monotonic() < deadline
+    time.sleep(0.3)
+    stop.touch()
+    assert waiter.wait(timeout=120) == 0
+    stats = _json(capsys, "stats")
+    assert stats["hits"] == 3 * HITS_PER_PROCESS
+    assert (stats["misses"], stats["installs"], stats["adoptions"], stats["failures"]) == (3, 2, 0, 1)
+    assert stats["lock_waits"] == 1
+    assert isinstance(stats["longest_lock_wait"], float)
+    assert stats["longest_lock_wait"] >= 0.3
+    assert stats["lock_wait_seconds"] == stats["longest_lock_wait"]
+    assert isinstance(stats["install_seconds"], float)
+    assert stats["install_seconds"] > 0
+    capsys.readouterr()
+    assert main(["stats"]) == 0
+    assert f"{3 * HITS_PER_PROCESS} hits, 3 misses" in capsys.readouterr().out
+    assert _json(capsys, "stats", "--zero")["hits"] == 3 * HITS_PER_PROCESS
+    assert _json(capsys, "stats")["hits"] == 0
+    assert main(["ensure", *args]) == 0  # the venv was last made to hold gamma-pkg: a miss, then adopted
+    after = _json(capsys, "stats")
+    assert (after["hits"], after["misses"], after["adoptions"]) == (0, 1, 1)
+
+
+def test_list_and_clear(tmp_path: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    kept, gone = tmp_path / "kept", tmp_path / "gone"
+    for venv in (kept, gone):
+        assert main(["ensure", "alpha-pkg", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse)]) == 0
+    shutil.rmtree(gone)
+    rows = {row["venv"]: row for row in _json(capsys, "list")["venvs"]}  # type: ignore[attr-defined]
+    assert set(rows) == {str(kept), str(gone)}
+    assert (rows[str(kept)]["exists"], rows[str(gone)]["exists"]) == (True, False)
+    assert rows[str(kept)]["status"] == "installed"
+    assert rows[str(kept)]["when"] <= time.time()
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert f"{gone}  (gone)" in out
+    assert _json(capsys, "clear", "--stale")["forgotten"] == [str(gone)]
+    assert [row["venv"] for row in _json(capsys, "list")["venvs"]] == [str(kept)]  # type: ignore[attr-defined]
+    status = ["status", "alpha-pkg", "--venv", str(kept), "--find-links", str(wheelhouse), "-q"]
+    assert main(status) == 0
+    assert _json(capsys, "clear", "--venv", str(kept))["forgotten"] == [str(kept)]
+    assert (kept / "pyvenv.cfg").exists()  # forgotten, never deleted
+    assert main(status) == 1
+    assert main(["ensure", "alpha-pkg", "--venv", str(kept), "--find-links", str(wheelhouse), "--offline"]) == 0
+    assert "adopted" in capsys.readouterr().out
+    assert _json(capsys, "clear", "--all")["forgotten"] == [str(kept)]
+    assert _json(capsys, "list")["venvs"] == []
+
+
+def test_a_failure_is_the_last_status(
+    tmp_path: Path, venv: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    common = ["--venv", str(venv), "--offline", "--find-links", str(wheelhouse), "-q"]
+    assert main(["ensure", "alpha-pkg", *common]) == 0
+    assert main(["ensure", "broken-pkg", *common]) == 1
+    rows = _json(capsys, "list")["venvs"]
+    assert isinstance(rows, list)
+    assert [(row["venv"], row["status"]) for row in rows] == [(str(venv), "failed")]
