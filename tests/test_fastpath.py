@@ -1,0 +1,112 @@
+"""The CLI's warm path: a hit is answered before argparse, json, hashlib or typing are imported, and it gives
+the same answer as the full command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from penvcache import _fastpath, cli
+
+
+def ensure_args(venv: Path, wheelhouse: Path) -> list[str]:
+    return ["ensure", "alpha-pkg", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse)]
+
+
+def test_a_cli_hit_imports_nothing_heavy(venv: Path, wheelhouse: Path) -> None:
+    assert cli.main(ensure_args(venv, wheelhouse)) == 0  # installed
+    code = (
+        "import sys\n"
+        "from penvcache._fastpath import main\n"
+        "code = main(sys.argv[1:])\n"
+        "heavy = ['argparse', 'json', 'hashlib', 'typing', 're', 'packaging', 'filelock', 'subprocess']\n"
+        "print([name for name in heavy if name in sys.modules], code)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *ensure_args(venv, wheelhouse), "-q"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert proc.stdout == "[] 0\n", proc.stderr
+
+
+@pytest.mark.parametrize("extra", [[], ["--json"], ["-q"], ["--salt", "x", "--require-hit"]])
+def test_the_fast_path_answers_as_the_full_path_does(
+    venv: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str], extra: list[str]
+) -> None:
+    args = [*ensure_args(venv, wheelhouse), *extra]
+    assert cli.main([a for a in args if a != "--require-hit"]) == 0
+    capsys.readouterr()
+    assert _fastpath.parse_ensure(args[1:]) is not None  # the fast path takes these arguments
+    assert _fastpath.main(args) == 0
+    fast = capsys.readouterr().out
+    assert cli.main(args) == 0
+    full = capsys.readouterr().out
+    if "--json" in extra:
+        fast_result, full_result = json.loads(fast), json.loads(full)
+        assert fast_result.pop("elapsed") >= 0
+        assert full_result.pop("elapsed") >= 0
+        assert fast_result == full_result
+        assert fast_result["status"] == "hit"
+    else:
+        assert fast.split(" in ")[0] == full.split(" in ")[0]
+        assert fast == "" or fast.startswith(f"penvcache: hit {venv} (")
+
+
+def test_the_fast_path_hands_a_miss_to_the_full_path(
+    venv: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _fastpath.main(ensure_args(venv, wheelhouse)) == 0
+    assert capsys.readouterr().out.startswith(f"penvcache: installed {venv} (")
+
+
+def test_bad_input_is_reported_by_the_full_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    assert _fastpath.main(["ensure", "alpha-pkg", "--venv", str(afile)]) == 2
+    assert f"venv path {afile} exists and is not a directory" in capsys.readouterr().err
+
+
+def test_every_ensure_option_is_known_to_the_fast_path() -> None:
+    """A new ``ensure`` option must be taught to the fast path (or the fast path would hand it to argparse)."""
+    parser = cli._parser()
+    (subparsers,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    ensure = subparsers.choices["ensure"]
+    options = {s for action in ensure._actions for s in action.option_strings} - {"-h", "--help"}
+    takes_value = {s for action in ensure._actions if action.nargs != 0 for s in action.option_strings}
+    assert options & takes_value == set(_fastpath.VALUE_OPTIONS)
+    assert options - takes_value - {"-h", "--help"} == set(_fastpath.FLAG_OPTIONS)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--venv"],  # a value is missing
+        ["--lock-timeout", "soon"],  # a bad value
+        ["-rdeps.txt"],  # an attached short value
+        ["--off"],  # an abbreviation
+        ["-q", "-v"],  # not allowed together
+        ["--", "alpha-pkg"],
+        ["-h"],
+    ],
+)
+def test_what_the_fast_path_leaves_to_argparse(args: list[str]) -> None:
+    assert _fastpath.parse_ensure(args) is None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"status": "hit", "elapsed": 0.00123, "waited": 0.0, "offline_fallback": False, "n": 3, "none": None},
+        {"venv": '/tmp/a "quoted" \\ path \u00e9\u2603\n', "fingerprint": "ab" * 32},
+        {"big": 1e300, "small": 5e-324, "neg": -2.5},
+    ],
+)
+def test_json_object_is_json_dumps(data: dict[str, object]) -> None:
+    assert _fastpath.json_object(data) == json.dumps(data)
