@@ -78,7 +78,7 @@ class _Validation:
         assert self.proc.stdin is not None
         assert self.proc.stdout is not None
         try:
-            self.proc.stdin.write(json.dumps({"dists": names}) + "\n")
+            self.proc.stdin.write(" ".join(names) + "\n")  # canonical names have no spaces
             self.proc.stdin.flush()
             line = self.proc.stdout.readline()
             answer: dict[str, Any] = json.loads(line)
