@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -25,10 +26,17 @@ _UNREACHABLE = (
 )
 
 
+_uv_bin: list[str] = []
+
+
 def uv_bin() -> str:
+    """The bundled uv; found once per process (finding it costs several sysconfig lookups), re-found if it goes."""
+    if _uv_bin and os.path.isfile(_uv_bin[0]):
+        return _uv_bin[0]
     from uv import find_uv_bin
 
-    return find_uv_bin()
+    _uv_bin[:] = [find_uv_bin()]
+    return _uv_bin[0]
 
 
 def _run(cmd: Sequence[str], *, verbose: bool) -> subprocess.CompletedProcess[str]:
@@ -89,9 +97,10 @@ def install(
     verbose: bool,
 ) -> bool:
     """Install the dependency set into the venv; returns True when it fell back to offline."""
-    with tempfile.TemporaryDirectory(prefix="penvcache-") as tmp:
+    with contextlib.ExitStack() as stack:
         cmd = [uv_bin(), "pip", "install", "--python", venv.python, *(str(r) for r in deps.requirements)]
-        if deps.constraints:
+        if deps.constraints:  # the temp dir only when there is a file to put in it: it costs a few ms
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="penvcache-"))
             constraints = os.path.join(tmp, "constraints.txt")
             with open(constraints, "w", encoding="utf-8") as f:
                 f.writelines(f"{c}\n" for c in deps.constraints)
