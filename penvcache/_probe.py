@@ -17,7 +17,18 @@ from packaging.utils import canonicalize_name
 from ._errors import InstallFailed
 from ._requirements import DepsSet, normalise
 
-_SOURCE = os.path.join(os.path.dirname(__file__), "_probe_script.py")
+_DIR = os.path.dirname(os.path.abspath(__file__))
+# Import the probe (so its bytecode is cached like any module's), with penvcache's directory on sys.path only for
+# that import, and out of sys.modules before it checks anything: none of penvcache's modules can shadow a dependency.
+_BOOTSTRAP = (
+    "import sys; sys.path.insert(0, {dir!r}); import _probe_script as probe; "
+    "del sys.path[0], sys.modules['_probe_script']; probe.main()"
+)
+
+
+def probe_command(python: str) -> list[str]:
+    """The command that runs the probe in ``python``, isolated from the environment and the user site."""
+    return [python, "-I", "-c", _BOOTSTRAP.format(dir=_DIR)]
 
 
 @dataclass
@@ -44,11 +55,9 @@ class Report:
 
 def validate(python: str, deps: DepsSet) -> Report:
     """Run the probe in ``python`` and check every applicable requirement, its extras and constraints."""
-    with open(_SOURCE, encoding="utf-8") as f:
-        source = f.read()
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(
-            [python, "-I", "-c", source],
+            probe_command(python),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=errors,

@@ -28,11 +28,7 @@ def probe_venv(tmp_path: Path, wheelhouse: Path) -> Path:
     venv = tmp_path / "probe-venv"
     make_venv(venv)
     reqs = ["alpha-pkg==2.0", "beta-pkg[fast]", "delta-pkg", "broken-pkg", "odd-msg-pkg", "mixed-case-name"]
-    links = ["--find-links", str(wheelhouse), "--find-links", str(house)]
-    subprocess.run(
-        [sys.executable, "-m", "uv", "pip", "install", "--python", str(venv), "--offline", "-q", *reqs, *links],
-        check=True,
-    )
+    install(venv, *reqs, "--find-links", str(wheelhouse), "--find-links", str(house))
     site = site_packages(venv)
     # A folded header, a quoted RECORD line with a comma, and an .egg-info distribution.
     meta = site / "gamma_pkg-1.0.dist-info" / "METADATA"
@@ -62,15 +58,20 @@ def make_venv(venv: Path) -> None:
     )
 
 
+def install(venv: Path, *args: str) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "uv", "pip", "install", "--python", str(venv), "--offline", "-q", *args], check=True
+    )
+
+
 def site_packages(venv: Path) -> Path:
     return next((venv / "lib").glob("python*/site-packages"))
 
 
 def ask(venv: Path, names: list[str], *args: str) -> dict[str, Any]:
     """The probe's answer to one request, run as penvcache runs it (plus ``args``)."""
-    source = Path(_probe._SOURCE).read_text(encoding="utf-8")
     proc = subprocess.run(
-        [str(venv / "bin" / "python"), "-I", "-c", source, *args],
+        [*_probe.probe_command(str(venv / "bin" / "python")), *args],
         input=" ".join(names) + "\n",
         capture_output=True,
         text=True,
@@ -124,6 +125,29 @@ def test_marker_environment_is_packagings(tmp_path: Path) -> None:
     assert answer["environment"] == default_environment()
     assert answer["python"]["version"] == default_environment()["python_full_version"]
     assert answer["environment"] == ask(venv, [], "--importlib-metadata")["environment"]
+
+
+def test_site_packages_cover_sysconfigs_purelib_and_platlib(tmp_path: Path) -> None:
+    venv = tmp_path / "plain"
+    make_venv(venv)
+    code = "import sysconfig; p = sysconfig.get_paths(); print(p['purelib']); print(p['platlib'])"
+    out = subprocess.run([venv / "bin" / "python", "-I", "-c", code], capture_output=True, text=True, check=True)
+    assert set(out.stdout.split()) <= set(ask(venv, [])["site_packages"])
+
+
+def test_penvcaches_own_modules_never_shadow_a_dependency(tmp_path: Path, wheelhouse: Path) -> None:
+    """The probe is imported from penvcache's directory, which must be off sys.path before any dependency is."""
+    house = tmp_path / "shadow-wheels"
+    build_wheel(house, "version", "1.0", module_source="ORIGIN = 'venv'\n")
+    build_wheel(house, "cli", "1.0")
+    venv = tmp_path / "shadow"
+    make_venv(venv)
+    install(venv, "--find-links", str(house), "version", "cli")
+    dists = ask(venv, ["version", "cli"])["dists"]
+    site = str(site_packages(venv))
+    for name in ("version", "cli"):
+        assert dists[name]["modules"] == {name: None}
+        assert all(path.startswith(site) for path in dists[name]["paths"])
 
 
 def test_distribution_is_found_by_its_dist_info_directory_name(probe_venv: Path) -> None:
