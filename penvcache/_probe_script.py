@@ -230,38 +230,45 @@ def plain_finders():
 
 
 def listing(root):
-    """The metadata directories in one sys.path entry, by normalized name (as importlib.metadata's Lookup)."""
-    found = _listings.get(root)
-    if found is None:
-        found = {}
-        for child in os.listdir(root):
-            low = child.lower()
-            if low.endswith((".dist-info", ".egg-info")):
-                key = canonical(low.rpartition(".")[0].partition("-")[0])
-                found.setdefault(key, []).append(child)
-        _listings[root] = found
+    """The metadata directories in one sys.path entry by normalized name, as importlib.metadata's Lookup has them.
+
+    Empty when the entry is not a readable directory, None when importlib.metadata must read it (a zip or an egg).
+    """
+    if root in _listings:
+        return _listings[root]
+    found = {}
+    try:
+        children = os.listdir(root)
+    except NotADirectoryError:
+        found = None  # a zip file
+    except OSError:
+        pass  # missing or unreadable: importlib.metadata finds nothing there either
+    else:
+        if root.lower().endswith(".egg"):
+            found = None
+        else:
+            for child in children:
+                low = child.lower()
+                if low.endswith((".dist-info", ".egg-info")):
+                    key = canonical(low.rpartition(".")[0].partition("-")[0])
+                    found.setdefault(key, []).append(child)
+    _listings[root] = found
     return found
 
 
-def find_dist(name):  # noqa: PLR0911
+def find_dist(name):
     """The distribution ``name`` (canonical) as importlib.metadata.distribution(name) finds it, or None."""
     if not FAST_READER[0]:
         return metadata_dist(name)
     for entry in SEARCH_PATH:
         root = entry or "."
-        if not os.path.isdir(root):
-            if os.path.exists(root):
-                return metadata_dist(name)  # a zip or egg file on sys.path: importlib.metadata reads those
-            continue
-        if root.lower().endswith(".egg"):
+        found = listing(root)
+        if found is None:
             return metadata_dist(name)
-        try:
-            children = listing(root).get(name)
-        except OSError:
-            continue  # importlib.metadata treats an unreadable entry as empty too
+        children = found.get(name)
         if children:
             if not children[0].lower().endswith(".dist-info"):
-                return metadata_dist(name)
+                return metadata_dist(name)  # an .egg-info
             try:
                 return FastDist(root, children[0])
             except (Unusual, OSError):
