@@ -140,7 +140,7 @@ def run_ensure(
 
     with VenvLock(directory, target.path, lock_timeout) as lock:
         state = _state.read(directory)
-        key = _key(inputs, target, state)
+        key = _key_again(inputs, target, state, key)
         if _is_hit(state, key):  # another process did the work while we waited
             return result("hit", key, lock.waited)
         status, fallback, report = _repair(target, inputs, key, verbose=verbose)
@@ -182,6 +182,32 @@ def _key(inputs: _fingerprint.Inputs, venv: Venv, state: dict[str, Any] | None) 
         except OSError:  # the venv changed under us; treat it as broken
             key.fingerprint = None
     return key
+
+
+def _key_again(inputs: _fingerprint.Inputs, venv: Venv, state: dict[str, Any] | None, before: _Key) -> _Key:
+    """:func:`_key` under the lock; the deps parsed just before it are reused if their files have not changed."""
+    files = _file_digests(before.files) if before.deps is not None else None
+    if files is None or files != before.files or _recorded_deps(inputs, state) is not None:
+        return _key(inputs, venv, state)
+    key = _Key(before.inputs, before.deps_digest, files, before.deps)
+    if venv.problem() is None:
+        try:
+            key.fingerprint = _fingerprint.fingerprint(inputs, key.deps_digest, venv.identity())
+        except OSError:  # the venv changed under us; treat it as broken
+            key.fingerprint = None
+    return key
+
+
+def _file_digests(paths: Iterable[str]) -> dict[str, str] | None:
+    """Each file's SHA-256, or None if one cannot be read."""
+    files: dict[str, str] = {}
+    for path in paths:
+        try:
+            with open(path, "rb") as f:
+                files[path] = _stamp.file_digest(f)
+        except OSError:
+            return None
+    return files
 
 
 def _recorded_deps(inputs: _fingerprint.Inputs, state: dict[str, Any] | None) -> _Key | None:
