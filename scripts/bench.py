@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -378,6 +379,12 @@ class PhaseTimer:
         return phases
 
 
+def cpu_seconds() -> float:
+    """CPU seconds (user and system) used so far by this process and its finished children."""
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
+
+
 def ensure_cold_wheelhouse(root: Path, size: int) -> tuple[Path, Path, list[str]]:
     """The synthetic-``size`` deps file and wheelhouse (built if the warm benchmark did not); module names."""
     base = root / f"synthetic-{size}"
@@ -423,37 +430,38 @@ def cold_comparison(root: Path, size: int, rounds: int) -> dict[str, Any]:
         if json.loads(out)["status"] != "installed":
             raise RuntimeError(f"cold penvcache ensure said {out.strip()}")
 
+    baseline_phases: list[dict[str, float]] = []
+
     def baseline() -> None:
         venv = fresh("uv")
-        run([UV, "venv", venv, "--python", sys.executable, "--offline", "-q"])
-        run(
-            [
-                UV,
-                "pip",
-                "install",
-                "--python",
-                venv_python(venv),
-                "-r",
-                deps,
-                "--offline",
-                "--find-links",
-                wheelhouse,
-                "-q",
-            ]
-        )
-        run([venv_python(venv), "-c", "import " + ", ".join(modules)])
+        steps: list[tuple[str, list[Arg]]] = [
+            ("uv venv", [UV, "venv", venv, "--python", sys.executable, "--offline", "-q"]),
+            ("uv pip install", [UV, "pip", "install", "--python", venv_python(venv), "-r", deps, "--offline", "-q"]),
+            ("validate (probe)", [venv_python(venv), "-c", "import " + ", ".join(modules)]),
+        ]
+        steps[1][1].extend(["--find-links", wheelhouse])
+        times: dict[str, float] = {}
+        for name, cmd in steps:
+            start = time.perf_counter()
+            run(cmd)
+            times[name] = time.perf_counter() - start
+        baseline_phases.append(times)
 
     entries: list[Contender] = [("embedded", embedded), ("cli", cli), ("uv+import", baseline)]
     timings: dict[str, list[float]] = {name: [] for name, _ in entries}
+    cpu: dict[str, list[float]] = {name: [] for name, _ in entries}
     for round_no in range(WARMUP_ROUNDS + rounds):
         shift = round_no % len(entries)
         for name, call in entries[shift:] + entries[:shift]:
+            cpu_start = cpu_seconds()
             start = time.perf_counter()
             call()
             if round_no >= WARMUP_ROUNDS:
                 timings[name].append(time.perf_counter() - start)
+                cpu[name].append(cpu_seconds() - cpu_start)
         shutil.rmtree(cold, ignore_errors=True)
     phases = phases[WARMUP_ROUNDS:]
+    baseline_phases = baseline_phases[WARMUP_ROUNDS:]
 
     medians = {name: statistics.median(samples) * 1000 for name, samples in timings.items()}
     base_ms = medians["uv+import"]
@@ -463,18 +471,32 @@ def cold_comparison(root: Path, size: int, rounds: int) -> dict[str, Any]:
         "cli": "penvcache ensure CLI (fresh venv)",
         "uv+import": "uv venv + uv pip install + import-all",
     }
+    cpu_medians = {name: statistics.median(samples) * 1000 for name, samples in cpu.items()}
+    print(f"  {'':<42}{'wall ms':>8} {'vs uv':>8}  {'min':>6}  {'cpu ms':>7} {'vs uv':>8}")
     for name, label in labels.items():
         overhead = (medians[name] - base_ms) / base_ms * 100
-        print(f"  {label:<42}{medians[name]:8.1f} ms  {overhead:+7.1f} %  (min {min(timings[name]) * 1000:.1f})")
+        cpu_overhead = (cpu_medians[name] - cpu_medians["uv+import"]) / cpu_medians["uv+import"] * 100
+        print(
+            f"  {label:<42}{medians[name]:8.1f} {overhead:+7.1f}%  {min(timings[name]) * 1000:6.1f}"
+            f"  {cpu_medians[name]:7.1f} {cpu_overhead:+7.1f}%"
+        )
     phase_medians = {name: statistics.median(p.get(name, 0.0) for p in phases) * 1000 for name in phases[0]}
-    print("  penvcache.ensure() phases (medians, ms): " + ", ".join(f"{k} {v:.1f}" for k, v in phase_medians.items()))
+    base_phase_medians = {
+        name: statistics.median(p[name] for p in baseline_phases) * 1000 for name in baseline_phases[0]
+    }
+    print(f"  phases, wall ms medians:          {'penvcache.ensure()':>20}{'uv + import-all':>18}")
+    for name, ms in phase_medians.items():
+        base = base_phase_medians.get(name)
+        print(f"    {name:<32}{ms:20.1f}{'' if base is None else f'{base:18.1f}'}")
     return {
         "deps": size,
         "rounds": rounds,
         "raw_ms": {name: [t * 1000 for t in samples] for name, samples in timings.items()},
         "median_ms": medians,
         "overhead_percent": {name: (ms - base_ms) / base_ms * 100 for name, ms in medians.items()},
+        "cpu_median_ms": cpu_medians,
         "embedded_phases_median_ms": phase_medians,
+        "baseline_phases_median_ms": base_phase_medians,
     }
 
 
