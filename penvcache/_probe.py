@@ -82,6 +82,10 @@ class _Validation:
         self.deps = deps
         self.report = Report()
         self.seen: dict[str, Any] = {}
+        self.stamped: set[str] = set()  # the paths in report.stamp_paths (a list scan was quadratic)
+        self.constraints: dict[str, list[Requirement]] = {}
+        for c in deps.constraints:
+            self.constraints.setdefault(canonicalize_name(c.name), []).append(c)
 
     def ask(self, names: Sequence[str]) -> dict[str, Any]:
         assert self.proc.stdin is not None
@@ -106,6 +110,7 @@ class _Validation:
         env: dict[str, str] = first["environment"]
         self.report.python = first["python"]
         self.report.stamp_paths.extend(first["site_packages"])
+        self.stamped.update(first["site_packages"])
         pending = [r for r in self.deps.requirements if r.marker is None or r.marker.evaluate(env)]
         done: set[str] = set()
         while pending:
@@ -129,7 +134,7 @@ class _Validation:
             self.report.fail(name, f"{req} is not installed")
             return []
         version = dist["version"]
-        wanted = [req, *(c for c in self.deps.constraints if canonicalize_name(c.name) == name)]
+        wanted = [req, *self.constraints.get(name, ())]
         for spec in wanted:
             if spec.marker is not None and not spec.marker.evaluate(env):
                 continue
@@ -140,7 +145,8 @@ class _Validation:
                 self.report.fail(name, reason)
                 self.report.broken.add(name)
         for path in dist["paths"]:
-            if path not in self.report.stamp_paths:
+            if path not in self.stamped:
+                self.stamped.add(path)
                 self.report.stamp_paths.append(path)
         return _extra_requirements(dist["requires"], req.extras, env)
 

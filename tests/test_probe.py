@@ -168,3 +168,13 @@ def test_validate_reads_extras_and_egg_info(probe_venv: Path, tmp_path: Path) ->
     failing = _probe.validate(str(probe_venv / "bin" / "python"), read_deps(["broken-pkg", "alpha-pkg<2"]))
     assert set(failing.failures) == {"broken-pkg", "alpha-pkg"}
     assert failing.broken == {"broken-pkg"}
+
+
+def test_constraints_apply_by_canonical_name(probe_venv: Path) -> None:
+    from packaging.requirements import Requirement
+
+    deps = read_deps(["alpha-pkg", "gamma-pkg"])
+    deps.constraints += [Requirement("Alpha_Pkg<2"), Requirement("gamma.pkg>=1"), Requirement("beta-pkg<0")]
+    report = _probe.validate(str(probe_venv / "bin" / "python"), deps)
+    assert set(report.failures) == {"alpha-pkg"}
+    assert report.failures["alpha-pkg"] == ["2.0 is installed but Alpha_Pkg<2 is required"]
