@@ -12,9 +12,11 @@ It starts in a few milliseconds, because its cost is part of every miss: it impo
 interpreter has not loaded already, so no ``json``, ``re``, ``platform``, ``sysconfig`` or
 ``importlib.metadata``. A distribution is found the way ``importlib.metadata.distribution(name)`` finds it,
 the first ``.dist-info`` or ``.egg-info`` directory on ``sys.path`` whose name matches, and a plain
-``.dist-info`` directory is read here (``METADATA`` headers, ``RECORD``, ``top_level.txt``). Anything else
-(an ``.egg-info``, an egg or zip on ``sys.path``, a missing ``METADATA`` or ``RECORD``, a quoted ``RECORD``
-line, a file that is not UTF-8) is left to ``importlib.metadata``, imported only then.
+``.dist-info`` directory is read here (``METADATA`` headers, ``RECORD``, ``top_level.txt``; ``csv`` only for a
+quoted ``RECORD`` line). Anything else (an ``.egg-info``, an egg or zip on ``sys.path``, another distribution
+finder on ``sys.meta_path``, a missing ``METADATA``, ``Version`` or ``RECORD``, a folded ``Version`` or
+``Requires-Dist``, a file that is not UTF-8) is left to ``importlib.metadata``, imported only then. The
+``--importlib-metadata`` argument leaves everything to it (the tests compare the two).
 """
 
 import os
