@@ -192,7 +192,9 @@ def run_ensure(
         with VenvLock(directory, target.path, lock_timeout) as lock:
             waited = lock.waited
             state = _state.read(directory)
-            key = _key(inputs, target, state, exact=True)
+            # the deps parsed just before the lock are reused while their files are byte for byte the same
+            unchanged = key.deps is not None and _file_digests(key.files) == key.files
+            key = _key(inputs, target, state, exact=True, deps=key.deps if unchanged else None)
             if _is_hit(state, key):  # another process did the work while we waited
                 assert state is not None
                 if state["installer"] != key.installer:  # uv was reinstalled as the same version
@@ -414,18 +416,24 @@ def _installer_stand_in(inputs: _fingerprint.Inputs, state: dict[str, Any] | Non
     return version
 
 
-def _recorded_deps(inputs: _fingerprint.Inputs, state: dict[str, Any] | None) -> _Key | None:
-    """A key built from the recorded requirements component, when the deps files are byte for byte as recorded."""
-    if state is None:
-        return None
+def _file_digests(paths: Iterable[str]) -> dict[str, str] | None:
+    """Each file's SHA-256, or None if one cannot be read."""
     files: dict[str, str] = {}
-    for path in state["files"]:
+    for path in paths:
         try:
             with open(path, "rb") as f:
                 files[path] = _stamp.file_digest(f)
         except OSError:
             return None
-    if _fingerprint.inputs_digest(inputs, files) != state["inputs"]:
+    return files
+
+
+def _recorded_deps(inputs: _fingerprint.Inputs, state: dict[str, Any] | None) -> _Key | None:
+    """A key built from the recorded requirements component, when the deps files are byte for byte as recorded."""
+    if state is None:
+        return None
+    files = _file_digests(state["files"])
+    if files is None or _fingerprint.inputs_digest(inputs, files) != state["inputs"]:
         return None
     requirements = state["components"].get("requirements")
     if not isinstance(requirements, str):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ._errors import InstallFailed, InvalidInput, OfflineUnavailable
@@ -27,14 +28,20 @@ _UNREACHABLE = (
 )
 
 
+_uv_bin: list[str] = []
+
+
 def uv_bin() -> str:
-    """``PENVCACHE_UV``, else the uv that came with penvcache."""
+    """``PENVCACHE_UV``, else the uv that came with penvcache (found once per process, re-found if it goes)."""
     override = os.environ.get("PENVCACHE_UV")
     if override:
         return shutil.which(override) or override
+    if _uv_bin and os.path.isfile(_uv_bin[0]):
+        return _uv_bin[0]
     from uv import find_uv_bin
 
-    return find_uv_bin()
+    _uv_bin[:] = [find_uv_bin()]
+    return _uv_bin[0]
 
 
 def identify(request: str) -> dict[str, Any]:
@@ -128,19 +135,23 @@ def install(
     verbose: bool,
 ) -> bool:
     """Install the dependency set into the venv; returns True when it fell back to offline."""
-    with tempfile.TemporaryDirectory(prefix="penvcache-") as tmp:
+    with contextlib.ExitStack() as stack:
         cmd = [uv_bin(), "pip", "install", "--python", venv.python]
-        # Through files, so that --hash pins reach uv.
-        if deps.requirements:
-            requirements = os.path.join(tmp, "requirements.txt")
-            with open(requirements, "w", encoding="utf-8") as f:
-                f.writelines(f"{deps.install_line(r)}\n" for r in deps.requirements)
-            cmd += ["--requirement", requirements]
+
+        def temp_file(name: str, lines: Iterable[str]) -> str:
+            """A file in a temp dir made only when needed (it costs a few ms)."""
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="penvcache-"))
+            path = os.path.join(tmp, name)
+            with open(path, "w", encoding="utf-8") as f:
+                f.writelines(f"{line}\n" for line in lines)
+            return path
+
+        if deps.hashes:  # --hash pins reach uv only through a requirements file
+            cmd += ["--requirement", temp_file("requirements.txt", map(deps.install_line, deps.requirements))]
+        else:
+            cmd += [str(r) for r in deps.requirements]
         if deps.constraints:
-            constraints = os.path.join(tmp, "constraints.txt")
-            with open(constraints, "w", encoding="utf-8") as f:
-                f.writelines(f"{deps.install_line(c)}\n" for c in deps.constraints)
-            cmd += ["--constraint", constraints]
+            cmd += ["--constraint", temp_file("constraints.txt", map(deps.install_line, deps.constraints))]
         if deps.hashes:  # as pip does: one --hash turns on hash-checking mode for every package
             cmd.append("--require-hashes")
         for link in deps.find_links:

@@ -17,7 +17,18 @@ from packaging.utils import canonicalize_name
 from ._errors import InstallFailed
 from ._requirements import DepsSet, normalise
 
-_SOURCE = os.path.join(os.path.dirname(__file__), "_probe_script.py")
+_DIR = os.path.dirname(os.path.abspath(__file__))
+# Import the probe (so its bytecode is cached like any module's), with penvcache's directory on sys.path only for
+# that import, and out of sys.modules before it checks anything: none of penvcache's modules can shadow a dependency.
+_BOOTSTRAP = (
+    "import sys; sys.path.insert(0, {dir!r}); import _probe_script as probe; "
+    "del sys.path[0], sys.modules['_probe_script']; probe.main()"
+)
+
+
+def probe_command(python: str) -> list[str]:
+    """The command that runs the probe in ``python``, isolated from the environment and the user site."""
+    return [python, "-I", "-c", _BOOTSTRAP.format(dir=_DIR)]
 
 
 @dataclass
@@ -44,11 +55,9 @@ class Report:
 
 def validate(python: str, deps: DepsSet) -> Report:
     """Run the probe in ``python`` and check every applicable requirement, its extras and constraints."""
-    with open(_SOURCE, encoding="utf-8") as f:
-        source = f.read()
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(
-            [python, "-I", "-c", source],
+            probe_command(python),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=errors,
@@ -73,12 +82,16 @@ class _Validation:
         self.deps = deps
         self.report = Report()
         self.seen: dict[str, Any] = {}
+        self.stamped: set[str] = set()  # the paths in report.stamp_paths (a list scan was quadratic)
+        self.constraints: dict[str, list[Requirement]] = {}
+        for c in deps.constraints:
+            self.constraints.setdefault(canonicalize_name(c.name), []).append(c)
 
     def ask(self, names: Sequence[str]) -> dict[str, Any]:
         assert self.proc.stdin is not None
         assert self.proc.stdout is not None
         try:
-            self.proc.stdin.write(json.dumps({"dists": names}) + "\n")
+            self.proc.stdin.write(" ".join(names) + "\n")  # canonical names have no spaces
             self.proc.stdin.flush()
             line = self.proc.stdout.readline()
             answer: dict[str, Any] = json.loads(line)
@@ -97,6 +110,7 @@ class _Validation:
         env: dict[str, str] = first["environment"]
         self.report.python = first["python"]
         self.report.stamp_paths.extend(first["site_packages"])
+        self.stamped.update(first["site_packages"])
         pending = [r for r in self.deps.requirements if r.marker is None or r.marker.evaluate(env)]
         done: set[str] = set()
         while pending:
@@ -120,7 +134,7 @@ class _Validation:
             self.report.fail(name, f"{req} is not installed")
             return []
         version = dist["version"]
-        wanted = [req, *(c for c in self.deps.constraints if canonicalize_name(c.name) == name)]
+        wanted = [req, *self.constraints.get(name, ())]
         for spec in wanted:
             if spec.marker is not None and not spec.marker.evaluate(env):
                 continue
@@ -131,7 +145,8 @@ class _Validation:
                 self.report.fail(name, reason)
                 self.report.broken.add(name)
         for path in dist["paths"]:
-            if path not in self.report.stamp_paths:
+            if path not in self.stamped:
+                self.stamped.add(path)
                 self.report.stamp_paths.append(path)
         return _extra_requirements(dist["requires"], req.extras, env)
 

@@ -1,9 +1,12 @@
-"""Benchmark the warm path of penvcache against uv's and pip's no-op installs and a naive import of every dependency.
+"""Benchmark penvcache: warm against uv's and pip's no-op installs and an import of every dependency; cold against uv.
 
 Runs offline and hermetically: synthetic wheels are written into temp wheelhouses, and penvcache's, uv's and pip's
-caches point into a temp directory. Usage::
+caches point into a temp directory. The cold comparison (a fresh venv per call) uses the smallest size. Usage::
 
-    python scripts/bench.py [--sizes 10,100,500] [--rounds 15] [--json bench-results.json] [--real] [--keep]
+    python scripts/bench.py [--sizes 10,100,500] [--rounds 15] [--cold-rounds 15] [--only warm|cold]
+                            [--json bench-results.json] [--real] [--keep]
+
+``--only cold --sizes 10`` runs just the cold comparison (about a minute).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -34,7 +38,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests._kit import build_wheel
 
 WARMUP_ROUNDS = 2
-COLD_REPETITIONS = 3
 UV = find_uv_bin()
 
 # The pioarduino dependency set for --real, and the top-level module each distribution provides.
@@ -335,43 +338,168 @@ def bench_workload(workload: Workload, rounds: int) -> dict[str, Any]:
     return {"name": workload.name, "deps": len(workload.modules), "notes": workload.notes, "contenders": summary}
 
 
-def cold_comparison(root: Path, size: int) -> dict[str, Any]:
-    """penvcache.ensure on a fresh venv vs uv venv + uv pip install + one import of every dependency."""
+class PhaseTimer:
+    """Seconds spent in penvcache's own phases during one call, by wrapping its internal functions.
+
+    Bench-only instrumentation: each uv command (``uv venv``, ``uv pip``), the validation probe and the
+    state write are timed; whatever is left of the call (lock, fingerprint, stamp, parsing) is ``other``.
+    """
+
+    def __init__(self) -> None:
+        self.current: dict[str, float] = {}
+        self.patches: list[Any] = []
+
+    def _wrap(self, owner: Any, attr: str, label: Callable[..., str]) -> None:
+        original = getattr(owner, attr)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                name = label(*args)
+                self.current[name] = self.current.get(name, 0.0) + time.perf_counter() - start
+
+        self.patches.append(mock.patch.object(owner, attr, timed))
+
+    def __enter__(self) -> PhaseTimer:
+        from penvcache import _installer, _probe, _state
+
+        self._wrap(_installer, "_run", lambda cmd, *_: f"uv {cmd[1]}" + (f" {cmd[2]}" if cmd[1] == "pip" else ""))
+        self._wrap(_probe, "validate", lambda *_: "validate (probe)")
+        self._wrap(_state, "write", lambda *_: "state write")
+        for patch in self.patches:
+            patch.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for patch in reversed(self.patches):
+            patch.stop()
+
+    def take(self, total: float) -> dict[str, float]:
+        phases, self.current = self.current, {}
+        phases["other"] = total - sum(phases.values())
+        return phases
+
+
+def cpu_seconds() -> float:
+    """CPU seconds (user and system) used so far by this process and its finished children."""
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
+
+
+def ensure_cold_wheelhouse(root: Path, size: int) -> tuple[Path, Path, list[str]]:
+    """The synthetic-``size`` deps file and wheelhouse (built if the warm benchmark did not); module names."""
     base = root / f"synthetic-{size}"
     deps, wheelhouse = base / "deps.txt", base / "wheelhouse"
+    if not deps.exists():
+        names = build_wheelhouse(wheelhouse, size)
+        deps.write_text("".join(f"{name}\n" for name in names), encoding="utf-8")
     modules = [line.strip().replace("-", "_") for line in deps.read_text(encoding="utf-8").splitlines()]
-    penv_times: list[float] = []
-    uv_times: list[float] = []
-    for i in range(COLD_REPETITIONS):
-        venv = root / "cold" / f"penvcache-{i}"
+    return deps, wheelhouse, modules
+
+
+def cold_comparison(root: Path, size: int, rounds: int) -> dict[str, Any]:
+    """A fresh venv each call: penvcache (embedded and CLI) vs uv venv + uv pip install + one import of each dep.
+
+    Every contender creates its venv, installs the same set offline from the same local wheelhouse with the same
+    warm uv cache (the warm-up rounds fill it), and imports every dependency once. The contenders run interleaved,
+    in a rotating order, so that drift in the machine's load hits them alike.
+    """
+    deps, wheelhouse, modules = ensure_cold_wheelhouse(root, size)
+    cache = root / "penvcache-cache"
+    cold = root / "cold"
+    counter = iter(range(1_000_000))
+
+    def fresh(prefix: str) -> Path:
+        return cold / f"{prefix}-{next(counter)}"
+
+    timer = PhaseTimer()
+    phases: list[dict[str, float]] = []
+
+    def embedded() -> None:
         start = time.perf_counter()
-        result = penvcache.ensure(
-            venv, deps_files=[deps], offline=True, find_links=[wheelhouse], cache_dir=root / "penvcache-cache"
-        )
-        penv_times.append(time.perf_counter() - start)
+        with timer:
+            result = penvcache.ensure(
+                fresh("embedded"), deps_files=[deps], offline=True, find_links=[wheelhouse], cache_dir=cache
+            )
+        phases.append(timer.take(time.perf_counter() - start))
         if result.status != "installed":
             raise RuntimeError(f"cold penvcache.ensure returned {result.status!r}, not 'installed'")
 
-        venv = root / "cold" / f"uv-{i}"
-        start = time.perf_counter()
-        run([UV, "venv", venv, "--python", sys.executable, "--offline", "-q"])
-        run([UV, "pip", "install", "--python", venv_python(venv), "-r", deps, "--offline", "--find-links", wheelhouse])
-        run([venv_python(venv), "-c", "import " + ", ".join(modules)])
-        uv_times.append(time.perf_counter() - start)
-    penv_ms = statistics.median(penv_times) * 1000
-    uv_ms = statistics.median(uv_times) * 1000
-    overhead = (penv_ms - uv_ms) / uv_ms * 100
-    print(f"\ncold, synthetic-{size}, median of {COLD_REPETITIONS}:")
-    print(f"  penvcache.ensure (fresh venv)              {penv_ms:8.1f} ms")
-    print(f"  uv venv + uv pip install + import-all      {uv_ms:8.1f} ms")
-    print(f"  penvcache overhead                         {overhead:+8.1f} %")
+    def cli() -> None:
+        cmd: list[Arg] = [sys.executable, "-m", "penvcache", "ensure", "--deps", deps, "--venv", fresh("cli")]
+        out = run([*cmd, "--cache-dir", cache, "--find-links", wheelhouse, "--offline", "--json"])
+        if json.loads(out)["status"] != "installed":
+            raise RuntimeError(f"cold penvcache ensure said {out.strip()}")
+
+    baseline_phases: list[dict[str, float]] = []
+
+    def baseline() -> None:
+        venv = fresh("uv")
+        steps: list[tuple[str, list[Arg]]] = [
+            ("uv venv", [UV, "venv", venv, "--python", sys.executable, "--offline", "-q"]),
+            ("uv pip install", [UV, "pip", "install", "--python", venv_python(venv), "-r", deps, "--offline", "-q"]),
+            ("validate (probe)", [venv_python(venv), "-c", "import " + ", ".join(modules)]),
+        ]
+        steps[1][1].extend(["--find-links", wheelhouse])
+        times: dict[str, float] = {}
+        for name, cmd in steps:
+            start = time.perf_counter()
+            run(cmd)
+            times[name] = time.perf_counter() - start
+        baseline_phases.append(times)
+
+    entries: list[Contender] = [("embedded", embedded), ("cli", cli), ("uv+import", baseline)]
+    timings: dict[str, list[float]] = {name: [] for name, _ in entries}
+    cpu: dict[str, list[float]] = {name: [] for name, _ in entries}
+    for round_no in range(WARMUP_ROUNDS + rounds):
+        shift = round_no % len(entries)
+        for name, call in entries[shift:] + entries[:shift]:
+            cpu_start = cpu_seconds()
+            start = time.perf_counter()
+            call()
+            if round_no >= WARMUP_ROUNDS:
+                timings[name].append(time.perf_counter() - start)
+                cpu[name].append(cpu_seconds() - cpu_start)
+        shutil.rmtree(cold, ignore_errors=True)
+    phases = phases[WARMUP_ROUNDS:]
+    baseline_phases = baseline_phases[WARMUP_ROUNDS:]
+
+    medians = {name: statistics.median(samples) * 1000 for name, samples in timings.items()}
+    base_ms = medians["uv+import"]
+    print(f"\ncold, synthetic-{size}: a fresh venv per call, median of {rounds} rounds (+{WARMUP_ROUNDS} warm-up)")
+    labels = {
+        "embedded": "penvcache.ensure() (fresh venv)",
+        "cli": "penvcache ensure CLI (fresh venv)",
+        "uv+import": "uv venv + uv pip install + import-all",
+    }
+    cpu_medians = {name: statistics.median(samples) * 1000 for name, samples in cpu.items()}
+    print(f"  {'':<42}{'wall ms':>8} {'vs uv':>8}  {'min':>6}  {'cpu ms':>7} {'vs uv':>8}")
+    for name, label in labels.items():
+        overhead = (medians[name] - base_ms) / base_ms * 100
+        cpu_overhead = (cpu_medians[name] - cpu_medians["uv+import"]) / cpu_medians["uv+import"] * 100
+        print(
+            f"  {label:<42}{medians[name]:8.1f} {overhead:+7.1f}%  {min(timings[name]) * 1000:6.1f}"
+            f"  {cpu_medians[name]:7.1f} {cpu_overhead:+7.1f}%"
+        )
+    phase_medians = {name: statistics.median(p.get(name, 0.0) for p in phases) * 1000 for name in phases[0]}
+    base_phase_medians = {
+        name: statistics.median(p[name] for p in baseline_phases) * 1000 for name in baseline_phases[0]
+    }
+    print(f"  phases, wall ms medians:          {'penvcache.ensure()':>20}{'uv + import-all':>18}")
+    for name, ms in phase_medians.items():
+        base = base_phase_medians.get(name)
+        print(f"    {name:<32}{ms:20.1f}{'' if base is None else f'{base:18.1f}'}")
     return {
         "deps": size,
-        "penvcache_ms": [t * 1000 for t in penv_times],
-        "uv_import_ms": [t * 1000 for t in uv_times],
-        "penvcache_median_ms": penv_ms,
-        "uv_import_median_ms": uv_ms,
-        "overhead_percent": overhead,
+        "rounds": rounds,
+        "raw_ms": {name: [t * 1000 for t in samples] for name, samples in timings.items()},
+        "median_ms": medians,
+        "overhead_percent": {name: (ms - base_ms) / base_ms * 100 for name, ms in medians.items()},
+        "cpu_median_ms": cpu_medians,
+        "embedded_phases_median_ms": phase_medians,
+        "baseline_phases_median_ms": base_phase_medians,
     }
 
 
@@ -417,9 +545,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--real", action="store_true", help="also benchmark the pioarduino set (needs the index)")
     parser.add_argument("--keep", action="store_true", help="keep the temp directory")
+    parser.add_argument(
+        "--only", choices=["warm", "cold"], help="run only the warm (no-op) tables or only the cold comparison"
+    )
+    parser.add_argument("--cold-rounds", type=int, default=15, help="measured rounds of the cold comparison (15)")
     args = parser.parse_args(argv)
-    if args.rounds < 1:
-        parser.error("--rounds must be at least 1")
+    if args.rounds < 1 or args.cold_rounds < 1:
+        parser.error("--rounds and --cold-rounds must be at least 1")
     return args
 
 
@@ -431,17 +563,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"penvcache bench in {root}: sizes {args.sizes}, {args.rounds} rounds")
     try:
         with hermetic_environment(root):
-            workloads: list[Workload] = []
-            for size in args.sizes:
-                print(f"building synthetic-{size} ...")
-                workloads.append(synthetic_workload(root, size))
-            if args.real:
-                print("building real-pioarduino (online) ...")
-                real = real_workload(root)
-                if real is not None:
-                    workloads.append(real)
-            results["workloads"] = [bench_workload(w, args.rounds) for w in workloads]
-            results["cold"] = cold_comparison(root, min(args.sizes))
+            if args.only != "cold":
+                workloads: list[Workload] = []
+                for size in args.sizes:
+                    print(f"building synthetic-{size} ...")
+                    workloads.append(synthetic_workload(root, size))
+                if args.real:
+                    print("building real-pioarduino (online) ...")
+                    real = real_workload(root)
+                    if real is not None:
+                        workloads.append(real)
+                results["workloads"] = [bench_workload(w, args.rounds) for w in workloads]
+            if args.only != "warm":
+                results["cold"] = cold_comparison(root, min(args.sizes), args.cold_rounds)
     finally:
         if args.keep:
             print(f"\nkept {root}")

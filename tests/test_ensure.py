@@ -255,3 +255,45 @@ def test_direct_reference_to_a_wheel(venv: Path, wheelhouse: Path, tmp_path: Pat
     assert ensure(venv, wheelhouse, deps_files=[deps]).status == "installed"
     assert venv_python_says(venv, "import alpha_pkg; print(alpha_pkg.__version__)") == "2.0"
     assert ensure(venv, wheelhouse, deps_files=[deps]).status == "hit"
+
+
+def test_a_miss_parses_the_deps_once(
+    venv: Path, wheelhouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The deps parsed before the lock are reused under it while their files are byte for byte the same."""
+    from penvcache import _requirements
+
+    calls: list[object] = []
+    real = _requirements.read_deps
+
+    def counting(*args: object, **kwargs: object) -> _requirements.DepsSet:
+        calls.append(args)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_requirements, "read_deps", counting)
+    deps = tmp_path / "deps.txt"
+    deps.write_text("alpha-pkg\n")
+    assert penvcache.ensure(venv, deps_files=[deps], find_links=[wheelhouse], offline=True).status == "installed"
+    assert len(calls) == 1
+
+
+def test_deps_changed_while_waiting_for_the_lock_are_read_again(
+    venv: Path, wheelhouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from penvcache import _locking
+
+    deps = tmp_path / "deps.txt"
+    deps.write_text("alpha-pkg\n")
+    enter = _locking.VenvLock.__enter__
+
+    def edit_then_enter(self: _locking.VenvLock) -> _locking.VenvLock:
+        deps.write_text("gamma-pkg\n")  # another process edits the file while this one waits
+        return enter(self)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(_locking.VenvLock, "__enter__", edit_then_enter)
+        result = penvcache.ensure(venv, deps_files=[deps], find_links=[wheelhouse], offline=True)
+    assert result.status == "installed"
+    assert list(site_packages(venv).glob("gamma_pkg-*.dist-info"))
+    assert not list(site_packages(venv).glob("alpha_pkg-*.dist-info"))
+    assert penvcache.ensure(venv, deps_files=[deps], find_links=[wheelhouse], offline=True).status == "hit"

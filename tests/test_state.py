@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -34,3 +35,28 @@ def test_unusable_cache_dir_is_one_clear_error(monkeypatch: pytest.MonkeyPatch, 
     with pytest.raises(penvcache.InvalidInput, match="cannot use the cache dir"):
         penvcache.ensure(tmp_path / "venv", ["alpha-pkg"], offline=True)
     assert not (tmp_path / "venv").exists()
+
+
+def test_state_is_written_atomically_without_waiting_for_the_disk(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A state file lost in a crash is only a miss (see the corrupted-state tests), so it is not fsynced."""
+
+    def no_fsync(fd: int) -> None:
+        raise AssertionError("the state file must not be fsynced")
+
+    monkeypatch.setattr(os, "fsync", no_fsync)
+    state = {
+        "fingerprint": "f",
+        "inputs": "i",
+        "files": {},
+        "file_sources": [],
+        "components": {},
+        "details": {},
+        "installer": {},
+        "stamp": "s",
+        "stamp_paths": [],
+    }
+    _state.write(str(tmp_path / "entry"), state)
+    assert _state.read(str(tmp_path / "entry")) == {"format": _state.FORMAT, **state}
+    assert [p.name for p in (tmp_path / "entry").iterdir()] == [_state.STATE]
