@@ -170,6 +170,11 @@ def run_ensure(
 ) -> EnsureResult:
     """:func:`ensure`, plus the CLI's ``verbose`` (uv's output on stderr)."""
     start = time.monotonic()
+    if not lock_timeout >= 0:  # also catches nan
+        from ._errors import InvalidInput
+
+        msg = f"lock timeout must be a number of seconds >= 0, not {lock_timeout!r}"
+        raise InvalidInput(msg)
     target, inputs, cache, directory = _prepare(
         venv, requirements, deps_files, python, offline, find_links, cache_dir, salt, salt_files
     )
@@ -208,12 +213,17 @@ def run_ensure(
             _record(directory, target, key, status, report)
             return result(status, key, waited, fallback)
     except PenvcacheError as e:
-        _stats.record(cache, _stats.event("miss", status="failed", waited=waited))
-        last = {"venv": target.path, "status": "failed", "error": str(e), "when": time.time()}
-        import contextlib
+        from ._errors import InstallFailed, LockTimeout
 
-        with contextlib.suppress(OSError):
-            _state.write_json(os.path.join(directory, "last.json"), last)
+        if isinstance(e, LockTimeout):
+            waited = e.waited
+        _stats.record(cache, _stats.event("miss", status="failed", waited=waited))
+        if isinstance(e, InstallFailed):  # the venv is what failed (a timeout or bad input changed nothing)
+            last = {"venv": target.path, "status": "failed", "error": str(e), "when": time.time()}
+            import contextlib
+
+            with contextlib.suppress(OSError):
+                _state.write_json(os.path.join(directory, "last.json"), last)
         raise
 
 
@@ -386,7 +396,7 @@ def _key(
 
 def _salt(inputs: _fingerprint.Inputs) -> list[list[str]]:
     """Each salt as [where it came from, SHA-256 of its text or its file's bytes]."""
-    parts = [[where, hex_digest(text.encode())] for where, text in inputs.salts]
+    parts = [[where, hex_digest(text.encode("utf-8", "surrogateescape"))] for where, text in inputs.salts]
     for path in inputs.salt_files:
         try:
             with open(path, "rb") as f:
@@ -475,22 +485,31 @@ def _repair(
     created = False
     wanted = find_python(inputs.python) if inputs.python else None
     problem = venv.problem()
+    if problem is None:  # a creation killed after uv finished left its mark: the venv is whole
+        import contextlib
+
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(directory, "creating"))
     if problem is None and wanted and os.path.realpath(wanted) != os.path.realpath(venv.python):
         problem = f"it runs {os.path.realpath(venv.python)}, not {wanted}"
     if problem is not None:
         exists = os.path.isdir(venv.path)
         creating = os.path.join(directory, "creating")  # present while uv creates it: a kill leaves it behind
-        if exists and os.path.exists(creating):  # a creation that was killed part way: uv will not clear it
+        if exists and os.path.exists(creating) and venv.is_partial():  # a creation killed part way
             import shutil
 
-            shutil.rmtree(venv.path)
+            shutil.rmtree(venv.path)  # uv will not clear it
             exists = False
         elif exists and not venv.is_replaceable():
             msg = f"{venv.path} is not a virtual environment and is not empty; refusing to replace it"
             raise InvalidInput(msg)
         with open(creating, "w", encoding="utf-8") as f:
             f.write(venv.path)
-        create_venv(venv, wanted, clear=exists, offline=inputs.offline, verbose=verbose)
+        try:
+            create_venv(venv, wanted, clear=exists, offline=inputs.offline, verbose=verbose)
+        except Exception:  # uv failed and said why: nothing of ours to finish (a kill or Ctrl-C leaves the mark)
+            os.remove(creating)
+            raise
         os.remove(creating)
         created = True
     if created and deps.requirements:  # a new, empty venv: everything is missing, skip the first validation
@@ -520,6 +539,7 @@ def use(
     cache_dir: str | os.PathLike[str] | None = None,
     salt: Iterable[str] = (),
     salt_files: Iterable[str | os.PathLike[str]] = (),
+    require_hit: bool = False,
 ) -> InUse:
     """:func:`ensure`, then keep the venv from being changed while the ``with`` block uses it.
 
@@ -538,6 +558,7 @@ def use(
         cache_dir=cache_dir,
         salt=tuple(salt),
         salt_files=tuple(salt_files),
+        require_hit=require_hit,
     )
 
 
@@ -554,13 +575,14 @@ class InUse:
         from ._errors import LockTimeout
         from ._locking import UseLock
 
-        timeout: float = self.options.pop("lock_timeout")
+        options = dict(self.options)
+        timeout: float = options.pop("lock_timeout", 300.0)
         path = Venv(self.venv).path
-        directory = cache_entry(self.options["cache_dir"], Venv(self.venv))[1]
+        directory = cache_entry(options.get("cache_dir"), Venv(self.venv))[1]
         deadline = time.monotonic() + timeout
         left = timeout
         while True:
-            result = run_ensure(self.venv, self.requirements, lock_timeout=left, **self.options)
+            result = run_ensure(self.venv, self.requirements, lock_timeout=left, **options)
             lock = UseLock(directory, path, max(deadline - time.monotonic(), 0.0)).__enter__()
             if _matches(_state.read(directory), result.fingerprint):
                 self._lock = lock

@@ -24,6 +24,10 @@ class LockTimeout(PenvcacheError, TimeoutError):
 
     exit_code = 3
 
+    def __init__(self, message: str, *, waited: float = 0.0) -> None:
+        super().__init__(message)
+        self.waited = waited  #: seconds spent waiting before giving up
+
 
 class InstallFailed(PenvcacheError, RuntimeError):
     """Installing or validating the dependencies failed; nothing was recorded."""

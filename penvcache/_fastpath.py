@@ -82,13 +82,20 @@ def parse_ensure(args: list[str]) -> tuple[dict[str, Any], set[str]] | None:
     """
     options: dict[str, Any] = {name: [] for name in _LISTS}
     flags: set[str] = set()
+    runs, in_run = 0, False  # runs of requirement strings: argparse takes one (REQ --opt REQ is an error there)
     i = 0
     while i < len(args):
         arg, i = args[i], i + 1
         name, eq, value = arg.partition("=")
         if not arg.startswith("-") or arg == "-":
+            runs += not in_run
+            if runs > 1:
+                return None
             options["requirements"].append(arg)
-        elif name in VALUE_OPTIONS:
+            in_run = True
+            continue
+        in_run = False
+        if name in VALUE_OPTIONS:
             if not eq:
                 if i == len(args) or args[i].startswith("-"):
                     return None
@@ -98,7 +105,7 @@ def parse_ensure(args: list[str]) -> tuple[dict[str, Any], set[str]] | None:
                 options[dest].append(value)
             elif dest is not None:
                 options[dest] = value
-            elif not _is_float(value):
+            elif not _is_seconds(value):
                 return None
         elif arg in FLAG_OPTIONS:
             flags.add(arg)
@@ -112,12 +119,11 @@ def parse_ensure(args: list[str]) -> tuple[dict[str, Any], set[str]] | None:
     return options, {FLAG_OPTIONS[f] or "" for f in flags}
 
 
-def _is_float(value: str) -> bool:
+def _is_seconds(value: str) -> bool:
     try:
-        float(value)
+        return float(value) >= 0  # not nan, not negative
     except ValueError:
         return False
-    return True
 
 
 def report(result: EnsureResult, *, as_json: bool, quiet: bool, out: TextIO) -> None:

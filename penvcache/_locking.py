@@ -94,8 +94,8 @@ def _wait(acquire: Callable[[float], object], timeout: float, what: str, holder:
         waited = time.monotonic() - start
         left = timeout - waited
         if left <= 0:
-            msg = f"timed out after {timeout:g}s waiting for {what}, held by {holder()}"
-            raise LockTimeout(msg)
+            msg = f"timed out after {round(timeout, 1):g}s waiting for {what}, held by {holder()}"
+            raise LockTimeout(msg, waited=waited)
         try:
             acquire(min(left, REPORT_EVERY))
         except Timeout:
@@ -131,17 +131,38 @@ class VenvLock:
         self._start = time.monotonic()
         where = f"the lock on {self.venv_path}"
         self.waited = _wait(lambda s: self._lock.acquire(timeout=s), self.timeout, where, self.holder)
-        write_json(self.holder_file, _describe_me())
+        try:
+            write_json(self.holder_file, _describe_me())
+        except BaseException:
+            self._lock.release()
+            raise
         return self
 
     def exclude_users(self) -> None:
         """Wait for every ``run``/``use`` of the venv to end; none starts until this lock is released."""
         if self._users is not None:
             return
+        mine = [info for info in _users(self.directory) if _is_lineage(info)]
+        if mine:
+            msg = (
+                f"{self.venv_path} cannot change while it is in use by this process or one of its parents "
+                f"({_format(mine[0])}): change it before `penvcache run` or `penvcache.use()`, not inside"
+            )
+            raise LockTimeout(msg)
         users = ReadWriteLock(os.path.join(self.directory, "users.db"), is_singleton=False)
         left = self.timeout - (time.monotonic() - self._start)
         what = f"the commands using {self.venv_path} to finish"
-        self.waited += _wait(lambda s: users.acquire_write(timeout=s), left, what, lambda: users_of(self.directory))
+        try:
+            waited = _wait(lambda s: users.acquire_write(timeout=s), left, what, lambda: users_of(self.directory))
+        except LockTimeout as e:
+            self.waited += e.waited
+            e.waited = self.waited
+            users.close()
+            raise
+        except BaseException:
+            users.close()
+            raise
+        self.waited += waited
         self._users = users
 
     def __exit__(
@@ -156,16 +177,37 @@ class VenvLock:
         self._lock.release()
 
 
-def users_of(directory: str) -> str:
-    """The live processes that said they use the venv (``run``/``use``), for messages."""
+def _users(directory: str) -> list[dict[str, object]]:
+    """The live processes that said they use the venv (``run``/``use``)."""
     try:
         names = sorted(os.listdir(os.path.join(directory, "users")))
     except OSError:
         names = []
-    live = [info for name in names if (info := _read_info(os.path.join(directory, "users", name)))]
+    return [info for name in names if (info := _read_info(os.path.join(directory, "users", name)))]
+
+
+def users_of(directory: str) -> str:
+    """The live processes that said they use the venv, for messages."""
+    live = _users(directory)
     if not live:
         return "a process using it (it has not said who)"
     return "; ".join(_format(info) for info in live)
+
+
+def _is_lineage(info: dict[str, object]) -> bool:
+    """``info`` describes this process or one of its parents (which would wait for itself)."""
+    if info.get("host") != socket.gethostname():
+        return False
+    pid, lineage = os.getpid(), set()
+    while pid > 1 and pid not in lineage:
+        lineage.add(pid)
+        try:  # Linux: the parent is the 4th field of /proc/PID/stat, after the parenthesised command
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                pid = int(f.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            lineage.add(os.getppid())
+            break
+    return info.get("pid") in lineage
 
 
 class UseLock:
@@ -182,8 +224,17 @@ class UseLock:
     def __enter__(self) -> UseLock:
         what = f"the installer of {self.venv_path} to finish"
         holder = lambda: _format(_read_info(os.path.join(self.directory, "holder.json")) or {})  # noqa: E731
-        self.waited = _wait(lambda s: self._users.acquire_read(timeout=s), self.timeout, what, holder)
-        write_json(self._me, _describe_me())
+        try:
+            self.waited = _wait(lambda s: self._users.acquire_read(timeout=s), self.timeout, what, holder)
+        except BaseException:
+            self._users.close()
+            raise
+        try:
+            write_json(self._me, _describe_me())
+        except BaseException:
+            self._users.release()
+            self._users.close()
+            raise
         return self
 
     def __exit__(

@@ -49,7 +49,7 @@ def default_cache_dir() -> str:
 
 def venv_dir(cache_dir: str, venv_path: str) -> str:
     """The directory that holds one venv's state, lock and holder info."""
-    return os.path.join(cache_dir, "venvs", hex_digest(os.path.realpath(venv_path).encode())[:32])
+    return os.path.join(cache_dir, "venvs", hex_digest(os.fsencode(os.path.realpath(venv_path)))[:32])
 
 
 def read(directory: str) -> dict[str, Any] | None:

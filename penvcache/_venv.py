@@ -9,6 +9,7 @@ from ._digest import hex_digest
 from ._errors import InvalidInput
 
 _BIN, _EXE = ("Scripts", "python.exe") if sys.platform == "win32" else ("bin", "python")
+_UV_VENV_LAYOUT = {"CACHEDIR.TAG", ".gitignore", ".lock", "pyvenv.cfg", _BIN, "lib", "Lib", "lib64", "include", "share"}
 
 
 class Venv:
@@ -30,6 +31,11 @@ class Venv:
 
     def check_path(self) -> None:
         """Raise :class:`InvalidInput` when the path can never hold a venv."""
+        try:
+            self.path.encode("utf-8")
+        except UnicodeEncodeError as e:
+            msg = f"venv path {self.path!r} is not valid UTF-8 (uv and the venv's scripts could not use it)"
+            raise InvalidInput(msg) from e
         if os.path.exists(self.path) and not os.path.isdir(self.path):
             msg = f"venv path {self.path} exists and is not a directory"
             raise InvalidInput(msg)
@@ -51,6 +57,14 @@ class Venv:
         except FileNotFoundError:
             return True
         return not entries or "pyvenv.cfg" in entries or (_BIN in entries and ("lib" in entries or "Lib" in entries))
+
+    def is_partial(self) -> bool:
+        """True when the directory holds nothing but what ``uv venv`` writes (a creation that may be unfinished)."""
+        try:
+            entries = set(os.listdir(self.path))
+        except FileNotFoundError:
+            return True
+        return entries <= _UV_VENV_LAYOUT
 
     def identity(self) -> dict[str, object]:
         """Cheap facts (stat calls and one small read) that change when the venv is recreated or its Python changes."""

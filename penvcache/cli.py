@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -136,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.json:
             out = {"status": "error", "error": str(e), "exit_code": e.exit_code}
             if isinstance(getattr(args, "venv", None), str):
-                out["venv"] = args.venv
+                out["venv"] = os.path.abspath(args.venv)
             print(json.dumps(out), file=sys.stderr if args.command == "run" else sys.stdout)
         print(f"penvcache: error: {e}", file=sys.stderr)
         return e.exit_code
@@ -174,12 +175,21 @@ def _run_activated(command: list[str], venv: str) -> int:
     except OSError as e:
         print(f"penvcache: error: cannot run {command[0]}: {e.strerror or e}", file=sys.stderr)
         return 127 if isinstance(e, FileNotFoundError) else 126
-    while True:
-        try:
-            code = proc.wait()
-        except KeyboardInterrupt:  # the command got the same Ctrl-C; let it decide when to stop
-            continue
-        return 128 - code if code < 0 else code
+    # Stopped by a CI cancel or `timeout`: pass it on and keep holding the venv until the command has ended.
+    forward = {signum: signal.signal(signum, lambda n, _: proc.send_signal(n)) for signum in _FORWARDED}
+    try:
+        while True:
+            try:
+                code = proc.wait()
+            except KeyboardInterrupt:  # the command got the same Ctrl-C; let it decide when to stop
+                continue
+            return 128 - code if code < 0 else code
+    finally:
+        for signum, handler in forward.items():
+            signal.signal(signum, handler)
+
+
+_FORWARDED = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
 
 
 def _bin_dir(venv: str) -> str:

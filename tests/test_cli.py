@@ -126,3 +126,19 @@ def test_exit_codes_for_failures(venv: Path, wheelhouse: Path, capsys: pytest.Ca
     assert (out["status"], out["exit_code"]) == ("error", 4)
     assert "no-such-pkg" in out["error"]
     assert main(["ensure", "broken-pkg", *common]) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--venv", "v\udcff"], "is not valid UTF-8"),
+        (["--lock-timeout", "nan"], "lock timeout must be a number of seconds >= 0"),
+        (["--lock-timeout", "-1"], "lock timeout must be a number of seconds >= 0"),
+    ],
+)
+def test_odd_values_are_bad_input(
+    tmp_path: Path, args: list[str], message: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["ensure", "alpha-pkg", *args]) == 2
+    assert message in capsys.readouterr().err

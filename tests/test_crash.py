@@ -114,3 +114,18 @@ def test_killed_after_a_delay(
         pytest.fail(f"finished before the kill: {json.loads(out)}")
     assert ensure_after_the_crash(venv, wheelhouse).status in ("installed", "adopted")
     shutil.rmtree(venv, ignore_errors=True)
+
+
+def test_a_failed_venv_creation_leaves_no_licence_to_clear_the_directory(
+    tmp_path: Path, venv: Path, wheelhouse: Path
+) -> None:
+    not_python = tmp_path / "not-python"
+    not_python.write_text("#!/bin/sh\nexit 1\n")
+    not_python.chmod(0o755)
+    with pytest.raises(penvcache.InstallFailed):
+        penvcache.ensure(venv, REQS, offline=True, find_links=[wheelhouse], python=str(not_python))
+    venv.mkdir(exist_ok=True)
+    (venv / "notes.txt").write_text("mine\n")
+    with pytest.raises(penvcache.InvalidInput, match="is not a virtual environment"):
+        penvcache.ensure(venv, REQS, offline=True, find_links=[wheelhouse])
+    assert (venv / "notes.txt").read_text() == "mine\n"

@@ -94,6 +94,9 @@ def test_every_ensure_option_is_known_to_the_fast_path() -> None:
         ["-q", "-v"],  # not allowed together
         ["--", "alpha-pkg"],
         ["-h"],
+        ["alpha-pkg", "--offline", "gamma-pkg"],  # two runs of requirements: argparse refuses it
+        ["--lock-timeout", "nan"],
+        ["--lock-timeout", "-1"],
     ],
 )
 def test_what_the_fast_path_leaves_to_argparse(args: list[str]) -> None:

@@ -117,3 +117,40 @@ def test_use_holds_the_venv_for_the_with_block(venv: Path, wheelhouse: Path) -> 
     assert change.returncode == 0, change.stderr
     with penvcache.use(venv, ["alpha-pkg==2.0"], offline=True, find_links=[wheelhouse]) as result:
         assert result.status == "hit"
+
+
+def test_a_use_can_be_entered_again(venv: Path, wheelhouse: Path) -> None:
+    in_use = penvcache.use(venv, ["alpha-pkg"], offline=True, find_links=[wheelhouse])
+    with in_use as first:
+        assert first.status == "installed"
+    with in_use as second:
+        assert second.status == "hit"
+
+
+def test_changing_the_venv_inside_its_own_use_fails_at_once(venv: Path, wheelhouse: Path) -> None:
+    with penvcache.use(venv, ["alpha-pkg==1.0"], offline=True, find_links=[wheelhouse]):
+        assert penvcache.ensure(venv, ["alpha-pkg==1.0"], offline=True, find_links=[wheelhouse]).status == "hit"
+        with pytest.raises(penvcache.LockTimeout, match="in use by this process or one of its parents"):
+            penvcache.ensure(venv, ["alpha-pkg==2.0"], offline=True, find_links=[wheelhouse], lock_timeout=30)
+    assert penvcache.ensure(venv, ["alpha-pkg==2.0"], offline=True, find_links=[wheelhouse]).status == "installed"
+
+
+def test_run_passes_sigterm_on_and_waits_for_the_command(
+    tmp_path: Path, venv: Path, wheelhouse: Path, procs: list[subprocess.Popen[str]]
+) -> None:
+    ready = tmp_path / "ready"
+    code = (
+        "import pathlib, signal, sys, time\n"
+        "signal.signal(signal.SIGTERM, lambda *_: (print('got TERM', flush=True), sys.exit(3)))\n"
+        f"pathlib.Path({str(ready)!r}).touch()\n"
+        "time.sleep(60)\n"
+    )
+    args = ["run", *ensure_args(venv, wheelhouse, "alpha-pkg"), "-q", "--", "python", "-c", code]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "penvcache", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    procs.append(proc)
+    wait_for(ready, proc)
+    proc.terminate()
+    out, err = proc.communicate(timeout=60)
+    assert (proc.returncode, out) == (3, "got TERM\n"), err

@@ -110,3 +110,24 @@ def test_a_failure_is_the_last_status(
     rows = _json(capsys, "list")["venvs"]
     assert isinstance(rows, list)
     assert [(row["venv"], row["status"]) for row in rows] == [(str(venv), "failed")]
+
+
+def test_a_lock_timeout_counts_its_wait_and_leaves_the_last_status(
+    tmp_path: Path,
+    venv: Path,
+    wheelhouse: Path,
+    procs: list[subprocess.Popen[str]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = ["alpha-pkg", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse), "-q"]
+    assert main(["ensure", *args]) == 0
+    ready, stop = tmp_path / "ready", tmp_path / "stop"
+    holder = start(procs, "--hold-lock", str(tmp_path / "penvcache-cache"), str(venv), str(ready), str(stop))
+    wait_for(ready, holder)
+    assert main(["ensure", "gamma-pkg", *args[1:], "--lock-timeout", "0.5"]) == 3
+    stats = _json(capsys, "stats")
+    assert stats["lock_waits"] == 1
+    assert isinstance(stats["lock_wait_seconds"], float)
+    assert stats["lock_wait_seconds"] >= 0.5
+    listing = _json(capsys, "list")
+    assert [row["status"] for row in listing["venvs"]] == ["installed"]  # type: ignore[attr-defined]
