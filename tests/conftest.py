@@ -101,3 +101,11 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
     return subprocess.run(
         [sys.executable, "-m", "penvcache", *args], capture_output=True, text=True, cwd=cwd, check=False, timeout=120
     )
+
+
+def hold_lock(tmp_path: Path, venv: Path, procs: list[subprocess.Popen[str]]) -> tuple[subprocess.Popen[str], Path]:
+    """Another process holding the venv's lock (in the test's cache dir) until the returned stop file exists."""
+    ready, stop = tmp_path / "ready", tmp_path / "stop"
+    holder = start(procs, "--hold-lock", str(tmp_path / "penvcache-cache"), str(venv), str(ready), str(stop))
+    wait_for(ready, holder)
+    return holder, stop

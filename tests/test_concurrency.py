@@ -14,16 +14,13 @@ import pytest
 
 import penvcache
 from penvcache._state import venv_dir
-from tests.conftest import SLOW_SECONDS, start, wait_for
+from tests.conftest import SLOW_SECONDS, hold_lock, start, wait_for
 
 
 @pytest.fixture
 def held_lock(tmp_path: Path, venv: Path, procs: list[subprocess.Popen[str]]) -> subprocess.Popen[str]:
     """Another process holding the venv's lock until the test ends."""
-    ready, stop = tmp_path / "ready", tmp_path / "stop"
-    holder = start(procs, "--hold-lock", str(tmp_path / "penvcache-cache"), str(venv), str(ready), str(stop))
-    wait_for(ready, holder)
-    return holder
+    return hold_lock(tmp_path, venv, procs)[0]
 
 
 def test_lock_held_elsewhere_fails_fast_and_installs_nothing(
@@ -62,9 +59,7 @@ def test_lock_timeout_exit_code(
 
 def test_a_hit_takes_no_lock(tmp_path: Path, venv: Path, wheelhouse: Path, procs: list[subprocess.Popen[str]]) -> None:
     penvcache.ensure(venv, ["alpha-pkg"], offline=True, find_links=[wheelhouse])
-    ready, stop = tmp_path / "ready", tmp_path / "stop"
-    holder = start(procs, "--hold-lock", str(tmp_path / "penvcache-cache"), str(venv), str(ready), str(stop))
-    wait_for(ready, holder)
+    hold_lock(tmp_path, venv, procs)
     result = penvcache.ensure(venv, ["alpha-pkg"], offline=True, find_links=[wheelhouse], lock_timeout=0.1)
     assert result.status == "hit"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from penvcache.cli import main
-from tests.conftest import ROOT, start, wait_for
+from tests.conftest import ROOT, hold_lock
 
 HITS_PER_PROCESS = 40
 
@@ -43,9 +43,7 @@ def test_stats_count_every_event_across_processes_and_zero_resets(
     procs.extend(hitters)
     for proc in hitters:
         assert proc.wait(timeout=120) == 0, proc.communicate()
-    ready, stop = tmp_path / "ready", tmp_path / "stop"
-    holder = start(procs, "--hold-lock", str(tmp_path / "penvcache-cache"), str(venv), str(ready), str(stop))
-    wait_for(ready, holder)
+    _, stop = hold_lock(tmp_path, venv, procs)
     waiter = subprocess.Popen(
         [sys.executable, "-m", "penvcache", "ensure", "gamma-pkg", *args[1:]], stderr=subprocess.PIPE, text=True
     )
@@ -121,9 +119,7 @@ def test_a_lock_timeout_counts_its_wait_and_leaves_the_last_status(
 ) -> None:
     args = ["alpha-pkg", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse), "-q"]
     assert main(["ensure", *args]) == 0
-    ready, stop = tmp_path / "ready", tmp_path / "stop"
-    holder = start(procs, "--hold-lock", str(tmp_path / "penvcache-cache"), str(venv), str(ready), str(stop))
-    wait_for(ready, holder)
+    hold_lock(tmp_path, venv, procs)
     assert main(["ensure", "gamma-pkg", *args[1:], "--lock-timeout", "0.5"]) == 3
     stats = _json(capsys, "stats")
     assert stats["lock_waits"] == 1
