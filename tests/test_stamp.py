@@ -55,3 +55,24 @@ def test_python_request_for_another_interpreter_recreates_the_venv(venv: Path, w
     assert result.status == "installed"
     assert (venv / "bin" / "python").resolve() == Path(other).resolve()
     assert penvcache.ensure(venv, ["alpha-pkg"], python=other, offline=True, find_links=[wheelhouse]).status == "hit"
+
+
+def test_stamp_of_paths_in_a_directory_that_is_replaced(tmp_path: Path) -> None:
+    """Paths are stat'ed relative to their common directory, opened anew on each call."""
+    from penvcache import _stamp
+
+    base = tmp_path / "site"
+    (base / "pkg").mkdir(parents=True)
+    (base / "pkg" / "__init__.py").write_text("")
+    paths = [str(base), str(base / "pkg"), str(base / "pkg" / "__init__.py"), str(base / "gone")]
+    first = _stamp.take(paths)
+    assert _stamp.take(paths) == first
+    assert _stamp.take(paths[2:3]) == _stamp.take(paths[2:3])  # one file: no common directory to open
+    (base / "pkg" / "__init__.py").write_text("x = 1\n")
+    second = _stamp.take(paths)
+    assert second != first
+    shutil.move(base, tmp_path / "old-site")  # replaced by a copy: other inodes
+    shutil.copytree(tmp_path / "old-site", base)
+    assert _stamp.take(paths) != second
+    shutil.rmtree(base)
+    assert _stamp.take(paths) == _stamp.take([str(tmp_path / "x"), str(tmp_path / "y"), "/no", "/nope"])
