@@ -58,7 +58,7 @@ def test_python_request_for_another_interpreter_recreates_the_venv(venv: Path, w
 
 
 def test_stamp_of_paths_in_a_directory_that_is_replaced(tmp_path: Path) -> None:
-    """Paths are stat'ed relative to their common directory, opened anew on each call."""
+    """An edited file, a directory replaced by a copy, and missing paths all show in the stamp."""
     from penvcache import _stamp
 
     base = tmp_path / "site"
