@@ -175,7 +175,7 @@ def run_ensure(
 
         msg = f"lock timeout must be a number of seconds >= 0, not {lock_timeout!r}"
         raise InvalidInput(msg)
-    target, inputs, cache, directory = _prepare(
+    target, inputs, cache, directory = prepare(
         venv, requirements, deps_files, python, offline, find_links, cache_dir, salt, salt_files
     )
 
@@ -241,7 +241,7 @@ def check_hit(
 ) -> EnsureResult | None:
     """The result of :func:`ensure` when it is a hit, else ``None``: no lock, no process, nothing changed."""
     start = time.monotonic()
-    target, inputs, cache, directory = _prepare(
+    target, inputs, cache, directory = prepare(
         venv, requirements, deps_files, python, offline, find_links, cache_dir, salt, salt_files
     )
     state = _state.read(directory)
@@ -249,7 +249,7 @@ def check_hit(
     return _result("hit", target, key, cache, start) if _is_hit(state, key) else None
 
 
-def _prepare(  # noqa: PLR0917 (the arguments of ensure)
+def prepare(  # noqa: PLR0917 (the arguments of ensure)
     venv: str | os.PathLike[str],
     requirements: Iterable[str],
     deps_files: Iterable[str | os.PathLike[str]],
@@ -577,8 +577,8 @@ class InUse:
 
         options = dict(self.options)
         timeout: float = options.pop("lock_timeout", 300.0)
-        path = Venv(self.venv).path
-        directory = cache_entry(options.get("cache_dir"), Venv(self.venv))[1]
+        target = Venv(self.venv)
+        path, directory = target.path, cache_entry(options.get("cache_dir"), target)[1]
         deadline = time.monotonic() + timeout
         left = timeout
         while True:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TextIO
 
-from ._coordinator import EnsureResult, InUse, cache_entry, make_inputs, run_ensure
+from ._coordinator import EnsureResult, InUse, prepare, run_ensure
 from ._errors import InvalidInput, PenvcacheError
 from ._fastpath import report
 from ._venv import Venv
@@ -199,13 +199,18 @@ def _bin_dir(venv: str) -> str:
 def _check(args: argparse.Namespace, *, probe: bool, quick: bool = False) -> Any:
     from ._explain import explain
 
-    kwargs = ensure_kwargs(args)
-    target = Venv(args.venv)
-    target.check_path()
-    kwargs.pop("lock_timeout")
-    kwargs.pop("cache_dir")
-    inputs = make_inputs(args.requirements, **kwargs)
-    return explain(inputs, target, cache_entry(args.cache_dir, target)[1], probe=probe, quick=quick)
+    target, inputs, _, directory = prepare(
+        args.venv,
+        args.requirements,
+        args.deps,
+        args.python,
+        args.offline,
+        args.find_links,
+        args.cache_dir,
+        args.salt,
+        args.salt_file,
+    )
+    return explain(inputs, target, directory, probe=probe, quick=quick)
 
 
 def _explain(args: argparse.Namespace) -> int:
