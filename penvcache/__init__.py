@@ -6,6 +6,7 @@ from ._coordinator import EnsureResult, InUse, ensure, use
 from ._errors import (
     CacheMiss,
     InstallFailed,
+    InvalidArgumentType,
     InvalidDeps,
     InvalidInput,
     LockTimeout,
@@ -19,6 +20,7 @@ __all__ = [
     "EnsureResult",
     "InUse",
     "InstallFailed",
+    "InvalidArgumentType",
     "InvalidDeps",
     "InvalidInput",
     "LockTimeout",

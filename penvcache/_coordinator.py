@@ -6,7 +6,7 @@ import os
 import sys
 import time
 
-from . import _fingerprint, _stamp, _state, _stats
+from . import _errors, _fingerprint, _stamp, _state, _stats
 from ._digest import digest, hex_digest
 from ._errors import PenvcacheError
 from ._venv import Venv
@@ -167,8 +167,11 @@ def run_ensure(
     salt_files: Iterable[str | os.PathLike[str]] = (),
     require_hit: bool = False,
     verbose: bool = False,
+    progress: bool = False,
+    python_downloads: bool = True,
 ) -> EnsureResult:
-    """:func:`ensure`, plus the CLI's ``verbose`` (uv's output on stderr)."""
+    """:func:`ensure`, plus the CLI's ``verbose`` (uv's output on stderr), ``progress`` (a miss says what it is
+    doing on stderr, see :mod:`._progress`) and ``python_downloads`` (``False``: never download a Python)."""
     start = time.monotonic()
     if not lock_timeout >= 0:  # also catches nan
         from ._errors import InvalidInput
@@ -207,7 +210,8 @@ def run_ensure(
                 return result("hit", key, waited)
             lock.exclude_users()  # no `run`/`use` of the venv may see it change
             waited = lock.waited
-            status, fallback, report = _repair(target, inputs, key, directory, verbose=verbose)
+            output = _Output(verbose, progress, python_downloads)
+            status, fallback, report = _repair(target, inputs, key, directory, output)
             # the venv may have been (re)created: its identity now
             key = _key(inputs, target, None, exact=True, deps=key.deps, installer=key.installer)
             _record(directory, target, key, status, report)
@@ -261,6 +265,7 @@ def prepare(  # noqa: PLR0917 (the arguments of ensure)
     salt_files: Iterable[str | os.PathLike[str]],
 ) -> tuple[Venv, _fingerprint.Inputs, str, str]:
     """The venv, what it must hold, the cache dir and the venv's entry in it."""
+    check_arguments(requirements, deps_files, find_links, salt, salt_files)
     target = Venv(venv)
     target.check_path()
     inputs = make_inputs(
@@ -273,6 +278,24 @@ def prepare(  # noqa: PLR0917 (the arguments of ensure)
         salt_files=salt_files,
     )
     return (target, inputs, *cache_entry(cache_dir, target))
+
+
+def check_arguments(
+    requirements: object, deps_files: object, find_links: object, salt: object, salt_files: object
+) -> None:
+    """:class:`InvalidArgumentType` for one string (or path) where a list of them is expected: iterated, ``"six"``
+    would be the requirements ``s``, ``i`` and ``x``, and ``deps_files="deps.txt"`` would read a file ``d``."""
+    named = (
+        ("requirements", requirements),
+        ("deps_files", deps_files),
+        ("find_links", find_links),
+        ("salt", salt),
+        ("salt_files", salt_files),
+    )
+    for name, value in named:
+        if isinstance(value, (str, bytes, os.PathLike)):
+            msg = f"{name} takes a list, not one {type(value).__name__}: write {name}=[{value!r}], not {name}={value!r}"
+            raise _errors.InvalidArgumentType(msg)
 
 
 def _result(  # noqa: PLR0917
@@ -465,8 +488,34 @@ def _matches(state: dict[str, Any] | None, fingerprint: str | None) -> bool:
     )
 
 
+class _Output:
+    """How a miss shows itself: uv's output (``verbose``), its steps (``progress``); and if a Python may be fetched."""
+
+    def __init__(self, verbose: bool, progress: bool, python_downloads: bool) -> None:
+        from ._progress import uv_on_terminal
+
+        self.verbose = verbose
+        self.progress = progress
+        self.python_downloads = python_downloads
+        self.uv_display = uv_on_terminal(progress)  # uv draws its own progress on our terminal
+
+    def step(self, what: str, detail: str = "", *, uv: bool = False, enabled: bool = True) -> Any:
+        """A :class:`._progress.Step`; no "still ..." lines while uv draws its own display."""
+        from ._progress import Step
+
+        return Step(what, detail, enabled=self.progress and enabled, heartbeat=not (uv and self.uv_display))
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _validating(deps: DepsSet, venv: Venv) -> tuple[str, str]:
+    return f"validating {_plural(len({r.name for r in deps.requirements}), 'distribution')}", f" in {venv.path}"
+
+
 def _repair(
-    venv: Venv, inputs: _fingerprint.Inputs, key: _Key, directory: str, *, verbose: bool
+    venv: Venv, inputs: _fingerprint.Inputs, key: _Key, directory: str, output: _Output
 ) -> tuple[Status, bool, Report]:
     """Under the lock: create the venv if needed, validate, install what is missing, validate again."""
     from dataclasses import replace
@@ -483,7 +532,10 @@ def _repair(
     links += (link for link in deps.find_links if link not in links)
     deps = replace(deps, find_links=links)
     created = False
-    wanted = find_python(inputs.python) if inputs.python else None
+    verbose = output.verbose
+    wanted = (
+        find_python(inputs.python, offline=inputs.offline, downloads=output.python_downloads) if inputs.python else None
+    )
     problem = venv.problem()
     if problem is None:  # a creation killed after uv finished left its mark: the venv is whole
         import contextlib
@@ -492,6 +544,8 @@ def _repair(
             os.remove(os.path.join(directory, "creating"))
     if problem is None and wanted and os.path.realpath(wanted) != os.path.realpath(venv.python):
         problem = f"it runs {os.path.realpath(venv.python)}, not {wanted}"
+    if problem is None and inputs.python and wanted is None:  # not installed: uv venv downloads it
+        problem = f"--python {inputs.python} is not installed"
     if problem is not None:
         exists = os.path.isdir(venv.path)
         creating = os.path.join(directory, "creating")  # present while uv creates it: a kill leaves it behind
@@ -505,8 +559,18 @@ def _repair(
             raise InvalidInput(msg)
         with open(creating, "w", encoding="utf-8") as f:
             f.write(venv.path)
+        python = wanted or inputs.python or sys.executable
         try:
-            create_venv(venv, wanted, clear=exists, offline=inputs.offline, verbose=verbose)
+            with output.step(f"creating venv {venv.path}", f" with {python}", uv=True):
+                create_venv(
+                    venv,
+                    python,
+                    clear=exists,
+                    offline=inputs.offline,
+                    verbose=verbose,
+                    downloads=output.python_downloads,
+                    display=output.uv_display,
+                )
         except Exception:  # uv failed and said why: nothing of ours to finish (a kill or Ctrl-C leaves the mark)
             os.remove(creating)
             raise
@@ -515,12 +579,24 @@ def _repair(
     if created and deps.requirements:  # a new, empty venv: everything is missing, skip the first validation
         missing, broken = sorted({r.name for r in deps.requirements}), []
     else:
-        report = validate(venv.python, deps)
+        with output.step(*_validating(deps, venv), enabled=bool(deps.requirements)):
+            report = validate(venv.python, deps)
         if report.satisfied:
             return ("installed" if created else "adopted"), False, report
         missing, broken = sorted(report.failures), sorted(report.broken)
-    fallback = install(venv, deps, missing=missing, reinstall=broken, offline=inputs.offline, verbose=verbose)
-    report = validate(venv.python, deps)
+    names = ", ".join(missing) if len(missing) <= 5 else ", ".join(missing[:5]) + ", ..."
+    with output.step(f"installing {_plural(len(missing), 'package')}", f" into {venv.path}: {names}", uv=True):
+        fallback = install(
+            venv,
+            deps,
+            missing=missing,
+            reinstall=broken,
+            offline=inputs.offline,
+            verbose=verbose,
+            display=output.uv_display,
+        )
+    with output.step(*_validating(deps, venv), enabled=bool(deps.requirements)):
+        report = validate(venv.python, deps)
     if not report.satisfied:
         msg = f"{venv.path} still fails validation after installing: {report.summary()}"
         raise InstallFailed(msg)
@@ -547,6 +623,7 @@ def use(
     other users and hits go on, an ``ensure`` that must change the venv waits (and times out with
     :class:`LockTimeout`). ``lock_timeout`` bounds all the waiting on entry.
     """
+    check_arguments(requirements, deps_files, find_links, salt, salt_files)
     return InUse(
         venv,
         tuple(requirements),

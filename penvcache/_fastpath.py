@@ -7,11 +7,12 @@ does the rest; a hit found here is the same answer that path would give.
 
 from __future__ import annotations
 
-import os
 import sys
 
 from ._coordinator import check_hit
+from ._discovery import default_venv
 from ._errors import PenvcacheError
+from ._output import write_line
 
 TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays light
 if TYPE_CHECKING:
@@ -41,20 +42,24 @@ FLAG_OPTIONS = {
     "-v": None,
     "--verbose": None,
     "--require-hit": None,  # a hit is what it requires
+    "--no-python-downloads": None,
 }
 _LISTS = ("requirements", "deps_files", "find_links", "salt", "salt_files")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``penvcache`` command: a hit answered here, everything else by :func:`penvcache.cli.main`."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] == ["ensure"]:
-        code = _ensure_hit(args[1:])
-        if code is not None:
-            return code
-    from .cli import main as full_main
+    try:
+        args = list(sys.argv[1:] if argv is None else argv)
+        if args[:1] == ["ensure"]:
+            code = _ensure_hit(args[1:])
+            if code is not None:
+                return code
+        from .cli import main as full_main
 
-    return full_main(args)
+        return full_main(args)
+    except KeyboardInterrupt:  # Ctrl-C before the full command line took over (it answers 130 itself after)
+        return 130
 
 
 def _ensure_hit(args: list[str]) -> int | None:
@@ -63,7 +68,10 @@ def _ensure_hit(args: list[str]) -> int | None:
     if parsed is None:
         return None
     options, flags = parsed
-    options.setdefault("venv", os.environ.get("PENVCACHE_VENV") or ".venv")
+    if not options["requirements"] and not options["deps_files"] and "quiet" not in flags:
+        return None  # nothing to ensure: the full path warns
+    if "venv" not in options:
+        options["venv"] = default_venv()
     try:
         result = check_hit(**options)
     except PenvcacheError:  # bad input: the full path reports it
@@ -129,10 +137,10 @@ def _is_seconds(value: str) -> bool:
 def report(result: EnsureResult, *, as_json: bool, quiet: bool, out: TextIO) -> None:
     """The one line (or JSON object) ``ensure`` prints about ``result``."""
     if as_json:
-        print(json_object(result.to_dict()), file=out, flush=True)
+        write_line(json_object(result.to_dict()), out)
     elif not quiet:
         line = f"penvcache: {result.status} {result.venv} ({result.fingerprint[:12]}) in {result.elapsed:.3f}s"
-        print(line, file=out, flush=True)
+        write_line(line, out)
 
 
 def json_object(data: dict[str, object]) -> str:

@@ -77,7 +77,13 @@ def identify(request: str) -> dict[str, Any]:
     }
 
 
-def _run(cmd: Sequence[str], *, verbose: bool) -> subprocess.CompletedProcess[str]:
+def _run(cmd: Sequence[str], *, verbose: bool, display: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run uv and keep its output; with ``display``, uv draws on our terminal as it runs (see :mod:`._progress`)."""
+    if display:
+        from ._progress import run_on_terminal
+
+        code, output = run_on_terminal(list(cmd))
+        return subprocess.CompletedProcess(cmd, code, output)
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
     if verbose and proc.stdout:
         sys.stderr.write(proc.stdout)
@@ -86,43 +92,87 @@ def _run(cmd: Sequence[str], *, verbose: bool) -> subprocess.CompletedProcess[st
 
 def _uv_error(output: str) -> str:
     """uv's error in one line: its ``error:`` line and the innermost ``cause:``."""
-    lines = [line.strip() for line in output.splitlines()]
+    lines = _unwrapped(output)
     errors = [line for line in lines if line.startswith("error:")]
     causes = [line[len("cause:") :].strip() for line in lines if line.startswith("cause:")]
     text = errors[0] if errors else (lines[-1] if lines else "no output")
-    return f"{text} ({causes[-1]})" if causes else text
+    text = f"{text} ({causes[-1]})" if causes else text
+    return text.replace("exit status exit status:", "exit status")  # uv's wording, doubled by uv
 
 
-def create_venv(venv: Venv, python: str | None, *, clear: bool, offline: bool, verbose: bool) -> None:
-    """Create (or, with ``clear``, replace) the venv with uv."""
+def _unwrapped(output: str) -> list[str]:
+    """uv's output as stripped lines, each ``error:``/``cause:`` whole again (uv wraps them to ``$COLUMNS``)."""
+    lines: list[str] = []
+    joining = False
+    for raw in output.splitlines():
+        line = raw.strip()
+        if joining and line and raw[:1].isspace() and not line.startswith(("cause:", "[")):
+            lines[-1] += " " + line  # an indented continuation of the message above
+            continue
+        joining = line.startswith(("error:", "cause:"))
+        lines.append(line)
+    return lines
+
+
+def create_venv(
+    venv: Venv,
+    python: str | None,
+    *,
+    clear: bool,
+    offline: bool,
+    verbose: bool,
+    downloads: bool = True,
+    display: bool = False,
+) -> None:
+    """Create (or, with ``clear``, replace) the venv with uv, which may download the Python asked for (as
+    ``uv venv`` does) unless ``downloads`` is off or ``offline``."""
     cmd = [uv_bin(), "venv", venv.path, "--python", python or sys.executable]
     if clear:
         cmd.append("--clear")
     if offline:
-        cmd += ["--offline", "--no-python-downloads"]
-    proc = _run(cmd, verbose=verbose)
+        cmd.append("--offline")
+    if offline or not downloads:
+        cmd.append("--no-python-downloads")
+    proc = _run(cmd, verbose=verbose, display=display)
     if proc.returncode == 0:
         return
     reason = _uv_error(proc.stdout)
     if "No interpreter found" in proc.stdout:
-        msg = f"--python {python}: no such interpreter: {reason}"
+        msg = f"--python {python}: {_no_python(reason, offline=offline, downloads=downloads)}"
         raise InvalidInput(msg)
-    msg = f"cannot create venv {venv.path}: {reason}"
+    msg = f"cannot create venv {venv.path} with --python {python or sys.executable}: {reason}"
     raise InstallFailed(msg)
 
 
-def find_python(request: str) -> str:
-    """The interpreter a ``--python`` request names, or :class:`InvalidInput`."""
+def find_python(request: str, *, offline: bool = True, downloads: bool = False) -> str | None:
+    """The interpreter a ``--python`` request names; ``None`` when it is not installed and uv may download it
+    (online, ``downloads`` and not ``UV_PYTHON_DOWNLOADS=never``); else :class:`InvalidInput`, in one line."""
     if os.sep in request or (os.altsep and os.altsep in request):
         if not os.path.isfile(request) or not os.access(request, os.X_OK):
             msg = f"--python {request}: no such interpreter"
             raise InvalidInput(msg)
         return request
     proc = _run([uv_bin(), "python", "find", "--no-python-downloads", request], verbose=False)
-    if proc.returncode != 0:
-        msg = f"--python {request}: no such interpreter: {_uv_error(proc.stdout)}"
-        raise InvalidInput(msg)
-    return proc.stdout.strip().splitlines()[-1]
+    if proc.returncode == 0:
+        return proc.stdout.strip().splitlines()[-1]
+    downloads = downloads and os.environ.get("UV_PYTHON_DOWNLOADS", "").strip().lower() not in ("never", "manual")
+    if "No interpreter found" in proc.stdout and downloads and not offline:
+        return None  # `uv venv --python REQUEST` downloads it
+    reason = _uv_error(proc.stdout).removeprefix("error: ")
+    if "No interpreter found" in proc.stdout:
+        reason = _no_python(reason, offline=offline, downloads=downloads)
+    msg = f"--python {request}: {reason}"
+    raise InvalidInput(msg)
+
+
+def _no_python(reason: str, *, offline: bool, downloads: bool) -> str:
+    """Why a Python was not found, and what would find it."""
+    reason = reason.removeprefix("error: ")
+    if offline:
+        return f"{reason}; offline, no Python is downloaded (install one: uv python install, or give a path)"
+    if not downloads:
+        return f"{reason}; downloads are off (--no-python-downloads or UV_PYTHON_DOWNLOADS)"
+    return reason
 
 
 def install(
@@ -133,6 +183,7 @@ def install(
     reinstall: Sequence[str],
     offline: bool,
     verbose: bool,
+    display: bool = False,
 ) -> bool:
     """Install the dependency set into the venv; returns True when it fell back to offline."""
     with contextlib.ExitStack() as stack:
@@ -164,7 +215,7 @@ def install(
             cmd += ["--reinstall-package", name]
         if offline:
             cmd.append("--offline")
-        proc = _run(cmd, verbose=verbose)
+        proc = _run(cmd, verbose=verbose, display=display)
         if proc.returncode == 0:
             return False
         reason = _uv_error(proc.stdout)
@@ -176,7 +227,7 @@ def install(
             msg = f"installing {names} into {venv.path} failed: {reason}"
             raise InstallFailed(msg)
         sys.stderr.write(f"penvcache: the package index is unreachable ({reason}); retrying offline\n")
-        proc = _run([*cmd, "--offline"], verbose=verbose)
+        proc = _run([*cmd, "--offline"], verbose=verbose, display=display)
         if proc.returncode != 0:
             msg = f"the index is unreachable, and {names} cannot be installed offline either: {_uv_error(proc.stdout)}"
             raise OfflineUnavailable(msg)
