@@ -381,7 +381,7 @@ def _entries(cache: str) -> list[dict[str, Any]]:
 
 def _list(args: argparse.Namespace) -> int:
     cache = _cache_dir(args)
-    rows = _entries(cache)
+    rows = sorted(_entries(cache), key=lambda row: str(row["venv"]))  # by path, not by the entries' digests
     if args.json:
         write_line(json.dumps({"cache_dir": cache, "venvs": rows}), sys.stdout)
         return 0
