@@ -157,7 +157,12 @@ def find_python(request: str, *, offline: bool = True, downloads: bool = False) 
         return proc.stdout.strip().splitlines()[-1]
     downloads = downloads and os.environ.get("UV_PYTHON_DOWNLOADS", "").strip().lower() not in ("never", "manual")
     if "No interpreter found" in proc.stdout and downloads and not offline:
-        return None  # `uv venv --python REQUEST` downloads it
+        listed = _run([uv_bin(), "python", "list", "--only-downloads", request], verbose=False)
+        if listed.returncode == 0 and listed.stdout.strip():
+            return None  # `uv venv --python REQUEST` downloads it
+        reason = _uv_error(proc.stdout).removeprefix("error: ")
+        msg = f"--python {request}: {reason}, and uv has no download for it"
+        raise InvalidInput(msg)
     reason = _uv_error(proc.stdout).removeprefix("error: ")
     if "No interpreter found" in proc.stdout:
         reason = _no_python(reason, offline=offline, downloads=downloads)

@@ -206,24 +206,20 @@ def _missing_dashes(parser: argparse.ArgumentParser, args: list[str]) -> str:
         if action.nargs != 0
         for option in action.option_strings
     }
+    options = {option for action in _subparsers(parser)["run"]._actions for option in action.option_strings}
     i = 0
     while i < len(args):  # the command starts at the first word that is neither an option nor an option's value
         arg = args[i]
         if not arg.startswith("-") or arg == "-":
             break
         i += 2 if arg in takes_value else 1
-    if i >= len(args):
+    if i >= len(args) or any(arg.partition("=")[0] in options for arg in args[i:]):  # REQs, then run's options
         return "give the command to run after --, e.g. penvcache run -- pytest"
     fixed = shlex.join(["penvcache", "run", *args[:i], "--", *args[i:]])
-    return f"put the command after --: {fixed} (without --, {args[i]!r} would be taken for a requirement)"
+    return f"give the command to run after --: {fixed} (without --, {args[i]!r} would be taken for a requirement)"
 
 
 def _ensure(args: argparse.Namespace) -> int:
-    if not args.quiet and _nothing_to_ensure(args):
-        write_line(
-            "penvcache: warning: nothing to ensure (no REQ, no -r/--deps): only the venv itself is created or checked",
-            sys.stderr,
-        )
     result = run_ensure(
         args.venv,
         args.requirements,
@@ -232,6 +228,11 @@ def _ensure(args: argparse.Namespace) -> int:
         verbose=args.verbose,
         **_miss_output(args),
     )
+    if not args.quiet and _nothing_to_ensure(args):  # once it worked: an error is the one line that matters then
+        write_line(
+            "penvcache: warning: nothing to ensure (no REQ, no -r/--deps): only the venv itself is created or checked",
+            sys.stderr,
+        )
     _report(result, args, sys.stdout)
     return 0
 

@@ -431,3 +431,16 @@ def test_lists_and_other_iterables_are_still_fine(venv: Path, wheelhouse: Path) 
     assert result.status == "installed"
     with penvcache.use(venv, ["alpha-pkg"], find_links=[wheelhouse], offline=True, salt=["x"]) as used:
         assert used.status == "hit"
+
+
+def test_a_python_uv_cannot_download_either_is_one_line_before_anything_starts(
+    tmp_path: Path, venv: Path, mirror: tuple[str, list[str]]
+) -> None:
+    url, requests = mirror
+    proc = _cli("ensure", "alpha-pkg", "--venv", str(venv), "--python", "3.99", env=_no_pythons(tmp_path, url))
+    assert proc.returncode == 2
+    line = _one_line(proc.stderr)  # no "creating venv" line first: nothing was started
+    assert line.startswith("penvcache: error: --python 3.99: No interpreter found for Python 3.99")
+    assert line.endswith(", and uv has no download for it")
+    assert requests == []
+    assert not venv.exists()
