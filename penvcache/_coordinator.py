@@ -560,8 +560,9 @@ def _repair(
         with open(creating, "w", encoding="utf-8") as f:
             f.write(venv.path)
         python = wanted or inputs.python or sys.executable
+        fetch = " (not installed: uv downloads it)" if inputs.python and wanted is None else ""
         try:
-            with output.step(f"creating venv {venv.path}", f" with {python}", uv=True):
+            with output.step(f"creating venv {venv.path}", f" with {python}{fetch}", uv=True):
                 create_venv(
                     venv,
                     python,

@@ -188,7 +188,8 @@ def test_online_a_missing_python_is_downloaded_as_uv_venv_does(
 ) -> None:
     url, requests = mirror
     proc = _cli("ensure", "alpha-pkg", "--venv", str(venv), "--python", "3.12", env=_no_pythons(tmp_path, url))
-    assert requests, proc.stderr  # uv went to fetch a managed CPython 3.12
+    assert requests, proc.stderr  # uv went to fetch a managed CPython 3.12, and penvcache said so first
+    assert proc.stderr.startswith(f"penvcache: creating venv {venv} with 3.12 (not installed: uv downloads it)\n")
     assert all("cpython-3.12" in path for path in requests)
     assert proc.returncode == 1  # the mirror has nothing: a fault, in one line naming the venv
     errors = [line for line in proc.stderr.splitlines() if "error" in line]
