@@ -131,7 +131,8 @@ def test_a_python_that_fails_to_run_is_one_line_without_uvs_doubled_wording(tmp_
     shim = shims / "python3.12"
     shim.write_text("#!/bin/sh\necho 'pyenv: python3.12: command not found' >&2\nexit 127\n")
     shim.chmod(0o755)
-    env = _env(PATH=str(shims), UV_PYTHON_INSTALL_DIR=str(tmp_path / "pythons"))
+    # a narrow terminal: uv wraps its error to $COLUMNS, and penvcache still makes one line of it
+    env = _env(PATH=str(shims), UV_PYTHON_INSTALL_DIR=str(tmp_path / "pythons"), COLUMNS="60")
     proc = _cli("ensure", "alpha-pkg", "--venv", str(venv), "--python", "3.12", "--offline", env=env)
     assert proc.returncode == 2
     line = _one_line(proc.stderr)
@@ -445,3 +446,10 @@ def test_a_python_uv_cannot_download_either_is_one_line_before_anything_starts(
     assert line.endswith(", and uv has no download for it")
     assert requests == []
     assert not venv.exists()
+
+
+def test_no_python_downloads_does_not_keep_a_hit_from_the_fast_path(venv: Path, wheelhouse: Path) -> None:
+    args = ["ensure", "alpha-pkg", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse)]
+    assert cli.main([*args, "-q"]) == 0
+    assert _fastpath.parse_ensure([*args[1:], "--no-python-downloads"]) is not None
+    assert _fastpath.main([*args, "--no-python-downloads", "-q"]) == 0
