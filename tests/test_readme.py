@@ -124,7 +124,7 @@ def _environment(tmp_path: Path, wheelhouse: Path) -> tuple[Path, dict[str, str]
     )
     python = os.path.realpath(sys.executable)
     readable = {str(work): "/work", str(cache): "/home/me/.cache/penvcache", python: "/usr/bin/python3.11"}
-    readable[sys.executable] = "/usr/bin/python3.11"
+    readable[os.path.dirname(sys.executable) + os.sep] = "/usr/bin/"  # the venv's python, python3, python3.X
     return work, env, readable
 
 
