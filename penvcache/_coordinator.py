@@ -95,6 +95,7 @@ def ensure(
     cache_dir: str | os.PathLike[str] | None = None,
     salt: Iterable[str] = (),
     salt_files: Iterable[str | os.PathLike[str]] = (),
+    options: Iterable[str] = (),
     require_hit: bool = False,
 ) -> EnsureResult:
     """Make sure ``venv`` holds ``requirements`` and the deps files; install with uv only on a miss.
@@ -117,6 +118,7 @@ def ensure(
         salt=salt,
         salt_files=salt_files,
         require_hit=require_hit,
+        options=options,
     )
 
 
@@ -129,6 +131,7 @@ def make_inputs(
     find_links: Iterable[str | os.PathLike[str]],
     salt: Iterable[str],
     salt_files: Iterable[str | os.PathLike[str]],
+    options: Iterable[str] = (),
 ) -> _fingerprint.Inputs:
     """The inputs of one call, with the environment's say (``PENVCACHE_OFFLINE``, ``PENVCACHE_SALT``...)."""
     salts = tuple(("--salt", text) for text in salt)
@@ -144,7 +147,19 @@ def make_inputs(
         salts=salts,
         salt_files=tuple(os.path.abspath(os.fspath(f)) for f in salt_files),
         installer=os.environ.get("PENVCACHE_UV", ""),
+        options=_options(options),
+        uv_env=_fingerprint.uv_environment(),
     )
+
+
+def _options(options: Iterable[str]) -> tuple[str, ...]:
+    """Option lines, sorted (their order does not matter); a lone string is refused, not split into letters."""
+    if isinstance(options, (str, bytes, os.PathLike)):
+        from ._errors import InvalidInput
+
+        msg = f"options must be a list of option lines, not one string: {options!r}"
+        raise InvalidInput(msg)
+    return tuple(sorted(set(options)))
 
 
 def cache_entry(cache_dir: str | os.PathLike[str] | None, venv: Venv) -> tuple[str, str]:
@@ -165,6 +180,7 @@ def run_ensure(
     cache_dir: str | os.PathLike[str] | None = None,
     salt: Iterable[str] = (),
     salt_files: Iterable[str | os.PathLike[str]] = (),
+    options: Iterable[str] = (),
     require_hit: bool = False,
     verbose: bool = False,
 ) -> EnsureResult:
@@ -176,7 +192,7 @@ def run_ensure(
         msg = f"lock timeout must be a number of seconds >= 0, not {lock_timeout!r}"
         raise InvalidInput(msg)
     target, inputs, cache, directory = prepare(
-        venv, requirements, deps_files, python, offline, find_links, cache_dir, salt, salt_files
+        venv, requirements, deps_files, python, offline, find_links, cache_dir, salt, salt_files, options
     )
 
     def result(status: Status, key: _Key, waited: float = 0.0, fallback: bool = False) -> EnsureResult:
@@ -238,11 +254,12 @@ def check_hit(
     cache_dir: str | os.PathLike[str] | None = None,
     salt: Iterable[str] = (),
     salt_files: Iterable[str | os.PathLike[str]] = (),
+    options: Iterable[str] = (),
 ) -> EnsureResult | None:
     """The result of :func:`ensure` when it is a hit, else ``None``: no lock, no process, nothing changed."""
     start = time.monotonic()
     target, inputs, cache, directory = prepare(
-        venv, requirements, deps_files, python, offline, find_links, cache_dir, salt, salt_files
+        venv, requirements, deps_files, python, offline, find_links, cache_dir, salt, salt_files, options
     )
     state = _state.read(directory)
     key = _key(inputs, target, state)
@@ -259,6 +276,7 @@ def prepare(  # noqa: PLR0917 (the arguments of ensure)
     cache_dir: str | os.PathLike[str] | None,
     salt: Iterable[str],
     salt_files: Iterable[str | os.PathLike[str]],
+    options: Iterable[str] = (),
 ) -> tuple[Venv, _fingerprint.Inputs, str, str]:
     """The venv, what it must hold, the cache dir and the venv's entry in it."""
     target = Venv(venv)
@@ -271,6 +289,7 @@ def prepare(  # noqa: PLR0917 (the arguments of ensure)
         find_links=find_links,
         salt=salt,
         salt_files=salt_files,
+        options=options,
     )
     return (target, inputs, *cache_entry(cache_dir, target))
 
@@ -343,7 +362,7 @@ def _link(link: str) -> str:
 def parse(inputs: _fingerprint.Inputs) -> DepsSet:
     from ._requirements import read_deps
 
-    return read_deps(inputs.requirements, inputs.deps_files)
+    return read_deps(inputs.requirements, inputs.deps_files, inputs.options)
 
 
 def _key(
@@ -430,6 +449,11 @@ def _file_digests(paths: Iterable[str]) -> dict[str, str] | None:
     """Each file's SHA-256, or None if one cannot be read."""
     files: dict[str, str] = {}
     for path in paths:
+        if path.startswith("${"):  # an environment variable a deps file expanded
+            from ._requirements import env_digest
+
+            files[path] = env_digest(path[2:-1])
+            continue
         try:
             with open(path, "rb") as f:
                 files[path] = _stamp.file_digest(f)
@@ -477,7 +501,7 @@ def _repair(
     from ._requirements import read_deps
 
     if key.deps is None:
-        key.deps = read_deps(inputs.requirements, inputs.deps_files)
+        key.deps = read_deps(inputs.requirements, inputs.deps_files, inputs.options)
     deps = key.deps
     links = list(inputs.find_links)  # the arguments' find-links first, then the deps files'
     links += (link for link in deps.find_links if link not in links)
@@ -539,6 +563,7 @@ def use(
     cache_dir: str | os.PathLike[str] | None = None,
     salt: Iterable[str] = (),
     salt_files: Iterable[str | os.PathLike[str]] = (),
+    options: Iterable[str] = (),
     require_hit: bool = False,
 ) -> InUse:
     """:func:`ensure`, then keep the venv from being changed while the ``with`` block uses it.
@@ -559,6 +584,7 @@ def use(
         salt=tuple(salt),
         salt_files=tuple(salt_files),
         require_hit=require_hit,
+        options=tuple(options),
     )
 
 
