@@ -223,7 +223,7 @@ def run_ensure(
                 return result("hit", key, waited)
             lock.exclude_users()  # no `run`/`use` of the venv may see it change
             waited = lock.waited
-            status, fallback, report = _repair(target, inputs, key, directory, verbose=verbose)
+            status, fallback, report = _repair(target, inputs, key, directory, verbose=verbose, state=state)
             # the venv may have been (re)created: its identity now
             key = _key(inputs, target, None, exact=True, deps=key.deps, installer=key.installer)
             _record(directory, target, key, status, report)
@@ -489,8 +489,23 @@ def _matches(state: dict[str, Any] | None, fingerprint: str | None) -> bool:
     )
 
 
+def _changed_local(deps: DepsSet, state: dict[str, Any] | None) -> list[str]:
+    """The local projects and archives whose files changed since ``state`` was recorded (all, without a state):
+    validation cannot see that a project's source changed, so these are reinstalled."""
+    from ._requirements import normalise
+
+    recorded = {line for lines in (state or {}).get("details", {}).get("lines", {}).values() for line in lines}
+    return sorted({r.name for r in deps.requirements if normalise(r) in deps.local and deps.pinned(r) not in recorded})
+
+
 def _repair(
-    venv: Venv, inputs: _fingerprint.Inputs, key: _Key, directory: str, *, verbose: bool
+    venv: Venv,
+    inputs: _fingerprint.Inputs,
+    key: _Key,
+    directory: str,
+    *,
+    verbose: bool,
+    state: dict[str, Any] | None = None,
 ) -> tuple[Status, bool, Report]:
     """Under the lock: create the venv if needed, validate, install what is missing, validate again."""
     from dataclasses import replace
@@ -540,9 +555,10 @@ def _repair(
         missing, broken = sorted({r.name for r in deps.requirements}), []
     else:
         report = validate(venv.python, deps)
-        if report.satisfied:
+        changed = _changed_local(deps, state)
+        if report.satisfied and not changed:
             return ("installed" if created else "adopted"), False, report
-        missing, broken = sorted(report.failures), sorted(report.broken)
+        missing, broken = sorted({*report.failures, *changed}), sorted({*report.broken, *changed})
     fallback = install(venv, deps, missing=missing, reinstall=broken, offline=inputs.offline, verbose=verbose)
     report = validate(venv.python, deps)
     if not report.satisfied:
