@@ -145,7 +145,9 @@ def _wheel(directory, files_for):
     dist = f"{module}-{version}"
     files = files_for(module)
     files[f"{dist}.dist-info/METADATA"] = metadata.encode()
-    files[f"{dist}.dist-info/WHEEL"] = b"Wheel-Version: 1.0\\nGenerator: t\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"
+    files[f"{dist}.dist-info/WHEEL"] = (
+        b"Wheel-Version: 1.0\\nGenerator: t\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"
+    )
     record = [_line(p, d) for p, d in files.items()] + [f"{dist}.dist-info/RECORD,,"]
     files[f"{dist}.dist-info/RECORD"] = ("\\n".join(record) + "\\n").encode()
     wheel = f"{dist}-py3-none-any.whl"

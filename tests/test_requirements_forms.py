@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-import penvcache
 from penvcache import InvalidDeps
 from penvcache._requirements import MAX_FILE_BYTES, read_deps
 from tests._kit import build_project, build_wheel, site_packages
