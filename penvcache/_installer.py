@@ -159,7 +159,7 @@ def install(
         for link in deps.find_links:
             cmd += ["--find-links", link]
         for url in deps.index_urls[-1:]:
-            cmd += ["--index-url", url]
+            cmd += ["--default-index", url]  # uv's name: --index-url would lose to UV_DEFAULT_INDEX
         for url in deps.extra_index_urls:
             cmd += ["--extra-index-url", url]
         if deps.no_index:

@@ -260,3 +260,95 @@ def test_a_deep_include_chain_is_bad_input_not_a_recursion_error(tmp_path: Path,
     assert proc.returncode == 2
     assert "requirements files nest more than 64 deep" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+# -- the same on the command line, with uv's names and environment variables ------------------------------------
+def simple_index(root: Path, *wheels: Path) -> str:
+    """A PEP 503 index under ``root/simple`` for ``wheels`` (moved to ``root/files``); its path below the server."""
+    files = root / "files"
+    files.mkdir(exist_ok=True)
+    for wheel in wheels:
+        name = wheel.name.split("-")[0].replace("_", "-")
+        page = root / "simple" / name
+        page.mkdir(parents=True, exist_ok=True)
+        shutil.move(wheel, files / wheel.name)
+        links = "".join(
+            f'<a href="../../files/{w.name}">{w.name}</a>\n'
+            for w in sorted(files.glob(f"{wheel.name.split('-')[0]}-*"))
+        )
+        (page / "index.html").write_text(f"<html><body>\n{links}</body></html>\n")
+    return "/simple"
+
+
+@pytest.mark.parametrize("spelling", ["--index-url", "--default-index", "--extra-index-url", "--index"])
+def test_index_options_on_the_command_line(tmp_path: Path, venv: Path, server: tuple[str, Path], spelling: str) -> None:
+    url, root = server
+    index = url + simple_index(root, build_wheel(tmp_path / "w", "alpha-pkg", "2.0"))
+    proc = run_cli("ensure", "alpha-pkg", "--venv", str(venv), spelling, index)
+    assert proc.returncode == 0, proc.stderr
+    assert direct_url_free_version(venv, "alpha-pkg") == "2.0"
+    again = run_cli("ensure", "alpha-pkg", "--venv", str(venv), spelling, index)
+    assert "hit" in again.stdout, again.stderr
+    explained = run_cli("explain", "alpha-pkg", "--venv", str(venv), spelling, index)
+    canonical = "--index-url" if spelling in {"--index-url", "--default-index"} else "--extra-index-url"
+    assert f"{canonical} {index}" in explained.stdout
+
+
+def direct_url_free_version(venv: Path, name: str) -> str:
+    return dist_info(venv, name).name.split("-")[1].removesuffix(".dist")
+
+
+def test_no_index_pre_and_editable_on_the_command_line(tmp_path: Path, venv: Path) -> None:
+    house = tmp_path / "house"
+    build_wheel(house, "pre-pkg", "1.0")
+    build_wheel(house, "pre-pkg", "2.0b1")
+    build_project(tmp_path / "proj", "proj-pkg", "1.0", requires=["pre-pkg"])
+    args = ["--venv", str(venv), "--no-index", "--find-links", str(house), "-e", "./proj"]
+    proc = run_cli("ensure", *args, "--pre", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert direct_url(venv, "proj-pkg")["dir_info"] == {"editable": True}
+    assert direct_url_free_version(venv, "pre-pkg") == "2.0b1"
+    assert "hit" in run_cli("ensure", *args, "--pre", cwd=tmp_path).stdout
+    other = tmp_path / "other"
+    proc = run_cli("ensure", *args, "--venv", str(other), "--prerelease", "disallow", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert direct_url_free_version(other, "pre-pkg") == "1.0"
+    # -e ./proj from another directory is another project: the current directory is in the key
+    (tmp_path / "elsewhere").mkdir()
+    proc = run_cli("status", *args, "--pre", cwd=tmp_path / "elsewhere")
+    assert proc.returncode == 2
+    assert "an editable requirement must be a local project directory" in proc.stderr
+
+
+def test_uvs_index_environment_variables_are_in_the_key(tmp_path: Path, venv: Path, wheelhouse: Path) -> None:
+    args = ["alpha-pkg", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse)]
+    assert run_cli("ensure", *args).returncode == 0
+    assert "hit" in run_cli("ensure", *args).stdout
+    env = dict(os.environ, UV_INDEX_URL="https://mirror.invalid/simple")
+    cmd = [sys.executable, "-m", "penvcache"]
+    status = subprocess.run([*cmd, "status", *args], env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert status.returncode == 1
+    explained = subprocess.run(
+        [*cmd, "explain", *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert "UV_INDEX_URL=https://mirror.invalid/simple" in explained.stdout
+    assert "uv's default index" not in explained.stdout
+    assert "sources changed" in explained.stdout
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--index-url", "https://a.invalid/simple", "--default-index", "https://b.invalid/simple"],
+        ["--extra-index-url", "https://a.invalid/simple", "--index", "https://b.invalid/simple"],
+        ["--no-index", "--pre", "--prerelease", "explicit", "-e", "./p", "--editable", "./q"],
+        ["--extra", "test", "--all-extras", "--group", "dev", "--group", "docs"],
+    ],
+)
+def test_the_fast_path_reads_uvs_options_as_argparse_does(extra: list[str]) -> None:
+    from penvcache import _fastpath, cli
+
+    parsed = _fastpath.parse_ensure(["alpha-pkg", *extra])
+    assert parsed is not None
+    args = cli._parser().parse_args(["ensure", "alpha-pkg", *extra])
+    assert sorted(parsed[0]["options"]) == sorted(cli.option_lines(args))
