@@ -40,6 +40,7 @@ VALUE_OPTIONS = {
     "--prerelease": "options",
     "--extra": "options",
     "--group": "options",
+    "--project": "options",
 }
 #: the option line (as :func:`penvcache.cli.option_lines` writes it) of each option that sets ``options``
 OPTION_LINES = {
@@ -52,6 +53,8 @@ OPTION_LINES = {
     "--prerelease": "--prerelease",
     "--extra": "--extra",
     "--group": "--group",
+    "--project": "--project",
+    "--no-editable": "--no-editable",
     "--no-index": "--no-index",
     "--pre": "--pre",
     "--all-extras": "--all-extras",
@@ -70,6 +73,7 @@ FLAG_OPTIONS = {
     "--no-index": "options",
     "--pre": "options",
     "--all-extras": "options",
+    "--no-editable": "options",
 }
 _LISTS = ("requirements", "deps_files", "find_links", "salt", "salt_files", "options")
 

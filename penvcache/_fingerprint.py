@@ -83,8 +83,9 @@ def uv_environment() -> tuple[tuple[str, str], ...]:
 
 def has_relative_paths(texts: tuple[str, ...]) -> bool:
     """Whether requirement or option arguments may name a path relative to the current directory."""
+    starts = (".", "-e", "--editable", "--project")
     return any(
-        ("://" not in text and ("/" in text or text.startswith((".", "-e", "--editable")) or "file:" in text))
+        ("://" not in text and ("/" in text or text.startswith(starts) or "file:" in text))
         or text.endswith((".whl", ".zip", ".tar.gz"))
         for text in texts
     )

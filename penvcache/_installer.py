@@ -148,7 +148,8 @@ def install(
 
         # Requirements reach uv through a file, never argv (20,000 of them exceed the argument list).
         own = [r for r in deps.requirements if normalise(r) not in deps.from_lock]
-        cmd += ["--requirement", temp_file("requirements.txt", map(deps.install_line, own))]
+        if own or not deps.locks:
+            cmd += ["--requirement", temp_file("requirements.txt", map(deps.install_line, own))]
         for lock in deps.locks:  # pylock.toml, as uv reads it
             cmd += ["--requirement", lock]
         if deps.constraints:

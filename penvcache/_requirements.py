@@ -82,9 +82,11 @@ _SPELLINGS = {
     "--extra": "--extra",
     "--all-extras": "--all-extras",
     "--group": "--group",
+    "--project": "--project",
+    "--no-editable": "--no-editable",
 }
-_FLAGS = {"--no-index", "--pre", "--prefer-binary", "--require-hashes", "--all-extras"}
-_ARGUMENT_ONLY = {"--extra", "--all-extras", "--group", "--prerelease"}
+_FLAGS = {"--no-index", "--pre", "--prefer-binary", "--require-hashes", "--all-extras", "--no-editable"}
+_ARGUMENT_ONLY = {"--extra", "--all-extras", "--group", "--prerelease", "--project", "--no-editable"}
 # Options people write that uv does not take, and what to write instead.
 _INSTEAD = {
     "--use-feature": "nothing: uv has no feature flags",
@@ -127,6 +129,9 @@ class DepsSet:
     extras: list[str] = field(default_factory=list)
     all_extras: bool = False
     groups: list[str] = field(default_factory=list)
+    #: ``--project`` directories (absolute), and whether they are installed editable
+    projects: list[str] = field(default_factory=list)
+    editable_projects: bool = True
     #: what uv would warn about (ignored options), said once per install
     warnings: list[str] = field(default_factory=list)
 
@@ -207,12 +212,19 @@ def read_deps(
     reader = _Reader(deps)
     for number, text in enumerate(options, start=1):
         reader.line(text, base, ARGUMENTS, f"option argument {number}: ", constraint=False, depth=0)
+    for project in deps.projects:
+        reader.project(project)
     for number, text in enumerate(requirements, start=1):
         req = reader.requirement(text, base, f"requirement argument {number}")
         deps.requirements.append(req)
         deps.lines.setdefault(ARGUMENTS, []).append(deps.pinned(req))
     for path in deps_files:
         reader.file(os.path.abspath(os.fspath(path)), constraint=False, stack=(), where="")
+    others = [r for r in deps.requirements if normalise(r) not in deps.from_lock]
+    if deps.locks and (others or len(deps.locks) > 1):
+        what = f"another pylock.toml ({deps.locks[1]})" if len(deps.locks) > 1 else f"other requirements ({others[0]})"
+        msg = f"{deps.locks[0]}: a pylock.toml is installed on its own, as uv does; it cannot be combined with {what}"
+        raise InvalidDeps(msg)
     return deps
 
 
@@ -352,6 +364,12 @@ class _Reader:
             elif option == "--all-extras":
                 deps.all_extras = True
                 own.append("--all-extras")
+            elif option == "--project":
+                deps.projects.append(_abspath(base, value))
+                own.append(f"--project {_abspath(base, value)}")
+            elif option == "--no-editable":
+                deps.editable_projects = False
+                own.append("--no-editable")
             elif option == "--group":
                 deps.groups.append(canonicalize_name(value))
                 own.append(f"--group {canonicalize_name(value)}")
@@ -465,6 +483,22 @@ class _Reader:
                 raise InvalidDeps(msg) from e
         self.deps.files.update(files)
         self.deps.local[normalise(req)] = files
+
+    def project(self, path: str) -> None:
+        """``--project DIR``: its pyproject.toml's dependencies (with the selected extras and groups), and the
+        project itself, editable unless ``--no-editable``."""
+        where = f"--project {path}"
+        pyproject = os.path.join(path, "pyproject.toml")
+        if not os.path.isfile(pyproject):
+            msg = f"{where}: no pyproject.toml in {path}"
+            raise InvalidDeps(msg)
+        self.file(pyproject, constraint=False, stack=(), where=f"{where}: ")
+        if self.deps.editable_projects:
+            req = self.editable(path, path, f"{where}: ")
+        else:
+            req = self.direct(path, "", "", path, where, path)
+        self.deps.requirements.append(req)
+        self.deps.lines.setdefault(ARGUMENTS, []).append(self.deps.pinned(req))
 
     # -- projects and locks --------------------------------------------------------------------------------------
     def pyproject(self, path: str, text: str, *, constraint: bool) -> None:

@@ -91,6 +91,14 @@ def add_ensure_options(parser: argparse.ArgumentParser) -> None:
         help="also a pyproject.toml deps file's dependency group NAME (PEP 735); repeatable",
     )
     parser.add_argument(
+        "--project",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a project: its pyproject.toml's dependencies (with --extra/--group) and the project itself",
+    )
+    parser.add_argument("--no-editable", action="store_true", help="install --project non-editable")
+    parser.add_argument(
         "--salt", action="append", default=[], metavar="TEXT", help="extra text for the key; repeatable"
     )
     parser.add_argument(
@@ -133,7 +141,9 @@ def option_lines(args: argparse.Namespace) -> list[str]:
     lines += [f"--prerelease {args.prerelease}"] if args.prerelease else []
     lines += [f"--extra {name}" for name in args.extra]
     lines += [f"--group {name}" for name in args.group]
-    lines += [flag for flag in ("--no-index", "--pre", "--all-extras") if getattr(args, flag[2:].replace("-", "_"))]
+    lines += [f"--project {path}" for path in args.project]
+    flags = ("--no-index", "--pre", "--all-extras", "--no-editable")
+    lines += [flag for flag in flags if getattr(args, flag[2:].replace("-", "_"))]
     return lines
 
 
