@@ -82,9 +82,9 @@ def test_project_installs_the_project_itself_editable_by_default(
 def test_pylock_toml_written_by_uv_is_a_deps_file(tmp_path: Path, venv: Path, wheelhouse: Path) -> None:
     (tmp_path / "requirements.in").write_text("delta-pkg\n")
     lock = tmp_path / "pylock.toml"
+    compile_args = ["compile", "requirements.in", "--offline", "--no-index", "--find-links", str(wheelhouse)]
     subprocess.run(
-        [uv_bin(), "pip", "compile", "requirements.in", "--offline", "--no-index", "--find-links", str(wheelhouse)]
-        + ["--format", "pylock.toml", "-o", str(lock), "-q"],  # noqa: RUF005
+        [uv_bin(), "pip", *compile_args, "--format", "pylock.toml", "-o", str(lock), "-q"],
         cwd=tmp_path,
         check=True,
         timeout=120,
