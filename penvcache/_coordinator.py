@@ -556,7 +556,7 @@ def _repair(
     else:
         report = validate(venv.python, deps)
         changed = _changed_local(deps, state)
-        if report.satisfied and not changed:
+        if report.satisfied and not changed and not deps.exact:  # exact: uv says whether anything is extra
             return ("installed" if created else "adopted"), False, report
         missing, broken = sorted({*report.failures, *changed}), sorted({*report.broken, *changed})
     fallback = install(venv, deps, missing=missing, reinstall=broken, offline=inputs.offline, verbose=verbose)

@@ -55,6 +55,7 @@ OPTION_LINES = {
     "--group": "--group",
     "--project": "--project",
     "--no-editable": "--no-editable",
+    "--exact": "--exact",
     "--no-index": "--no-index",
     "--pre": "--pre",
     "--all-extras": "--all-extras",
@@ -74,6 +75,7 @@ FLAG_OPTIONS = {
     "--pre": "options",
     "--all-extras": "options",
     "--no-editable": "options",
+    "--exact": "options",
 }
 _LISTS = ("requirements", "deps_files", "find_links", "salt", "salt_files", "options")
 

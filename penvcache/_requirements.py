@@ -84,9 +84,10 @@ _SPELLINGS = {
     "--group": "--group",
     "--project": "--project",
     "--no-editable": "--no-editable",
+    "--exact": "--exact",
 }
-_FLAGS = {"--no-index", "--pre", "--prefer-binary", "--require-hashes", "--all-extras", "--no-editable"}
-_ARGUMENT_ONLY = {"--extra", "--all-extras", "--group", "--prerelease", "--project", "--no-editable"}
+_FLAGS = {"--no-index", "--pre", "--prefer-binary", "--require-hashes", "--all-extras", "--no-editable", "--exact"}
+_ARGUMENT_ONLY = {"--extra", "--all-extras", "--group", "--prerelease", "--project", "--no-editable", "--exact"}
 # Options people write that uv does not take, and what to write instead.
 _INSTEAD = {
     "--use-feature": "nothing: uv has no feature flags",
@@ -176,6 +177,11 @@ class DepsSet:
         for option, value in self.options:
             argv += [option, value] if value else [option]
         return argv
+
+    @property
+    def exact(self) -> bool:
+        """uv's ``--exact``: whatever the set does not need is removed."""
+        return ("--exact", "") in self.options
 
     def add_option(self, option: str, value: str = "") -> None:
         if (option, value) not in self.options:

@@ -99,6 +99,9 @@ def add_ensure_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-editable", action="store_true", help="install --project non-editable")
     parser.add_argument(
+        "--exact", action="store_true", help="remove what the set does not need, as uv's --exact (part of the key)"
+    )
+    parser.add_argument(
         "--salt", action="append", default=[], metavar="TEXT", help="extra text for the key; repeatable"
     )
     parser.add_argument(
@@ -142,7 +145,7 @@ def option_lines(args: argparse.Namespace) -> list[str]:
     lines += [f"--extra {name}" for name in args.extra]
     lines += [f"--group {name}" for name in args.group]
     lines += [f"--project {path}" for path in args.project]
-    flags = ("--no-index", "--pre", "--all-extras", "--no-editable")
+    flags = ("--no-index", "--pre", "--all-extras", "--no-editable", "--exact")
     lines += [flag for flag in flags if getattr(args, flag[2:].replace("-", "_"))]
     return lines
 
