@@ -450,9 +450,7 @@ def _file_digests(paths: Iterable[str]) -> dict[str, str] | None:
     files: dict[str, str] = {}
     for path in paths:
         if path.startswith("${"):  # an environment variable a deps file expanded
-            from ._requirements import env_digest
-
-            files[path] = env_digest(path[2:-1])
+            files[path] = _fingerprint.env_digest(path[2:-1])
             continue
         try:
             with open(path, "rb") as f:

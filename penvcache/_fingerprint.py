@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from ._digest import digest
+from ._digest import digest, hex_digest
 
 TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays light
 if TYPE_CHECKING:
@@ -89,6 +89,12 @@ def has_relative_paths(texts: tuple[str, ...]) -> bool:
         or text.endswith((".whl", ".zip", ".tar.gz"))
         for text in texts
     )
+
+
+def env_digest(name: str) -> str:
+    """What stands for environment variable ``name`` among the deps files' digests (its value's, or unset)."""
+    value = os.environ.get(name)
+    return "unset" if value is None else hex_digest(value.encode("utf-8", "surrogateescape"))
 
 
 def local_project_files(path: str) -> list[str]:

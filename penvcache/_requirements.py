@@ -111,7 +111,7 @@ class DepsSet:
     #: ``--hash`` values by :func:`normalise`\ d requirement or constraint
     hashes: dict[str, set[str]] = field(default_factory=dict)
     #: every file read (absolute path) with the SHA-256 of its bytes, in reading order; ``${NAME}`` entries are
-    #: environment variables a file expanded, with the digest of their value (:func:`env_digest`)
+    #: environment variables a file expanded, with the digest of their value (``_fingerprint.env_digest``)
     files: dict[str, str] = field(default_factory=dict)
     #: each source's own lines, normalised (``ARGUMENTS`` or a file's path): what ``explain`` compares
     lines: dict[str, list[str]] = field(default_factory=dict)
@@ -199,12 +199,6 @@ def normalise(req: Requirement) -> str:
     return text
 
 
-def env_digest(name: str) -> str:
-    """What stands for environment variable ``name`` in :attr:`DepsSet.files` (its value's digest, or unset)."""
-    value = os.environ.get(name)
-    return "unset" if value is None else hex_digest(value.encode("utf-8", "surrogateescape"))
-
-
 def read_deps(
     requirements: Iterable[str] = (),
     deps_files: Iterable[str | os.PathLike[str]] = (),
@@ -262,7 +256,7 @@ def _expand(text: str, deps: DepsSet) -> str:
 
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
-        deps.files[f"${{{name}}}"] = env_digest(name)
+        deps.files[f"${{{name}}}"] = _fingerprint.env_digest(name)
         return os.environ.get(name, match.group(0))
 
     return _ENV_VAR.sub(value, text)

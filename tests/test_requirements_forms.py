@@ -352,3 +352,27 @@ def test_the_fast_path_reads_uvs_options_as_argparse_does(extra: list[str]) -> N
     assert parsed is not None
     args = cli._parser().parse_args(["ensure", "alpha-pkg", *extra])
     assert sorted(parsed[0]["options"]) == sorted(cli.option_lines(args))
+
+
+def test_a_cli_hit_with_variables_and_uv_options_imports_nothing_heavy(
+    tmp_path: Path, venv: Path, wheelhouse: Path
+) -> None:
+    deps = tmp_path / "deps.txt"
+    deps.write_text("--find-links ${WHEELS}\nalpha-pkg\n")
+    args = ["ensure", "--venv", str(venv), "-r", str(deps), "--offline", "--exact", "--no-index", "--pre", "-q"]
+    env = dict(os.environ, WHEELS=str(wheelhouse), UV_PRERELEASE="allow")
+    first = subprocess.run(
+        [sys.executable, "-m", "penvcache", *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert first.returncode == 0, first.stderr
+    code = (
+        "import sys\n"
+        "from penvcache._fastpath import main\n"
+        "code = main(sys.argv[1:])\n"
+        "heavy = ['argparse', 'json', 'hashlib', 'typing', 're', 'packaging', 'filelock', 'subprocess', 'shlex']\n"
+        "print([name for name in heavy if name in sys.modules], code)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, check=True, timeout=120
+    )
+    assert proc.stdout == "[] 0\n", proc.stderr
