@@ -326,6 +326,8 @@ def _require_hit(
 
 
 def _record(directory: str, target: Venv, key: _Key, status: Status, report: Report) -> None:
+    from ._requirements import resolved_commits
+
     assert key.deps is not None
     assert key.identity is not None
     _state.write(
@@ -343,6 +345,8 @@ def _record(directory: str, target: Venv, key: _Key, status: Status, report: Rep
                 "python_request": key.python_request,
                 "pyvenv_cfg": key.identity["pyvenv_cfg"],
                 "salt": key.salt,
+                # VCS references that can move (a branch, a tag): the commit each was installed at
+                "vcs": resolved_commits(key.deps, report.stamp_paths),
             },
             "installer": key.installer,
             "stamp": _stamp.take(report.stamp_paths),

@@ -228,6 +228,41 @@ def read_deps(
     return deps
 
 
+def moving_vcs(deps: DepsSet) -> list[Requirement]:
+    """The VCS requirements whose reference is not a full commit id (a branch, a tag, none): they can move."""
+    moving = []
+    for req in deps.requirements:
+        if req.url and req.url.startswith(_VCS):
+            ref = (
+                urlsplit(req.url.split("+", 1)[1]).path.rpartition("@")[2] if "@" in req.url.split("://", 1)[-1] else ""
+            )
+            if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", ref):
+                moving.append(req)
+    return moving
+
+
+def resolved_commits(deps: DepsSet, paths: Iterable[str]) -> dict[str, str]:
+    """What each moving VCS requirement resolved to when installed: the commit in uv's ``direct_url.json``."""
+    import json
+
+    dist_infos = {}
+    for path in paths:
+        base = os.path.basename(path)
+        if base.endswith(".dist-info"):
+            dist_infos[canonicalize_name(base[: -len(".dist-info")].rsplit("-", 1)[0])] = path
+    commits = {}
+    for req in moving_vcs(deps):
+        where = dist_infos.get(canonicalize_name(req.name))
+        try:
+            with open(os.path.join(where or "", "direct_url.json"), encoding="utf-8") as f:
+                commit = json.load(f)["vcs_info"]["commit_id"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if isinstance(commit, str):
+            commits[normalise(req)] = commit
+    return commits
+
+
 def read_bounded(path: str, what: str = "deps file") -> bytes:
     """A regular file's bytes, at most :data:`MAX_FILE_BYTES`; anything else is :class:`InvalidDeps`, unread."""
     try:

@@ -295,6 +295,8 @@ def _explain(args: argparse.Namespace) -> int:
         print(f"  {name:<13} {component['detail']}{short}{mark}")
     for reason in check.reasons:
         print(f"  why: {reason}")
+    for note in check.notes:
+        print(f"  note: {note}")
     return 0
 
 

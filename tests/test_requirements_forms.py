@@ -376,3 +376,22 @@ def test_a_cli_hit_with_variables_and_uv_options_imports_nothing_heavy(
         [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, check=True, timeout=120
     )
     assert proc.stdout == "[] 0\n", proc.stderr
+
+
+def test_a_moving_vcs_reference_is_recorded_at_its_commit_and_explained(tmp_path: Path, venv: Path) -> None:
+    repo = build_project(tmp_path / "repo", "vcs-pkg", "1.0")
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git[:3], "init", "-q", "-b", "main"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "one"], check=True)
+    commit = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    args = ["--venv", str(venv), f"vcs-pkg @ git+{repo.as_uri()}@main"]
+    proc = run_cli("ensure", *args)
+    assert proc.returncode == 0, proc.stderr
+    explained = run_cli("explain", *args)
+    assert (
+        f"note: vcs-pkg: git+{repo.as_uri()}@main is a branch, a tag or no reference: it can move" in explained.stdout
+    )
+    assert f"(installed at commit {commit})" in explained.stdout
+    pinned = run_cli("explain", "--venv", str(venv), f"vcs-pkg @ git+{repo.as_uri()}@{commit}")
+    assert "note:" not in pinned.stdout
