@@ -104,7 +104,9 @@ def ensure(
     ``lock_timeout`` seconds, else :class:`LockTimeout`), creates the venv if it is missing or broken,
     validates by importing every dependency in it, installs what is missing, validates again and records.
     ``salt`` texts and the content of ``salt_files`` (and ``PENVCACHE_SALT``) are part of the key. With
-    ``require_hit``, a miss raises :class:`CacheMiss` naming why, and installs nothing.
+    ``require_hit``, a miss raises :class:`CacheMiss` naming why, and installs nothing. ``options`` are the
+    command line's uv options, one per string, e.g. ``["--index-url https://host/simple", "-e ./pkg",
+    "--project .", "--group dev", "--extra test", "--exact", "--pre"]`` (paths relative to the current directory).
     """
     return run_ensure(
         venv,
