@@ -452,17 +452,24 @@ def _installer_stand_in(inputs: _fingerprint.Inputs, state: dict[str, Any] | Non
 
 
 def _file_digests(paths: Iterable[str]) -> dict[str, str] | None:
-    """Each file's SHA-256, or None if one cannot be read."""
+    """Each file's SHA-256, or None if one cannot be read, or is not a regular file of at most the deps-file cap
+    (then the parser says why)."""
+    import stat
+
     files: dict[str, str] = {}
     for path in paths:
         if path.startswith("${"):  # an environment variable a deps file expanded
             files[path] = _fingerprint.env_digest(path[2:-1])
             continue
-        try:
-            with open(path, "rb") as f:
-                files[path] = _stamp.file_digest(f)
-        except OSError:
+        try:  # O_NONBLOCK: a FIFO put in a deps file's place must not block a hit
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        except (OSError, ValueError):
             return None
+        with open(fd, "rb") as f:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_size > _fingerprint.MAX_FILE_BYTES:
+                return None
+            files[path] = hex_digest(f.read(_fingerprint.MAX_FILE_BYTES + 1))
     return files
 
 

@@ -17,6 +17,9 @@ TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+#: the largest deps file read, in bytes; a larger one (or one that is not a regular file) is bad input
+MAX_FILE_BYTES = 16 * 1024 * 1024
+
 #: every component of the key, in the order ``explain`` shows them
 COMPONENTS = ("requirements", "sources", "python", "venv", "installer", "salt")
 

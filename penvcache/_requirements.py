@@ -44,8 +44,7 @@ _VCS = ("git+", "hg+", "svn+", "bzr+")
 _ARCHIVES = (".whl", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".zip", ".tar")
 #: the source name of requirement strings and options given as arguments (not in a file)
 ARGUMENTS = "arguments"
-#: the largest deps file read, in bytes; a larger one (or one that is not a regular file) is bad input
-MAX_FILE_BYTES = 16 * 1024 * 1024
+MAX_FILE_BYTES = _fingerprint.MAX_FILE_BYTES
 #: how deep ``-r``/``-c`` may nest
 MAX_DEPTH = 64
 #: uv's ``--prerelease`` strategies

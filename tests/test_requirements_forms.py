@@ -395,3 +395,17 @@ def test_a_moving_vcs_reference_is_recorded_at_its_commit_and_explained(tmp_path
     assert f"(installed at commit {commit})" in explained.stdout
     pinned = run_cli("explain", "--venv", str(venv), f"vcs-pkg @ git+{repo.as_uri()}@{commit}")
     assert "note:" not in pinned.stdout
+
+
+def test_a_fifo_in_a_recorded_deps_files_place_does_not_block_a_hit(
+    tmp_path: Path, venv: Path, wheelhouse: Path
+) -> None:
+    deps = tmp_path / "deps.txt"
+    deps.write_text("alpha-pkg\n")
+    args = ["ensure", "--venv", str(venv), "-r", str(deps), "--offline", "--find-links", str(wheelhouse)]
+    assert run_cli(*args).returncode == 0
+    deps.unlink()
+    os.mkfifo(deps)
+    proc = run_cli(*args)
+    assert proc.returncode == 2
+    assert proc.stderr == f"penvcache: error: cannot read deps file {deps}: not a regular file\n"
