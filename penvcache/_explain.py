@@ -11,7 +11,7 @@ from ._fingerprint import COMPONENTS, Inputs
 from ._requirements import ARGUMENTS, DepsSet
 from ._venv import Venv
 
-_SOURCE_OPTIONS = ("--find-links ", "--index-url ", "--extra-index-url ")
+_SOURCE_OPTIONS = ("--find-links ", "--index-url ", "--extra-index-url ", "--no-index")
 
 
 class Check:

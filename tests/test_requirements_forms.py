@@ -409,3 +409,21 @@ def test_a_fifo_in_a_recorded_deps_files_place_does_not_block_a_hit(
     proc = run_cli(*args)
     assert proc.returncode == 2
     assert proc.stderr == f"penvcache: error: cannot read deps file {deps}: not a regular file\n"
+
+
+def test_an_index_url_in_a_nested_deps_file(tmp_path: Path, venv: Path, server: tuple[str, Path]) -> None:
+    url, root = server
+    index = url + simple_index(root, build_wheel(tmp_path / "w", "gamma-pkg", "1.0"))
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "base.txt").write_text("--index-url ${INDEX}\ngamma-pkg\n")
+    deps = tmp_path / "deps.txt"
+    deps.write_text("-r sub/base.txt\n")
+    env = dict(os.environ, INDEX=index)
+    cmd = [sys.executable, "-m", "penvcache", "ensure", "--venv", str(venv), "-r", str(deps)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert direct_url_free_version(venv, "gamma-pkg") == "1.0"
+    explain = [sys.executable, "-m", "penvcache", "explain", "--venv", str(venv), "-r", str(deps)]
+    proc = subprocess.run(explain, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert f"--index-url {index}" in proc.stdout
+    assert "penvcache: hit" in proc.stdout
