@@ -112,6 +112,10 @@ def test_archive_urls_with_and_without_egg(tmp_path: Path, venv: Path, server: t
     assert dist_info(venv, "gamma-pkg").name == "gamma_pkg-1.0.dist-info"
 
 
+needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed: uv needs it for git URLs")
+
+
+@needs_git
 def test_vcs_urls_and_an_editable_one_from_pip_freeze(tmp_path: Path, venv: Path) -> None:
     repo = build_project(tmp_path / "repo", "vcs-pkg", "1.0")
     git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
@@ -378,6 +382,7 @@ def test_a_cli_hit_with_variables_and_uv_options_imports_nothing_heavy(
     assert proc.stdout == "[] 0\n", proc.stderr
 
 
+@needs_git
 def test_a_moving_vcs_reference_is_recorded_at_its_commit_and_explained(tmp_path: Path, venv: Path) -> None:
     repo = build_project(tmp_path / "repo", "vcs-pkg", "1.0")
     git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
