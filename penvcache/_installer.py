@@ -175,7 +175,7 @@ def install(
         if proc.returncode == 0:
             return False
         reason = _uv_error(proc.stdout)
-        names = ", ".join(missing)
+        names = ", ".join(missing) or "the set"  # exact mode installs when nothing is missing
         if offline:
             msg = f"offline, and {names} cannot be installed from uv's cache or the find-links: {reason}"
             raise OfflineUnavailable(msg)
