@@ -95,7 +95,7 @@ def test_ensure_with_nothing_to_ensure_warns(venv: Path) -> None:
     for _ in range(2):  # the miss, then the hit (the fast path leaves it to the full path, which warns)
         proc = run_cli("ensure", "--venv", str(venv), "--offline")
         assert proc.returncode == 0, proc.stderr
-        assert "penvcache: warning: nothing to ensure (no REQ, no -r/--deps)" in proc.stderr
+        assert "penvcache: warning: nothing to ensure (no REQ, -r, -e or --project)" in proc.stderr
     quiet = run_cli("ensure", "--venv", str(venv), "--offline", "-q")
     assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
 

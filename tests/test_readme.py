@@ -5,7 +5,7 @@ Every ```console block in README.md is preceded by a marker: ``<!-- readme: run 
 A block of ``$ command`` lines and their output runs in one bash session, and each command's output (stdout and
 stderr) must match the README's; a block of bare commands must exit 0. Each block runs in a fresh directory
 (the README's ``/work``) with the scene's files, its own cache dir (``/home/me/.cache/penvcache``) and a local
-wheelhouse standing in for the index (offline, ``UV_FIND_LINKS``).
+wheelhouse standing in for the index (offline, ``UV_FIND_LINKS``, the README's ``/wheels``).
 
 Matching ignores what differs from run to run: numbers (times, counts, inodes, dates, pids) and 12-digit hex
 digests; ``...`` in the README matches anything, and a line that is only ``...`` matches any number of lines.
@@ -124,6 +124,7 @@ def _environment(tmp_path: Path, wheelhouse: Path) -> tuple[Path, dict[str, str]
     )
     python = os.path.realpath(sys.executable)
     readable = {str(work): "/work", str(cache): "/home/me/.cache/penvcache", python: "/usr/bin/python3.11"}
+    readable[str(wheelhouse)] = "/wheels"
     readable[os.path.dirname(sys.executable) + os.sep] = "/usr/bin/"  # the venv's python, python3, python3.X
     return work, env, readable
 
