@@ -411,6 +411,7 @@ def test_ctrl_c_anywhere_is_exit_130_without_a_traceback(
         ("find_links", "wheels"),
         ("salt", "build-42"),
         ("salt_files", Path("Dockerfile")),
+        ("options", "--pre"),
     ],
 )
 @pytest.mark.parametrize("api", ["ensure", "use"])
