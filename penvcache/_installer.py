@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ._errors import InstallFailed, InvalidInput, OfflineUnavailable
@@ -78,10 +78,180 @@ def identify(request: str) -> dict[str, Any]:
 
 
 def _run(cmd: Sequence[str], *, verbose: bool) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
-    if verbose and proc.stdout:
-        sys.stderr.write(proc.stdout)
-    return proc
+    """Run uv in a process group of its own that never outlives penvcache.
+
+    On Linux uv gets SIGKILL when the thread that started it dies (``kill -9`` of penvcache included). Ctrl-C,
+    SIGTERM and SIGHUP stop uv's whole group and wait for it before they go on (to release the lock): Ctrl-C as
+    :class:`KeyboardInterrupt`, SIGTERM and SIGHUP as ``SystemExit(128 + N)``. The terminal's Ctrl-C reaches
+    penvcache only: uv is not in the foreground group.
+    """
+    proc = subprocess.Popen(
+        cmd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        preexec_fn=_die_with_parent(),  # noqa: PLW1509 (async-signal-safe: a prctl and a getppid)
+    )
+    with _StopSignals() as stop:
+        try:
+            output, _ = proc.communicate()
+        except BaseException:
+            _stop(proc)
+            raise
+        finally:
+            stop.restore()
+    if stop.signum:
+        raise SystemExit(128 + stop.signum)
+    if verbose and output:
+        sys.stderr.write(output)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, output)
+
+
+_STOP_SIGNALS = ("SIGTERM", "SIGHUP")
+_STOP_GRACE = 5.0  #: seconds uv's group has to stop on SIGTERM before it is killed
+
+
+class _Stopped(BaseException):
+    """Raised by the SIGTERM/SIGHUP handler while uv runs (caught by :func:`_run`)."""
+
+
+class _StopSignals:
+    """While uv runs (main thread only): SIGTERM and SIGHUP raise :class:`_Stopped` once, then are held off."""
+
+    def __init__(self) -> None:
+        self.signum = 0
+        self.saved: dict[int, Any] = {}
+
+    def _handler(self, signum: int, _frame: object) -> None:
+        if not self.signum:
+            self.signum = signum
+            raise _Stopped
+
+    def __enter__(self) -> _StopSignals:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for name in _STOP_SIGNALS:
+                signum = getattr(signal, name, None)
+                if signum is not None:
+                    self.saved[signum] = signal.signal(signum, self._handler)
+        return self
+
+    def restore(self) -> None:
+        import signal
+
+        saved, self.saved = self.saved, {}
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> bool:
+        self.restore()
+        return isinstance(exc, _Stopped)  # reported by signum once uv is stopped
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    """Stop uv's whole process group: SIGTERM, then SIGKILL after a grace period; wait until it has gone."""
+    import signal
+    import time
+
+    group = proc.pid  # start_new_session: uv leads its own group
+    for signum, grace in ((signal.SIGTERM, _STOP_GRACE), (signal.SIGKILL, 60.0)):
+        try:
+            os.killpg(group, signum)
+        except ProcessLookupError:
+            break
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.communicate(timeout=grace)
+        deadline = time.monotonic() + grace
+        while _group_alive(group) and time.monotonic() < deadline:  # uv's children (a build backend)
+            time.sleep(0.01)
+        if proc.poll() is not None and not _group_alive(group):
+            break
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the child get SIGKILL when the thread that forked it dies (Linux only)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before the prctl took effect
+            os._exit(1)
+
+    return preexec
+
+
+def wait_for_installs(venv: Venv, timeout: float) -> None:
+    """Wait until no uv process installs into ``venv`` (uv holds ``<venv>/.lock`` while it changes a venv).
+
+    The next holder of penvcache's lock calls this first: an installer left by a killed holder (where no
+    parent-death signal stopped it) must finish or die before this process looks at the venv.
+    """
+    import fcntl
+    import time
+
+    from ._errors import LockTimeout
+
+    try:
+        fd = os.open(os.path.join(venv.path, ".lock"), os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return  # no venv, or uv never installed into it
+    try:
+        deadline = time.monotonic() + timeout
+        said = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    msg = f"timed out after {timeout:g}s waiting for another installer to finish with {venv.path}"
+                    raise LockTimeout(msg) from None
+                if not said:
+                    sys.stderr.write(f"penvcache: waiting for another installer to finish with {venv.path}\n")
+                    said = True
+                time.sleep(0.05)
+            else:
+                return
+    finally:
+        os.close(fd)  # releases the flock
+
+
+# The OS errors that say the disk or the venv failed: ENOSPC, EROFS, EACCES, EPERM, EIO, EDQUOT.
+_OS_FAULTS = ("(os error 28)", "(os error 30)", "(os error 13)", "(os error 1)", "(os error 5)", "(os error 122)")
+
+
+def _os_fault(output: str) -> str | None:
+    """uv's line that names a file-system fault (full disk, read-only, no permission, I/O error), if any."""
+    for line in output.splitlines():
+        if any(fault in line for fault in _OS_FAULTS):
+            text = line.strip()
+            for prefix in ("error:", "cause:", "Caused by:"):
+                text = text.removeprefix(prefix).strip()
+            return text
+    return None
 
 
 def _uv_error(output: str) -> str:
@@ -93,16 +263,18 @@ def _uv_error(output: str) -> str:
     return f"{text} ({causes[-1]})" if causes else text
 
 
-def create_venv(venv: Venv, python: str | None, *, clear: bool, offline: bool, verbose: bool) -> None:
-    """Create (or, with ``clear``, replace) the venv with uv."""
+def create_venv(venv: Venv, python: str | None, *, offline: bool, verbose: bool) -> None:
+    """Create the venv with uv in the empty directory :func:`penvcache._venv.make_room` left."""
     cmd = [uv_bin(), "venv", venv.path, "--python", python or sys.executable]
-    if clear:
-        cmd.append("--clear")
     if offline:
         cmd += ["--offline", "--no-python-downloads"]
     proc = _run(cmd, verbose=verbose)
     if proc.returncode == 0:
-        return
+        problem = venv.problem()
+        if problem is None:
+            return
+        msg = f"the installer {cmd[0]} said it created the venv {venv.path}, but {problem}"
+        raise InstallFailed(msg)
     reason = _uv_error(proc.stdout)
     if "No interpreter found" in proc.stdout:
         msg = f"--python {python}: no such interpreter: {reason}"
@@ -169,6 +341,10 @@ def install(
             return False
         reason = _uv_error(proc.stdout)
         names = ", ".join(missing)
+        fault = _os_fault(proc.stdout)
+        if fault:  # the disk or the venv, not the network: exit 1, whatever --offline says
+            msg = f"installing {names} into {venv.path} failed: {fault}"
+            raise InstallFailed(msg)
         if offline:
             msg = f"offline, and {names} cannot be installed from uv's cache or the find-links: {reason}"
             raise OfflineUnavailable(msg)
