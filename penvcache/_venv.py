@@ -167,7 +167,7 @@ def make_room(venv: Venv, mark: CreationMark) -> None:
             return
         doing = f"cannot list the venv directory {path}"
         entries = set(os.listdir(path))
-        if entries and "pyvenv.cfg" not in entries and not (mark.matches(st) and entries <= _UV_VENV_LAYOUT):
+        if entries and "pyvenv.cfg" not in entries and not (mark.matches(st) and _only_uv_layout(path, entries)):
             mark.remove()  # it names another directory (or nothing): it can never licence this one
             listed = ", ".join(sorted(entries)[:3]) + (", ..." if len(entries) > 3 else "")
             msg = (
@@ -181,6 +181,39 @@ def make_room(venv: Venv, mark: CreationMark) -> None:
             _remove(os.path.join(path, name))
     except OSError as e:
         raise _fault(doing, e) from e
+
+
+def _only_uv_layout(path: str, entries: set[str]) -> bool:
+    """True when the directory holds nothing but what an unfinished ``uv venv`` writes, down to the files.
+
+    A second check after the identity (an inode number can be reused): ``bin`` holds only interpreters and
+    activation scripts, ``lib/pythonX.Y`` only ``site-packages`` with uv's ``_virtualenv`` files.
+    """
+    if not entries <= _UV_VENV_LAYOUT:
+        return False
+    for name in entries:
+        full = os.path.join(path, name)
+        if os.path.islink(full) or not os.path.isdir(full):
+            continue  # a file or link of uv's layout (lib64 -> lib, CACHEDIR.TAG, .gitignore, .lock)
+        if name == _BIN:
+            if not all(n.startswith(_SCRIPT_PREFIXES) for n in os.listdir(full)):
+                return False
+        elif name in ("lib", "Lib"):
+            for version in os.listdir(full):
+                if not version.lower().startswith("python") and version != "site-packages":
+                    return False
+                inner = os.path.join(full, version)
+                sites = [inner] if version == "site-packages" else [os.path.join(inner, n) for n in os.listdir(inner)]
+                for site in sites:
+                    if os.path.basename(site) != "site-packages" or not set(os.listdir(site)) <= _UV_SITE:
+                        return False
+        elif os.listdir(full):  # include: uv leaves it empty
+            return False
+    return True
+
+
+_SCRIPT_PREFIXES = ("python", "pypy", "activate", "deactivate", "pydoc")
+_UV_SITE = {"_virtualenv.py", "_virtualenv.pth", "__pycache__"}
 
 
 def _remove(path: str) -> None:
