@@ -243,9 +243,23 @@ def wait_for_installs(venv: Venv, timeout: float) -> None:
 _OS_FAULTS = ("(os error 28)", "(os error 30)", "(os error 13)", "(os error 1)", "(os error 5)", "(os error 122)")
 
 
+def _logical_lines(output: str) -> list[str]:
+    """uv's output as lines, with its ``error:``/``cause:`` messages unwrapped (uv wraps them at ``COLUMNS``)."""
+    lines: list[str] = []
+    joinable = False
+    for raw in output.splitlines():
+        line = raw.strip()
+        if joinable and line and raw[:1].isspace() and not line.startswith(("error:", "cause:", "hint:", "warning:")):
+            lines[-1] += f" {line}"
+            continue
+        lines.append(line)
+        joinable = line.startswith(("error:", "cause:"))
+    return lines
+
+
 def _os_fault(output: str) -> str | None:
     """uv's line that names a file-system fault (full disk, read-only, no permission, I/O error), if any."""
-    for line in output.splitlines():
+    for line in _logical_lines(output):
         if any(fault in line for fault in _OS_FAULTS):
             text = line.strip()
             for prefix in ("error:", "cause:", "Caused by:"):
@@ -256,7 +270,7 @@ def _os_fault(output: str) -> str | None:
 
 def _uv_error(output: str) -> str:
     """uv's error in one line: its ``error:`` line and the innermost ``cause:``."""
-    lines = [line.strip() for line in output.splitlines()]
+    lines = _logical_lines(output)
     errors = [line for line in lines if line.startswith("error:")]
     causes = [line[len("cause:") :].strip() for line in lines if line.startswith("cause:")]
     text = errors[0] if errors else (lines[-1] if lines else "no output")
