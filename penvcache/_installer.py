@@ -98,10 +98,9 @@ def _run(cmd: Sequence[str], *, verbose: bool) -> subprocess.CompletedProcess[st
         try:
             output, _ = proc.communicate()
         except BaseException:
+            stop.stopping = True  # a second signal must not cut the stopping short
             _stop(proc)
             raise
-        finally:
-            stop.restore()
     if stop.signum:
         raise SystemExit(128 + stop.signum)
     if verbose and output:
@@ -118,16 +117,23 @@ class _Stopped(BaseException):
 
 
 class _StopSignals:
-    """While uv runs (main thread only): SIGTERM and SIGHUP raise :class:`_Stopped` once, then are held off."""
+    """While uv runs: SIGTERM and SIGHUP raise :class:`_Stopped` once, then are only noted.
+
+    Only in the main thread, and only for a signal whose handler is the default (an application's own handler,
+    or an ignored signal, is left as it is: when that handler raises, uv is stopped all the same).
+    """
 
     def __init__(self) -> None:
         self.signum = 0
+        self.stopping = False
         self.saved: dict[int, Any] = {}
 
     def _handler(self, signum: int, _frame: object) -> None:
-        if not self.signum:
-            self.signum = signum
-            raise _Stopped
+        if self.signum or self.stopping:
+            self.signum = self.signum or signum
+            return
+        self.signum = signum
+        raise _Stopped
 
     def __enter__(self) -> _StopSignals:
         import signal
@@ -136,29 +142,36 @@ class _StopSignals:
         if threading.current_thread() is threading.main_thread():
             for name in _STOP_SIGNALS:
                 signum = getattr(signal, name, None)
-                if signum is not None:
+                if signum is not None and signal.getsignal(signum) is signal.SIG_DFL:
                     self.saved[signum] = signal.signal(signum, self._handler)
         return self
 
-    def restore(self) -> None:
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> bool:
         import signal
 
-        saved, self.saved = self.saved, {}
-        for signum, handler in saved.items():
+        for signum, handler in self.saved.items():
             signal.signal(signum, handler)
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> bool:
-        self.restore()
-        return isinstance(exc, _Stopped)  # reported by signum once uv is stopped
+        return isinstance(exc, _Stopped)  # :func:`_run` exits by ``signum`` once uv is stopped
 
 
 def _stop(proc: subprocess.Popen[str]) -> None:
     """Stop uv's whole process group: SIGTERM, then SIGKILL after a grace period; wait until it has gone."""
     import signal
-    import time
 
     group = proc.pid  # start_new_session: uv leads its own group
-    for signum, grace in ((signal.SIGTERM, _STOP_GRACE), (signal.SIGKILL, 60.0)):
+    blocked = {signal.SIGINT, *(getattr(signal, name) for name in _STOP_SIGNALS if hasattr(signal, name))}
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)  # a second Ctrl-C waits until uv has gone
+    try:
+        _stop_group(proc, group)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+def _stop_group(proc: subprocess.Popen[str], group: int) -> None:
+    import signal
+    import time
+
+    for signum, grace in ((signal.SIGTERM, _STOP_GRACE), (signal.SIGKILL, 10.0)):
         try:
             os.killpg(group, signum)
         except ProcessLookupError:
@@ -173,13 +186,26 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 
 
 def _group_alive(group: int) -> bool:
-    try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
+    """True while a process of the group runs (a zombie waiting for a parent that does not reap it does not)."""
+    if not os.path.isdir("/proc/self"):
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
         return True
-    return True
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and fields[2] == str(group).encode() and fields[0] != b"Z":  # state, ppid, pgrp
+            return True
+    return False
 
 
 def _die_with_parent() -> Callable[[], None] | None:

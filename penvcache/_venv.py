@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 
@@ -139,6 +138,8 @@ class CreationMark:
         write_json(self.path, {"venv": self.venv.path, "identity": [st.st_dev, st.st_ino]})
 
     def remove(self) -> None:
+        import contextlib  # not on the hit path
+
         with contextlib.suppress(FileNotFoundError):
             os.remove(self.path)
 

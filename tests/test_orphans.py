@@ -73,6 +73,7 @@ def test_a_signal_stops_uv_before_the_lock_is_released(
     assert "Traceback" not in err
     # penvcache has exited, so its lock is free: nothing of the install may still run
     assert processes_naming(venv) == []
+    assert processes_naming(tmp_path / "uv-cache") == []  # nor the build backend uv started (its whole group)
     assert not slow_pkg_installed(venv)  # the signal landed while uv was building, before it installed
     result = penvcache.ensure(venv, REQS, offline=True, find_links=[wheelhouse], lock_timeout=0)
     assert result.status == "installed"
