@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import errno
 import os
+import pwd
+import shutil
 import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -110,3 +114,51 @@ def test_an_installer_that_makes_no_venv_is_one_line(
     monkeypatch.setenv("PENVCACHE_UV", str(fake))
     proc = ensure(venv, wheelhouse, "alpha-pkg")
     assert_one_line(proc, 1, str(venv), str(fake), "pyvenv.cfg is missing")
+
+
+@pytest.fixture
+def scratch() -> Iterator[Path]:
+    """A directory outside pytest's root-only temp dir, owned by ``nobody``; removed afterwards."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("running as another user needs root and setpriv")
+    path = Path(tempfile.mkdtemp(prefix="penvcache-nobody-"))
+    try:
+        os.chown(path, NOBODY.pw_uid, NOBODY.pw_gid)
+        path.chmod(0o755)
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+NOBODY = pwd.getpwnam("nobody")
+
+
+def test_a_venv_the_user_cannot_write_is_exit_1_not_4(scratch: Path, wheelhouse: Path) -> None:
+    python = shutil.which("python3", path="/usr/bin:/usr/local/bin")  # outside /root, which nobody cannot enter
+    if python is None:
+        pytest.skip("no python3 in /usr/bin or /usr/local/bin for a venv that nobody can run")
+    venv = scratch / "venv"  # made by root: nobody may read it, not write it
+    subprocess.run([uv_bin(), "venv", "-q", str(venv), "--python", python], check=True, timeout=120)
+    wheels = scratch / "wheels"
+    wheels.mkdir()
+    shutil.copy(next(wheelhouse.glob("alpha_pkg-1.0-*.whl")), wheels)
+    env = {
+        **os.environ,
+        "HOME": str(scratch),
+        "PENVCACHE_CACHE_DIR": str(scratch / "penvcache-cache"),
+        "UV_CACHE_DIR": str(scratch / "uv-cache"),
+    }
+    as_nobody = ["setpriv", f"--reuid={NOBODY.pw_uid}", f"--regid={NOBODY.pw_gid}", "--clear-groups"]
+    args = ["ensure", "alpha-pkg==1.0", "--venv", str(venv), "--offline", "--find-links", str(wheels)]
+    proc = subprocess.run(
+        [*as_nobody, sys.executable, "-m", "penvcache", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=scratch,
+        check=False,
+        timeout=120,
+    )
+    if "penvcache" not in proc.stderr:
+        pytest.skip(f"nobody cannot run penvcache from here: {proc.stderr.strip()}")
+    assert_one_line(proc, 1, str(venv), "Permission denied")
