@@ -253,10 +253,13 @@ def wait_for_installs(venv: Venv, timeout: float) -> None:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    msg = f"timed out after {timeout:g}s waiting for another installer to finish with {venv.path}"
+                    msg = (
+                        f"timed out after {timeout:g}s waiting for another installer to finish with {venv.path} "
+                        f"(a uv process holds {venv.path}/.lock)"
+                    )
                     raise LockTimeout(msg) from None
                 if not said:
-                    sys.stderr.write(f"penvcache: waiting for another installer to finish with {venv.path}\n")
+                    sys.stderr.write(f"penvcache: waiting for the uv process that holds {venv.path}/.lock\n")
                     said = True
                 time.sleep(0.05)
             else:

@@ -13,7 +13,7 @@ import pytest
 
 import penvcache
 from penvcache._installer import uv_bin
-from tests.conftest import wait_for
+from tests.conftest import run_cli, wait_for
 
 REQS = ("slow-pkg", "alpha-pkg")
 
@@ -117,3 +117,35 @@ def test_after_kill_9_no_uv_changes_the_venv_once_the_next_holder_has_the_lock(
     finally:
         with contextlib.suppress(ProcessLookupError):  # uv's group: the build backend outlives a killed uv
             os.killpg(uv, signal.SIGKILL)
+
+
+def test_a_miss_waits_for_the_uv_that_holds_the_venvs_lock(
+    tmp_path: Path, venv: Path, wheelhouse: Path, procs: list[subprocess.Popen[str]]
+) -> None:
+    penvcache.ensure(venv, ["gamma-pkg"], offline=True, find_links=[wheelhouse])
+    ready = tmp_path / "ready"
+    holder = subprocess.Popen(  # holds <venv>/.lock as a running `uv pip install` does
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys, time\n"
+            "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
+            "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+            "open(sys.argv[2], 'w').close()\n"
+            "time.sleep(120)\n",
+            str(venv / ".lock"),
+            str(ready),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    procs.append(holder)
+    wait_for(ready, holder)
+    args = ["ensure", "alpha-pkg", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse)]
+    proc = run_cli(*args, "--lock-timeout", "1")
+    assert proc.returncode == 3, proc.stderr
+    assert f"waiting for the uv process that holds {venv}/.lock" in proc.stderr
+    assert f"(a uv process holds {venv}/.lock)" in proc.stderr
+    assert not any(venv.glob("lib/python*/site-packages/alpha_pkg"))  # nothing was installed
