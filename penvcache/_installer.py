@@ -208,6 +208,9 @@ def _group_alive(group: int) -> bool:
     return False
 
 
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
 def _die_with_parent() -> Callable[[], None] | None:
     """A ``preexec_fn`` that makes the child get SIGKILL when the thread that forked it dies (Linux only)."""
     if not sys.platform.startswith("linux"):
@@ -216,14 +219,15 @@ def _die_with_parent() -> Callable[[], None] | None:
     import signal
 
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        prctl = libc.prctl
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
         return None
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    prctl.restype = ctypes.c_int
     parent = os.getpid()
 
     def preexec() -> None:
-        prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+        prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
         if os.getppid() != parent:  # the parent died before the prctl took effect
             os._exit(1)
 
