@@ -164,6 +164,7 @@ def make_room(venv: Venv, mark: CreationMark) -> None:
             st = os.stat(path)
         except FileNotFoundError:
             os.makedirs(path)
+            doing = f"cannot record in the cache entry that penvcache is creating {path}"
             mark.write(os.stat(path))
             return
         doing = f"cannot list the venv directory {path}"
@@ -176,6 +177,7 @@ def make_room(venv: Venv, mark: CreationMark) -> None:
                 "replace it; choose another --venv or remove it yourself"
             )
             raise InvalidInput(msg)
+        doing = f"cannot record in the cache entry that penvcache is creating {path}"
         mark.write(st)
         doing = f"cannot clear the old venv {path}"
         for name in sorted(entries - {"pyvenv.cfg"}) + sorted(entries & {"pyvenv.cfg"}):
