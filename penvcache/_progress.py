@@ -4,6 +4,7 @@ elsewhere a line every ``EVERY`` seconds saying what is still running and for ho
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -57,47 +58,43 @@ class Step:
             self._thread.join()
 
 
-def run_on_terminal(cmd: list[str]) -> tuple[int, str]:
-    """Run ``cmd`` on a pseudo-terminal whose output is copied to our stderr (a terminal) as it comes, so uv
-    draws its progress display there; returns the exit code and the output as plain text (no colours, no redraws)."""
+def open_terminal() -> tuple[int, int]:
+    """A pseudo-terminal (master, slave) the size of our stderr's terminal, for uv to draw its progress on."""
     import contextlib
     import fcntl
     import pty
-    import select
-    import subprocess
     import termios
 
-    err = sys.stderr.fileno()
     master, slave = pty.openpty()
-    try:
-        with contextlib.suppress(OSError):  # uv sizes its display to the terminal
-            fcntl.ioctl(slave, termios.TIOCSWINSZ, fcntl.ioctl(err, termios.TIOCGWINSZ, b"\0" * 8))
+    with contextlib.suppress(OSError):  # uv sizes its display to the terminal
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, fcntl.ioctl(sys.stderr.fileno(), termios.TIOCGWINSZ, b"\0" * 8))
+    return master, slave
+
+
+def copy_terminal(master: int, proc: subprocess.Popen[str]) -> str:
+    """Copy what ``proc`` writes on the pseudo-terminal to our stderr as it comes, until it ends; returns it all
+    as plain text (no colours, each line as it was last redrawn), for the error message."""
+    import select
+
+    err = sys.stderr.fileno()
+    sys.stderr.flush()
+    chunks: list[bytes] = []
+    while True:
+        ready, _, _ = select.select([master], [], [], 1.0)
+        if not ready:
+            if proc.poll() is not None:  # it has ended; a straggler of its own may hold the terminal
+                break
+            continue
         try:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
-        finally:
-            os.close(slave)
-        chunks: list[bytes] = []
-        sys.stderr.flush()
-        try:
-            while True:
-                ready, _, _ = select.select([master], [], [], 1.0)
-                if not ready:
-                    if proc.poll() is not None:  # it has ended; a straggler of its own may hold the terminal
-                        break
-                    continue
-                try:
-                    data = os.read(master, 65536)
-                except OSError:  # EIO: every writer has closed the terminal
-                    break
-                if not data:
-                    break
-                chunks.append(data)
-                _write_all(err, data)
-        finally:
-            code = proc.wait()
-    finally:
-        os.close(master)
-    return code, plain(b"".join(chunks).decode("utf-8", "replace"))
+            data = os.read(master, 65536)
+        except OSError:  # EIO: every writer has closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+        _write_all(err, data)
+    proc.wait()
+    return plain(b"".join(chunks).decode("utf-8", "replace"))
 
 
 def _write_all(fd: int, data: bytes) -> None:
