@@ -51,8 +51,11 @@ def inputs_digest(inputs: Inputs, files: Mapping[str, str]) -> str:
 
 
 def sources(inputs: Inputs, file_sources: list[str]) -> list[str]:
-    """Every index and find-links source, from the arguments and the deps files, in canonical form."""
-    return sorted({*(f"--find-links {link}" for link in inputs.find_links), *file_sources})
+    """Every index and find-links source, from the arguments and the deps files, in canonical form (credentials
+    hidden: a rotated token is not a miss)."""
+    from ._redact import redact
+
+    return sorted({*(f"--find-links {redact(link)}" for link in inputs.find_links), *file_sources})
 
 
 def fingerprint(components: Mapping[str, str | None]) -> str | None:

@@ -13,6 +13,7 @@ from packaging.utils import canonicalize_name
 
 from ._digest import hex_digest
 from ._errors import InvalidDeps
+from ._redact import redact
 
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 # Where the options of a requirement line (``name==1.0 --hash=sha256:...``) begin.
@@ -64,10 +65,11 @@ class DepsSet:
         return lines
 
     def source_lines(self) -> list[str]:
-        """Where the deps files say packages come from (indexes and find-links), in canonical form."""
-        lines = [f"--find-links {link}" for link in sorted(set(self.find_links))]
-        lines += [f"--index-url {url}" for url in self.index_urls[-1:]]
-        lines += [f"--extra-index-url {url}" for url in sorted(set(self.extra_index_urls))]
+        """Where the deps files say packages come from (indexes and find-links), in canonical form, credentials
+        hidden (``user:****@``): they are shown and stored, and a rotated token is not a new source."""
+        lines = [f"--find-links {redact(link)}" for link in sorted(set(self.find_links))]
+        lines += [f"--index-url {redact(url)}" for url in self.index_urls[-1:]]
+        lines += [f"--extra-index-url {redact(url)}" for url in sorted(set(self.extra_index_urls))]
         return lines
 
     def normalised(self) -> list[str]:
@@ -84,7 +86,7 @@ def normalise(req: Requirement) -> str:
     text: str = canonicalize_name(req.name)
     if req.extras:
         text += "[" + ",".join(sorted(canonicalize_name(e) for e in req.extras)) + "]"
-    text += f" @ {req.url}" if req.url else str(req.specifier)
+    text += f" @ {redact(req.url)}" if req.url else str(req.specifier)
     if req.marker is not None:
         text += f"; {req.marker}"
     return text
@@ -153,13 +155,13 @@ def _read_file(path: str, deps: DepsSet, *, constraint: bool, stack: tuple[str, 
             is_url = "://" in value
             link = value if is_url else os.path.normpath(os.path.join(base, value))
             deps.find_links.append(link)
-            own.append(f"--find-links {link}")
+            own.append(f"--find-links {redact(link)}")
         elif option == "index-url":
             deps.index_urls.append(value)
-            own.append(f"--index-url {value}")
+            own.append(f"--index-url {redact(value)}")
         else:
             deps.extra_index_urls.append(value)
-            own.append(f"--extra-index-url {value}")
+            own.append(f"--extra-index-url {redact(value)}")
 
 
 def _parse_requirement_line(line: str, here: str) -> tuple[Requirement, list[str]]:

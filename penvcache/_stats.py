@@ -1,8 +1,13 @@
-"""Per cache dir counters, safe across processes: one appended line per ``ensure`` call, summed on demand.
+"""Per cache dir counters, safe across processes: one appended line per ``ensure`` call, folded into a summary.
 
 A call appends one short line to ``<cache>/stats.log`` with a single ``write`` on an ``O_APPEND`` file,
 which the kernel applies whole, so concurrent processes never interleave or lose lines and a hit pays one
-open and one write. ``penvcache stats`` sums the log; ``--zero`` empties it under a lock.
+open, one write and one fstat: no lock. ``penvcache stats``, and any call that finds the log over
+:data:`FOLD_AT` bytes (taking the fold lock only if it is free), fold the log into ``stats.json``: under
+``stats.lock`` the log is renamed aside (appenders open it by name, so the next line starts a new log), the
+aside file is counted and the summary records how far (its inode and offset). A line a slow appender still
+writes into the aside file is counted by the next fold, which then drops that file. ``--zero`` folds, then
+zeroes the summary.
 """
 
 from __future__ import annotations
@@ -14,22 +19,33 @@ if TYPE_CHECKING:
     from typing import Any
 
 LOG = "stats.log"
+ASIDE = "stats.log.folding"  #: the log as it was renamed by the last fold
+SUMMARY = "stats.json"  #: the folded counters, and how much of the aside file they hold
+LOCK = "stats.lock"
+FOLD_AT = 1 << 20  #: bytes; a log this big is folded by the call that sees it (if nobody else is folding)
 #: a wait for the lock this long or longer counts as contended (an uncontended acquire takes microseconds)
 CONTENDED = 0.01
+_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 def record(cache_dir: str, line: str) -> None:
     """Append one event line; never fails the caller (stats are best effort)."""
     try:
-        fd = os.open(os.path.join(cache_dir, LOG), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(os.path.join(cache_dir, LOG), _FLAGS, 0o600)
     except OSError:
         return
     try:
         os.write(fd, f"{line}\n".encode())
+        big = os.fstat(fd).st_size >= FOLD_AT
     except OSError:
-        pass
+        big = False
     finally:
         os.close(fd)
+    if big:  # best effort: if it fails or another process is folding, a later call or `penvcache stats` folds
+        import contextlib
+
+        with contextlib.suppress(Exception):
+            fold(cache_dir, wait=False)
 
 
 def event(outcome: str, *, status: str = "", elapsed: float = 0.0, waited: float = 0.0) -> str:
@@ -59,13 +75,117 @@ def empty() -> dict[str, Any]:
 
 
 def summary(cache_dir: str) -> dict[str, Any]:
-    """The counters of one cache dir (lines it cannot read are skipped)."""
-    counts = empty()
+    """The counters of one cache dir, folded first when the cache dir can be written (lines it cannot read are
+    skipped)."""
     try:
-        with open(os.path.join(cache_dir, LOG), "rb") as f:
-            data = f.read()
-    except OSError:
+        return fold(cache_dir)
+    except OSError:  # a read-only cache dir: count without folding
+        counts, aside = _load(cache_dir)
+        for name, offset in ((ASIDE, aside[1]), (LOG, 0)):
+            data, _, _ = _read_from(os.path.join(cache_dir, name), offset, -1 if name == LOG else aside[0])
+            _count(data, counts)
         return counts
+
+
+def fold(cache_dir: str, *, wait: bool = True) -> dict[str, Any]:
+    """Fold the log into the summary (see the module's docstring) and return the counters.
+
+    Raises ``OSError`` when the cache dir cannot be written, ``filelock.Timeout`` when ``wait`` is false and
+    another process is folding.
+    """
+    from filelock import FileLock
+
+    from ._state import make_dir, write_json
+
+    if not os.path.isdir(cache_dir):
+        return empty()
+    make_dir(cache_dir, follow=True)  # checks who owns it
+    with FileLock(os.path.join(cache_dir, LOCK), mode=0o600, timeout=-1 if wait else 0):
+        counts, (inode, offset) = _load(cache_dir)
+        aside = os.path.join(cache_dir, ASIDE)
+        # 1. what slow appenders added to the aside file since the last fold; then that file can go
+        data, inode, offset = _read_from(aside, offset, inode)
+        if data:
+            _count(data, counts)
+            _save(cache_dir, counts, inode, offset, write_json)
+        # 2. the log, renamed aside (replacing the old aside file) and counted whole
+        try:
+            os.replace(os.path.join(cache_dir, LOG), aside)
+        except FileNotFoundError:
+            return counts
+        data, inode, offset = _read_from(aside, 0, -1)
+        _count(data, counts)
+        _save(cache_dir, counts, inode, offset, write_json)
+        return counts
+
+
+def zero(cache_dir: str) -> None:
+    """Reset the counters: fold the log, then zero the summary (appenders keep appending to the log)."""
+    from filelock import FileLock
+
+    from ._state import make_dirs, write_json
+
+    make_dirs(cache_dir)
+    fold(cache_dir)
+    with FileLock(os.path.join(cache_dir, LOCK), mode=0o600):
+        _, (inode, offset) = _load(cache_dir)
+        _save(cache_dir, empty(), inode, offset, write_json)
+
+
+def _load(cache_dir: str) -> tuple[dict[str, Any], tuple[int, int]]:
+    """The folded counters and (inode, offset) of the aside file they hold up to; zeros if unreadable."""
+    import json
+
+    from ._state import read_regular
+
+    counts = empty()
+    data = read_regular(os.path.join(cache_dir, SUMMARY), limit=1 << 16, follow=False)
+    try:
+        saved = json.loads(data) if data is not None else None
+    except ValueError:
+        saved = None
+    if not isinstance(saved, dict):
+        return counts, (-1, 0)
+    for name, zero_value in counts.items():
+        value: Any = saved.get(name)
+        if type(value) is type(zero_value) and value == value and value >= 0:  # noqa: PLR0124 (not nan)
+            counts[name] = value
+    aside = saved.get("aside")
+    if isinstance(aside, list) and len(aside) == 2 and all(type(n) is int and n >= 0 for n in aside):
+        return counts, (aside[0], aside[1])
+    return counts, (-1, 0)
+
+
+def _save(cache_dir: str, counts: dict[str, Any], inode: int, offset: int, write_json: Any) -> None:
+    write_json(os.path.join(cache_dir, SUMMARY), {**counts, "aside": [inode, offset]}, durable=False)
+
+
+def _read_from(path: str, offset: int, inode: int) -> tuple[bytes, int, int]:
+    """The whole lines of ``path`` after ``offset`` (from 0 when ``path`` is not the file ``inode`` named), and
+    the file's inode and the offset after them."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return b"", -1, 0
+    try:
+        st = os.fstat(fd)
+        if st.st_mode & 0o170000 != 0o100000:
+            return b"", -1, 0
+        if st.st_ino != inode:
+            offset = 0
+        os.lseek(fd, offset, os.SEEK_SET)
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    whole = data[: data.rfind(b"\n") + 1]  # a line still being written is counted by the next fold
+    return whole, st.st_ino, offset + len(whole)
+
+
+def _count(data: bytes, counts: dict[str, Any]) -> None:
+    """Add the event lines in ``data`` to ``counts`` (lines it cannot read are skipped)."""
     for raw in data.decode("utf-8", "replace").splitlines():
         words = raw.split()
         if not words or words[0] not in {"hit", "miss"}:
@@ -87,13 +207,3 @@ def summary(cache_dir: str) -> dict[str, Any]:
                 counts["lock_waits"] += 1
                 counts["lock_wait_seconds"] += seconds
                 counts["longest_lock_wait"] = max(counts["longest_lock_wait"], seconds)
-    return counts
-
-
-def zero(cache_dir: str) -> None:
-    """Reset the counters: empty the log in place (appenders keep appending to the same file)."""
-    from filelock import FileLock
-
-    os.makedirs(cache_dir, exist_ok=True)
-    with FileLock(os.path.join(cache_dir, "stats.lock")), open(os.path.join(cache_dir, LOG), "ab") as f:
-        f.truncate(0)

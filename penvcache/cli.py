@@ -240,9 +240,11 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _cache_dir(args: argparse.Namespace) -> str:
-    from ._state import default_cache_dir
+    from ._state import check_owned, default_cache_dir
 
-    return os.path.abspath(args.cache_dir) if args.cache_dir else default_cache_dir()
+    cache = os.path.abspath(args.cache_dir) if args.cache_dir else default_cache_dir()
+    check_owned(cache)  # another user's, or one others may write: refused before a file in it is read
+    return cache
 
 
 def _stats(args: argparse.Namespace) -> int:
