@@ -186,7 +186,11 @@ class VenvLock:
                 f"({_format(mine[0])}): change it before `penvcache run` or `penvcache.use()`, not inside"
             )
             raise LockTimeout(msg)
-        users = ReadWriteLock(_users_db(self.directory), is_singleton=False)
+        db = _users_db(self.directory)
+        try:
+            users = ReadWriteLock(db, is_singleton=False)
+        except OSError as e:
+            raise _state.fault(db, e, f"cannot lock {self.venv_path}") from e
         left = self.timeout - (time.monotonic() - self._start)
         what = f"the commands using {self.venv_path} to finish"
         try:
@@ -196,6 +200,9 @@ class VenvLock:
             e.waited = self.waited
             users.close()
             raise
+        except OSError as e:
+            users.close()
+            raise _state.fault(db, e, f"cannot lock {self.venv_path}") from e
         except BaseException:
             users.close()
             raise
@@ -261,9 +268,11 @@ class UseLock:
         try:
             _cache_entry(directory)
             self._users = ReadWriteLock(_users_db(directory), is_singleton=False)
-        except CacheDirError:
+        except OSError as e:  # CacheDirError included
             if not _state.is_read_only(directory):
-                raise
+                if isinstance(e, CacheDirError):
+                    raise
+                raise _state.fault(os.path.join(directory, "users.db"), e, f"cannot lock {venv_path}") from e
             # A read-only cache dir: nobody can take the install lock either, so the venv cannot change through
             # penvcache while it is used; there is nothing to lock and nowhere to say who uses it.
 
