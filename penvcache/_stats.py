@@ -2,16 +2,17 @@
 
 A call appends one short line to ``<cache>/stats.log`` with a single ``write`` on an ``O_APPEND`` file,
 which the kernel applies whole, so concurrent processes never interleave or lose lines and a hit pays one
-open, one write and one fstat: no lock. ``penvcache stats``, and any call that finds the log over
-:data:`FOLD_AT` bytes (taking the fold lock only if it is free), fold the log into ``stats.json``: under
-``stats.lock`` the log is renamed aside (appenders open it by name, so the next line starts a new log), the
-aside file is counted and the summary records how far (its inode and offset). A line a slow appender still
-writes into the aside file is counted by the next fold, which then drops that file. ``--zero`` folds, then
-zeroes the summary.
+open, one write and one fstat: no lock. Folding (``penvcache stats``, and any call that finds the log over
+:data:`FOLD_AT` bytes, if no other process is folding) counts the lines after the offset ``stats.json``
+recorded for the log and adds them to the counters there, under ``stats.lock``. A log over :data:`FOLD_AT`
+is renamed aside (appenders open the log by name for every line, so the next line starts a new log); an
+aside file is read on by later folds for the lines a slow appender still writes into it, and removed
+:data:`GRACE` seconds after its rename. ``--zero`` folds, then zeroes the counters.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays light
@@ -19,10 +20,10 @@ if TYPE_CHECKING:
     from typing import Any
 
 LOG = "stats.log"
-ASIDE = "stats.log.folding"  #: the log as it was renamed by the last fold
-SUMMARY = "stats.json"  #: the folded counters, and how much of the aside file they hold
+SUMMARY = "stats.json"  #: the folded counters, and how far each log file has been counted
 LOCK = "stats.lock"
-FOLD_AT = 1 << 20  #: bytes; a log this big is folded by the call that sees it (if nobody else is folding)
+FOLD_AT = 1 << 20  #: bytes; a log this big is folded and renamed aside by the call that sees it
+GRACE = 60.0  #: seconds an aside log is kept for appenders that opened it before its rename
 #: a wait for the lock this long or longer counts as contended (an uncontended acquire takes microseconds)
 CONTENDED = 0.01
 _FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -42,8 +43,6 @@ def record(cache_dir: str, line: str) -> None:
     finally:
         os.close(fd)
     if big:  # best effort: if it fails or another process is folding, a later call or `penvcache stats` folds
-        import contextlib
-
         with contextlib.suppress(Exception):
             fold(cache_dir, wait=False)
 
@@ -80,10 +79,10 @@ def summary(cache_dir: str) -> dict[str, Any]:
     try:
         return fold(cache_dir)
     except OSError:  # a read-only cache dir: count without folding
-        counts, aside = _load(cache_dir)
-        for name, offset in ((ASIDE, aside[1]), (LOG, 0)):
-            data, _, _ = _read_from(os.path.join(cache_dir, name), offset, -1 if name == LOG else aside[0])
-            _count(data, counts)
+        counts, files = _load(cache_dir)
+        files.setdefault(LOG, [-1, 0, 0.0])
+        for name, (inode, offset, _) in files.items():
+            _count(_read_from(os.path.join(cache_dir, name), offset, inode)[0], counts)
         return counts
 
 
@@ -93,29 +92,46 @@ def fold(cache_dir: str, *, wait: bool = True) -> dict[str, Any]:
     Raises ``OSError`` when the cache dir cannot be written, ``filelock.Timeout`` when ``wait`` is false and
     another process is folding.
     """
+    import time
+
     from filelock import FileLock
 
-    from ._state import make_dir, write_json
+    from ._state import make_dir
 
     if not os.path.isdir(cache_dir):
         return empty()
     make_dir(cache_dir, follow=True)  # checks who owns it
     with FileLock(os.path.join(cache_dir, LOCK), mode=0o600, timeout=-1 if wait else 0):
-        counts, (inode, offset) = _load(cache_dir)
-        aside = os.path.join(cache_dir, ASIDE)
-        # 1. what slow appenders added to the aside file since the last fold; then that file can go
-        data, inode, offset = _read_from(aside, offset, inode)
-        if data:
+        counts, files = _load(cache_dir)
+        now = time.time()
+        log = files.pop(LOG, [-1, 0, 0.0])
+        done = []
+        for name in sorted(os.listdir(cache_dir)):
+            if not name.startswith(f"{LOG}.") or not name[len(LOG) + 1 :].isdigit():
+                continue
+            if name not in files and int(name[len(LOG) + 1 :]) == log[0]:  # renamed, then killed before saving
+                files[name], log = [log[0], log[1], now], [-1, 0, 0.0]
+            if name not in files:  # counted and forgotten, then killed before its removal
+                done.append(name)
+        for name, (was_inode, was_offset, renamed) in list(files.items()):
+            data, inode, offset = _read_from(os.path.join(cache_dir, name), was_offset, was_inode)
             _count(data, counts)
-            _save(cache_dir, counts, inode, offset, write_json)
-        # 2. the log, renamed aside (replacing the old aside file) and counted whole
-        try:
-            os.replace(os.path.join(cache_dir, LOG), aside)
-        except FileNotFoundError:
-            return counts
-        data, inode, offset = _read_from(aside, 0, -1)
+            files[name] = [inode, offset, renamed]
+            if inode < 0 or now - renamed > GRACE:
+                done.append(name)
+                del files[name]
+        data, inode, offset = _read_from(os.path.join(cache_dir, LOG), log[1], log[0])
         _count(data, counts)
-        _save(cache_dir, counts, inode, offset, write_json)
+        files[LOG] = [inode, offset, 0.0]
+        if inode >= 0 and offset >= FOLD_AT:
+            aside = f"{LOG}.{inode}"
+            os.replace(os.path.join(cache_dir, LOG), os.path.join(cache_dir, aside))
+            files[aside] = [inode, offset, now]
+            del files[LOG]
+        _save(cache_dir, counts, files)
+        for name in done:
+            with contextlib.suppress(OSError):
+                os.remove(os.path.join(cache_dir, name))
         return counts
 
 
@@ -123,46 +139,57 @@ def zero(cache_dir: str) -> None:
     """Reset the counters: fold the log, then zero the summary (appenders keep appending to the log)."""
     from filelock import FileLock
 
-    from ._state import make_dirs, write_json
+    from ._state import make_dirs
 
     make_dirs(cache_dir)
     fold(cache_dir)
     with FileLock(os.path.join(cache_dir, LOCK), mode=0o600):
-        _, (inode, offset) = _load(cache_dir)
-        _save(cache_dir, empty(), inode, offset, write_json)
+        _save(cache_dir, empty(), _load(cache_dir)[1])
 
 
-def _load(cache_dir: str) -> tuple[dict[str, Any], tuple[int, int]]:
-    """The folded counters and (inode, offset) of the aside file they hold up to; zeros if unreadable."""
+def _load(cache_dir: str) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """The folded counters, and for each log file counted: [inode, offset counted up to, when renamed aside]."""
     import json
 
     from ._state import read_regular
 
     counts = empty()
-    data = read_regular(os.path.join(cache_dir, SUMMARY), limit=1 << 16, follow=False)
+    data = read_regular(os.path.join(cache_dir, SUMMARY), limit=1 << 20, follow=False)
     try:
         saved = json.loads(data) if data is not None else None
     except ValueError:
         saved = None
     if not isinstance(saved, dict):
-        return counts, (-1, 0)
+        return counts, {}
     for name, zero_value in counts.items():
         value: Any = saved.get(name)
         if type(value) is type(zero_value) and value == value and value >= 0:  # noqa: PLR0124 (not nan)
             counts[name] = value
-    aside = saved.get("aside")
-    if isinstance(aside, list) and len(aside) == 2 and all(type(n) is int and n >= 0 for n in aside):
-        return counts, (aside[0], aside[1])
-    return counts, (-1, 0)
+    files: dict[str, list[Any]] = {}
+    recorded = saved.get("files")
+    for name, record in recorded.items() if isinstance(recorded, dict) else ():
+        if (
+            isinstance(name, str)
+            and name.startswith(LOG)
+            and "/" not in name
+            and isinstance(record, list)
+            and len(record) == 3
+            and all(type(n) is int for n in record[:2])
+            and type(record[2]) is float
+        ):
+            files[name] = record
+    return counts, files
 
 
-def _save(cache_dir: str, counts: dict[str, Any], inode: int, offset: int, write_json: Any) -> None:
-    write_json(os.path.join(cache_dir, SUMMARY), {**counts, "aside": [inode, offset]}, durable=False)
+def _save(cache_dir: str, counts: dict[str, Any], files: dict[str, list[Any]]) -> None:
+    from ._state import write_json
+
+    write_json(os.path.join(cache_dir, SUMMARY), {**counts, "files": files}, durable=False)
 
 
 def _read_from(path: str, offset: int, inode: int) -> tuple[bytes, int, int]:
     """The whole lines of ``path`` after ``offset`` (from 0 when ``path`` is not the file ``inode`` named), and
-    the file's inode and the offset after them."""
+    the file's inode and the offset after them; (b"", -1, 0) when there is no such regular file."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     except OSError:
@@ -171,7 +198,7 @@ def _read_from(path: str, offset: int, inode: int) -> tuple[bytes, int, int]:
         st = os.fstat(fd)
         if st.st_mode & 0o170000 != 0o100000:
             return b"", -1, 0
-        if st.st_ino != inode:
+        if st.st_ino != inode or offset > st.st_size:
             offset = 0
         os.lseek(fd, offset, os.SEEK_SET)
         chunks = []

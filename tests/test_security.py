@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import marshal
 import os
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -84,8 +86,8 @@ def test_everything_in_the_cache_dir_is_owner_only_whatever_the_umask(
     assert {"state.marshal", "lock", "users.db", "last.json", "stats.json"} <= names
     loose = {path: oct(mode) for path, mode in modes.items() if mode not in {0o700, 0o600}}
     assert loose == {}
-    dirs = {p for p in modes if (tmp_path / p).is_dir()}
-    assert all(modes[p] == 0o700 for p in dirs), modes
+    folders = [p for p in modes if (tmp_path / p).is_dir()]
+    assert all(modes[p] == 0o700 for p in folders), modes
 
 
 @pytest.mark.parametrize("level", ["cache dir", "venvs", "entry"])
@@ -183,9 +185,10 @@ def _read_state_in_a_small_process(entry: Path) -> subprocess.CompletedProcess[s
     )
 
 
-def _signed(state: object) -> bytes:
+def _signed(state: dict[str, Any]) -> bytes:
     payload = marshal.dumps(state)
-    return _state.MAGIC + _state.sha256(payload).digest() + payload
+    digest: bytes = hashlib.sha256(payload).digest()
+    return _state.MAGIC + digest + payload
 
 
 def _good_state(tmp_path: Path, venv: Path, wheelhouse: Path) -> dict[str, object]:
