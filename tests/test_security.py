@@ -125,7 +125,10 @@ PLANTED = [
     ".state.marshal.{pid}.0.tmp",
     ".holder.json.{pid}.0.tmp",
     ".last.json.{pid}.0.tmp",
+    "state.marshal.{pid}.tmp",  # the temp names of penvcache 0.x: a guess is as good as a pid
+    "holder.json.{pid}.tmp",
     "../../stats.log",
+    "../../stats.json",
 ]
 REFUSED = {"lock", "users.db", "users"}  # a lock or a directory penvcache would have to use as it is
 
@@ -204,7 +207,7 @@ def _good_state(tmp_path: Path, venv: Path, wheelhouse: Path) -> dict[str, objec
         b"[\xff\xff\xff\x7f",  # a list of 2**31 items, in 5 bytes: marshal allocates it before reading any
         b"(\xff\xff\xff\x7f",
         marshal.dumps({"format": 3})[:3],
-        _state.MAGIC + b"\0" * 32 + b"[\xff\xff\xff\x7f",  # the header, but not the payload's digest
+        b"penvcache-state\n" + b"\0" * 32 + b"[\xff\xff\xff\x7f",  # the header, not the payload's digest
         b"",
     ],
     ids=["huge-list", "huge-tuple", "truncated", "bad-digest", "empty"],
