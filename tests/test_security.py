@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import marshal
 import os
@@ -189,9 +188,9 @@ def _read_state_in_a_small_process(entry: Path) -> subprocess.CompletedProcess[s
 
 
 def _signed(state: dict[str, Any]) -> bytes:
+    """``state`` as penvcache writes it: the header, the payload's length, the payload."""
     payload = marshal.dumps(state)
-    digest: bytes = hashlib.sha256(payload).digest()
-    return _state.MAGIC + digest + payload
+    return _state.MAGIC + len(payload).to_bytes(8, "big") + payload
 
 
 def _good_state(tmp_path: Path, venv: Path, wheelhouse: Path) -> dict[str, object]:
@@ -207,10 +206,10 @@ def _good_state(tmp_path: Path, venv: Path, wheelhouse: Path) -> dict[str, objec
         b"[\xff\xff\xff\x7f",  # a list of 2**31 items, in 5 bytes: marshal allocates it before reading any
         b"(\xff\xff\xff\x7f",
         marshal.dumps({"format": 3})[:3],
-        b"penvcache-state\n" + b"\0" * 32 + b"[\xff\xff\xff\x7f",  # the header, not the payload's digest
+        b"penvcache-state\n" + (4).to_bytes(8, "big") + b"[\xff\xff\xff\x7f",  # the header, but the wrong length
         b"",
     ],
-    ids=["huge-list", "huge-tuple", "truncated", "bad-digest", "empty"],
+    ids=["huge-list", "huge-tuple", "truncated", "bad-length", "empty"],
 )
 def test_a_crafted_or_corrupt_state_is_a_miss_without_allocating(tmp_path: Path, data: bytes) -> None:
     entry = tmp_path / "entry"
