@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TextIO
 
 from ._coordinator import EnsureResult, InUse, prepare, run_ensure
-from ._errors import InvalidInput, PenvcacheError
+from ._errors import PenvcacheError
 from ._fastpath import report
 from ._venv import Venv
 from .version import __version__
@@ -255,9 +255,12 @@ def _stats(args: argparse.Namespace) -> int:
     if args.zero:
         try:
             stats.zero(cache)
-        except OSError as e:
-            msg = f"cannot reset the stats in {cache}: {e.strerror or e}"
-            raise InvalidInput(msg) from e
+        except PenvcacheError:
+            raise
+        except OSError as e:  # a full disk is exit 1, a file in the way exit 2
+            from ._state import fault
+
+            raise fault(cache, e, "cannot reset the stats in") from e
     if args.json:
         print(json.dumps({"cache_dir": cache, **counts, "zeroed": args.zero}))
         return 0

@@ -101,6 +101,13 @@ def test_a_full_cache_dir_is_one_line_exit_1_and_leaves_no_temp_file(
         hit = _cli("ensure", *_args(venv, wheelhouse, "alpha-pkg"))  # hits need no space
         assert hit.returncode == 0, hit.stderr
         assert "penvcache: hit" in hit.stdout
+        ran = _cli("run", *_args(venv, wheelhouse, "alpha-pkg"), "--", "python", "-c", "pass")  # says who uses it
+        assert ran.returncode == 1
+        assert "No space left on device" in _one_line(ran)
+        zeroed = _cli("stats", "--zero")
+        assert zeroed.returncode == 1
+        assert f"{cache}/stats.json: No space left on device" in _one_line(zeroed)
+        assert _temp_files(cache) == []
 
 
 def test_a_read_only_cache_dir_serves_hits_and_run_and_a_miss_cannot_lock(
