@@ -98,12 +98,28 @@ def _check_stat(path: str, st: os.stat_result) -> None:
             "use a cache dir of your own (--cache-dir or PENVCACHE_CACHE_DIR)"
         )
         raise InvalidInput(msg)
-    if uid is not None and st.st_mode & _WRITABLE_BY_OTHERS:
+    if uid is not None and st.st_mode & _WRITABLE_BY_OTHERS and not _private_group_only(st, uid):
         msg = (
             f"refusing the cache dir {path}: group or others can write it (mode {st.st_mode & 0o7777:04o}); "
             f"fix it with: chmod go-w {path}"
         )
         raise InvalidInput(msg)
+
+
+def _private_group_only(st: os.stat_result, uid: int) -> bool:
+    """Only the group may write ``st``, and that group is the user's private group (its primary group, named
+    after the user, with no other member): umask 002, the default of Debian and Ubuntu users, gives such
+    modes. Debian's OpenSSH accepts them for the same reason."""
+    if st.st_mode & 0o002:
+        return False
+    try:
+        import grp
+        import pwd
+
+        user, group = pwd.getpwuid(uid), grp.getgrgid(st.st_gid)
+    except (ImportError, KeyError):
+        return False
+    return user.pw_gid == st.st_gid and group.gr_name == user.pw_name and set(group.gr_mem) <= {user.pw_name}
 
 
 def _user(uid: int) -> str:

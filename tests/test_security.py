@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import grp
 import json
 import marshal
 import os
+import pwd
 import resource
 import signal
 import stat
@@ -99,8 +101,11 @@ def test_a_cache_dir_another_user_could_write_is_refused(
     path = {"cache dir": _cache(tmp_path), "venvs": _cache(tmp_path) / "venvs", "entry": _entry(tmp_path, venv)}[level]
     if change == "foreign owner":
         os.chown(path, NOBODY, NOBODY)
+    elif change == "group-writable":
+        os.chown(path, -1, grp.getgrnam("users").gr_gid)  # a shared group
+        path.chmod(0o770)
     else:
-        path.chmod(0o770 if change == "group-writable" else 0o707)
+        path.chmod(0o707)
     for command in (["ensure", *_args(venv, wheelhouse, "alpha-pkg")], ["status", "alpha-pkg", "--venv", str(venv)]):
         proc = _cli(*command)
         assert proc.returncode == 2, (command, proc.stdout, proc.stderr)
@@ -112,6 +117,23 @@ def test_a_cache_dir_another_user_could_write_is_refused(
             proc = _cli(*command)
             assert proc.returncode == 2, proc.stderr
             assert f"refusing the cache dir {path}:" in _one_line_error(proc)
+
+
+def test_a_group_writable_cache_dir_of_the_users_private_group_is_accepted(
+    tmp_path: Path, venv: Path, wheelhouse: Path
+) -> None:
+    """Under umask 002 (Debian and Ubuntu users) directories are group-writable by the user's own group."""
+    me = pwd.getpwuid(os.geteuid())
+    group = grp.getgrgid(me.pw_gid)
+    if group.gr_name != me.pw_name or set(group.gr_mem) - {me.pw_name}:
+        pytest.skip(f"{me.pw_name}'s primary group {group.gr_name} is not a private group")
+    assert _cli("ensure", *_args(venv, wheelhouse, "alpha-pkg"), "-q").returncode == 0
+    for path in (_cache(tmp_path), _cache(tmp_path) / "venvs", _entry(tmp_path, venv)):
+        os.chown(path, -1, me.pw_gid)
+        path.chmod(0o770)
+    hit = _cli("ensure", *_args(venv, wheelhouse, "alpha-pkg"))
+    assert hit.returncode == 0, hit.stderr
+    assert "penvcache: hit" in hit.stdout
 
 
 PLANTED = [
