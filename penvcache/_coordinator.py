@@ -337,7 +337,10 @@ def _record(directory: str, target: Venv, key: _Key, status: Status, report: Rep
             "when": when,
         },
     )
-    _state.summarise(directory, {"venv": target.path, "status": status, "when": when})
+    import contextlib
+
+    with contextlib.suppress(OSError):  # what `list` shows: the state above is what counts
+        _state.summarise(directory, {"venv": target.path, "status": status, "when": when})
 
 
 def _link(link: str) -> str:
