@@ -173,6 +173,7 @@ class VenvLock:
         except BaseException:
             self._lock.release()
             raise
+        _state.remove_stale_temps(self.directory)
         return self
 
     def exclude_users(self) -> None:

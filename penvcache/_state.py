@@ -353,6 +353,35 @@ def write_atomically(path: str, data: bytes, *, durable: bool) -> None:
         raise
 
 
+def remove_stale_temps(directory: str) -> None:
+    """Remove the temp files (``.NAME.<pid>.<n>.tmp``) that processes killed part way through a write left in
+    ``directory``; a live process's are kept. Called under a lock, on a miss, never on a hit."""
+    import contextlib
+
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        parts = name.split(".")
+        if not (name.startswith(".") and len(parts) >= 5 and parts[-1] == "tmp" and parts[-2].isdigit()):
+            continue
+        if not parts[-3].isdigit() or _pid_alive(int(parts[-3])):
+            continue
+        with contextlib.suppress(OSError):
+            os.remove(os.path.join(directory, name))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):
+        return True
+    return True
+
+
 def entries(cache_dir: str) -> list[tuple[str, dict[str, Any]]]:
     """Every venv the cache dir knows: (its entry directory, what was last recorded: venv, status, when...).
 

@@ -96,7 +96,7 @@ def fold(cache_dir: str, *, wait: bool = True) -> dict[str, Any]:
 
     from filelock import FileLock
 
-    from ._state import make_dir
+    from ._state import make_dir, remove_stale_temps
 
     if not os.path.isdir(cache_dir):
         return empty()
@@ -129,6 +129,7 @@ def fold(cache_dir: str, *, wait: bool = True) -> dict[str, Any]:
             files[aside] = [inode, offset, now]
             del files[LOG]
         _save(cache_dir, counts, files)
+        remove_stale_temps(cache_dir)
         for name in done:
             with contextlib.suppress(OSError):
                 os.remove(os.path.join(cache_dir, name))

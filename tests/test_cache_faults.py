@@ -139,3 +139,22 @@ def test_a_read_only_cache_dir_serves_hits_and_run_and_a_miss_cannot_lock(
             assert "Traceback" not in proc.stderr
     finally:
         subprocess.run(["umount", "-l", str(cache)], capture_output=True, check=False, timeout=60)
+
+
+def test_temp_files_of_killed_writers_are_removed_by_the_next_miss(
+    tmp_path: Path, venv: Path, wheelhouse: Path
+) -> None:
+    """A writer killed between creating its temp file and renaming it leaves the file; the next holder of the
+    lock removes it (and keeps a live process's)."""
+    penvcache.ensure(venv, ["alpha-pkg"], offline=True, find_links=[wheelhouse])
+    entry = Path(_state.venv_dir(str(tmp_path / "penvcache-cache"), str(venv)))
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
+    stale = entry / f".state.marshal.{dead.stdout.strip()}.0.tmp"
+    live = entry / f".state.marshal.{os.getpid()}.7.tmp"
+    other = entry / "notes.0.tmp"  # not a name penvcache makes
+    for path in (stale, live, other):
+        path.write_bytes(b"partial")
+    assert penvcache.ensure(venv, ["gamma-pkg"], offline=True, find_links=[wheelhouse]).status == "installed"
+    assert (stale.exists(), live.exists(), other.exists()) == (False, True, True)
