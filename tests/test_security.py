@@ -99,10 +99,12 @@ def test_a_cache_dir_another_user_could_write_is_refused(
     """As ssh does with ~/.ssh: exit 2, one line naming the path, its owner or mode, and the fix; nothing read."""
     assert _cli("ensure", *_args(venv, wheelhouse, "alpha-pkg"), "-q").returncode == 0
     path = {"cache dir": _cache(tmp_path), "venvs": _cache(tmp_path) / "venvs", "entry": _entry(tmp_path, venv)}[level]
+    if change != "world-writable" and os.geteuid() != 0:
+        pytest.skip("giving a directory to another user or group needs root")
     if change == "foreign owner":
         os.chown(path, NOBODY, NOBODY)
     elif change == "group-writable":
-        os.chown(path, -1, grp.getgrnam("users").gr_gid)  # a shared group
+        os.chown(path, -1, NOBODY)  # a group that is not the user's own
         path.chmod(0o770)
     else:
         path.chmod(0o707)
@@ -111,7 +113,7 @@ def test_a_cache_dir_another_user_could_write_is_refused(
         assert proc.returncode == 2, (command, proc.stdout, proc.stderr)
         line = _one_line_error(proc)
         assert f"refusing the cache dir {path}:" in line
-        assert ("owned by nobody (uid 65534)" if change == "foreign owner" else "chmod go-w") in line
+        assert ("(uid 65534), not by" if change == "foreign owner" else "chmod go-w") in line
     if level == "cache dir":
         for command in (["list"], ["stats"]):
             proc = _cli(*command)
