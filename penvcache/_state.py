@@ -290,6 +290,7 @@ def _valid(state: object) -> bool:
         and type(details.get("salt", [])) is list
         and all(_is_str_list(part) for part in details.get("salt", []))
         and all(type(details.get(k, [])) is list for k in ("python", "pyvenv_cfg"))
+        and _is_str_dict(details.get("vcs", {}))
     )
 
 
