@@ -58,6 +58,8 @@ class EnsureResult:
     __hash__ = None  # type: ignore[assignment]
 
 
+_DYING_GRACE = 5.0  #: seconds a killed holder's uv may take to die and release <venv>/.lock, whatever the timeout
+
 _RESULT_FIELDS = ("status", "venv", "python", "fingerprint", "elapsed", "waited", "offline_fallback")
 
 
@@ -216,6 +218,10 @@ def run_ensure(
     try:
         with VenvLock(directory, target.path, lock_timeout) as lock:
             waited = lock.waited
+            from ._installer import wait_for_installs
+
+            # a uv left by a killed holder (or the user's own) must be gone before we look: it holds <venv>/.lock
+            wait_for_installs(target, max(lock_timeout - waited, _DYING_GRACE))
             state = _state.read(directory)
             # the deps parsed just before the lock are reused while their files are byte for byte the same
             unchanged = key.deps is not None and _file_digests(key.files) == key.files
@@ -528,10 +534,11 @@ def _repair(
     """Under the lock: create the venv if needed, validate, install what is missing, validate again."""
     from dataclasses import replace
 
-    from ._errors import InstallFailed, InvalidInput
+    from ._errors import InstallFailed
     from ._installer import create_venv, find_python, install
     from ._probe import validate
     from ._requirements import read_deps
+    from ._venv import CreationMark, make_room
 
     if key.deps is None:
         key.deps = read_deps(inputs.requirements, inputs.deps_files, inputs.options)
@@ -540,34 +547,18 @@ def _repair(
     links += (link for link in deps.find_links if link not in links)
     deps = replace(deps, find_links=links)
     created = False
+    venv.check_target()
     wanted = find_python(inputs.python) if inputs.python else None
+    mark = CreationMark(directory, venv)
     problem = venv.problem()
     if problem is None:  # a creation killed after uv finished left its mark: the venv is whole
-        import contextlib
-
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(os.path.join(directory, "creating"))
+        mark.remove()
     if problem is None and wanted and os.path.realpath(wanted) != os.path.realpath(venv.python):
         problem = f"it runs {os.path.realpath(venv.python)}, not {wanted}"
     if problem is not None:
-        exists = os.path.isdir(venv.path)
-        creating = os.path.join(directory, "creating")  # present while uv creates it: a kill leaves it behind
-        if exists and os.path.exists(creating) and venv.is_partial():  # a creation killed part way
-            import shutil
-
-            shutil.rmtree(venv.path)  # uv will not clear it
-            exists = False
-        elif exists and not venv.is_replaceable():
-            msg = f"{venv.path} is not a virtual environment and is not empty; refusing to replace it"
-            raise InvalidInput(msg)
-        with open(creating, "w", encoding="utf-8") as f:
-            f.write(venv.path)
-        try:
-            create_venv(venv, wanted, clear=exists, offline=inputs.offline, verbose=verbose)
-        except Exception:  # uv failed and said why: nothing of ours to finish (a kill or Ctrl-C leaves the mark)
-            os.remove(creating)
-            raise
-        os.remove(creating)
+        make_room(venv, mark)  # refuses what penvcache may not clear; the mark stays until the venv is whole
+        create_venv(venv, wanted, offline=inputs.offline, verbose=verbose)
+        mark.remove()
         created = True
     if created and deps.requirements:  # a new, empty venv: everything is missing, skip the first validation
         missing, broken = sorted({r.name for r in deps.requirements}), []
