@@ -169,7 +169,9 @@ def _options(options: Iterable[str]) -> tuple[str, ...]:
 def cache_entry(cache_dir: str | os.PathLike[str] | None, venv: Venv) -> tuple[str, str]:
     """The cache dir and the venv's entry (directory) in it."""
     cache = os.fspath(cache_dir) if cache_dir else _state.default_cache_dir()
-    return cache, _state.venv_dir(cache, venv.path)
+    directory = _state.venv_dir(cache, venv.path)
+    _state.check_owned(directory)  # a few lstat calls: refuse an entry another user could have written
+    return cache, directory
 
 
 def run_ensure(
@@ -247,7 +249,7 @@ def run_ensure(
             import contextlib
 
             with contextlib.suppress(OSError):
-                _state.write_json(os.path.join(directory, "last.json"), last)
+                _state.summarise(directory, last)
         raise
 
 
@@ -336,6 +338,7 @@ def _require_hit(
 def _record(directory: str, target: Venv, key: _Key, status: Status, report: Report) -> None:
     from ._requirements import resolved_commits
 
+    when = time.time()
     assert key.deps is not None
     assert key.identity is not None
     _state.write(
@@ -362,9 +365,13 @@ def _record(directory: str, target: Venv, key: _Key, status: Status, report: Rep
             "python": report.python,
             "venv": target.path,
             "status": status,
-            "when": time.time(),
+            "when": when,
         },
     )
+    import contextlib
+
+    with contextlib.suppress(OSError):  # what `list` shows: the state above is what counts
+        _state.summarise(directory, {"venv": target.path, "status": status, "when": when})
 
 
 def _link(link: str) -> str:
@@ -429,14 +436,14 @@ def _salt(inputs: _fingerprint.Inputs) -> list[list[str]]:
     """Each salt as [where it came from, SHA-256 of its text or its file's bytes]."""
     parts = [[where, hex_digest(text.encode("utf-8", "surrogateescape"))] for where, text in inputs.salts]
     for path in inputs.salt_files:
-        try:
-            with open(path, "rb") as f:
-                parts.append([f"--salt-file {path}", _stamp.file_digest(f)])
-        except OSError as e:
+        data = _state.read_regular(path)  # never a FIFO or a device: a hit must not hang
+        if data is None:
             from ._errors import InvalidInput
 
-            msg = f"--salt-file {path}: cannot read it: {e.strerror or e}"
-            raise InvalidInput(msg) from e
+            why = "no such file" if not os.path.lexists(path) else "not a readable regular file, or too big"
+            msg = f"--salt-file {path}: cannot read it: {why}"
+            raise InvalidInput(msg)
+        parts.append([f"--salt-file {path}", hex_digest(data)])
     return parts
 
 

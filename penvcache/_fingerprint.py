@@ -121,12 +121,15 @@ def inputs_digest(inputs: Inputs, files: Mapping[str, str]) -> str:
 
 
 def sources(inputs: Inputs, file_sources: list[str]) -> list[str]:
-    """Every index and find-links source, from the arguments and the deps files, in canonical form."""
+    """Every index and find-links source, from the arguments, the deps files and uv's environment variables, in
+    canonical form (credentials hidden: a rotated token is not a miss)."""
+    from ._redact import redact
+
     return sorted(
         {
-            *(f"--find-links {link}" for link in inputs.find_links),
+            *(f"--find-links {redact(link)}" for link in inputs.find_links),
             *file_sources,
-            *(f"{name}={value}" for name, value in inputs.uv_env),
+            *(f"{name}={redact(value)}" for name, value in inputs.uv_env),
         }
     )
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TextIO
 
 from ._coordinator import EnsureResult, InUse, prepare, run_ensure
-from ._errors import InvalidInput, PenvcacheError
+from ._errors import PenvcacheError
 from ._fastpath import report
 from ._venv import Venv
 from .version import __version__
@@ -311,9 +311,11 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _cache_dir(args: argparse.Namespace) -> str:
-    from ._state import default_cache_dir
+    from ._state import check_owned, default_cache_dir
 
-    return os.path.abspath(args.cache_dir) if args.cache_dir else default_cache_dir()
+    cache = os.path.abspath(args.cache_dir) if args.cache_dir else default_cache_dir()
+    check_owned(cache)  # another user's, or one others may write: refused before a file in it is read
+    return cache
 
 
 def _stats(args: argparse.Namespace) -> int:
@@ -324,9 +326,12 @@ def _stats(args: argparse.Namespace) -> int:
     if args.zero:
         try:
             stats.zero(cache)
-        except OSError as e:
-            msg = f"cannot reset the stats in {cache}: {e.strerror or e}"
-            raise InvalidInput(msg) from e
+        except PenvcacheError:
+            raise
+        except OSError as e:  # a full disk is exit 1, a file in the way exit 2
+            from ._state import fault
+
+            raise fault(cache, e, "cannot reset the stats in") from e
     if args.json:
         print(json.dumps({"cache_dir": cache, **counts, "zeroed": args.zero}))
         return 0
