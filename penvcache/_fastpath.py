@@ -31,6 +31,7 @@ VALUE_OPTIONS = {
     "--salt": "salt",
     "--salt-file": "salt_files",
     "--lock-timeout": None,
+    "--store": None,  # where a miss installs from: no bearing on a hit
 }
 #: ``ensure`` flags, and what each one sets
 FLAG_OPTIONS = {
@@ -41,6 +42,8 @@ FLAG_OPTIONS = {
     "-v": None,
     "--verbose": None,
     "--require-hit": None,  # a hit is what it requires
+    "--store-readonly": None,
+    "--no-store-write": None,
 }
 _LISTS = ("requirements", "deps_files", "find_links", "salt", "salt_files")
 

@@ -22,7 +22,18 @@ COMPONENTS = ("requirements", "sources", "python", "venv", "installer", "salt")
 class Inputs:
     """What a caller asked for, as given (paths made absolute)."""
 
-    __slots__ = ("deps_files", "find_links", "installer", "offline", "python", "requirements", "salt_files", "salts")
+    __slots__ = (
+        "deps_files",
+        "find_links",
+        "installer",
+        "offline",
+        "python",
+        "requirements",
+        "salt_files",
+        "salts",
+        "store_write",
+        "stores",
+    )
 
     def __init__(  # noqa: PLR0917
         self,
@@ -34,6 +45,8 @@ class Inputs:
         salts: tuple[tuple[str, str], ...] = (),
         salt_files: tuple[str, ...] = (),
         installer: str = "",
+        stores: tuple[str, ...] = (),
+        store_write: bool = True,
     ) -> None:
         self.requirements = requirements
         self.deps_files = deps_files
@@ -43,6 +56,8 @@ class Inputs:
         self.salts = salts  #: (where it came from, text): ``--salt`` and ``PENVCACHE_SALT``
         self.salt_files = salt_files
         self.installer = installer  #: ``PENVCACHE_UV``, or "" for the bundled uv
+        self.stores = stores  #: the shared stores' URLs, in chain order: where from, not what (not in the key)
+        self.store_write = store_write  #: publish to them after an install from elsewhere
 
 
 def inputs_digest(inputs: Inputs, files: Mapping[str, str]) -> str:

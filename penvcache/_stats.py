@@ -55,6 +55,10 @@ def empty() -> dict[str, Any]:
         "lock_wait_seconds": 0.0,
         "longest_lock_wait": 0.0,
         "install_seconds": 0.0,
+        "store_hits": 0,
+        "store_misses": 0,
+        "store_bytes_fetched": 0,
+        "store_bytes_published": 0,
     }
 
 
@@ -68,6 +72,9 @@ def summary(cache_dir: str) -> dict[str, Any]:
         return counts
     for raw in data.decode("utf-8", "replace").splitlines():
         words = raw.split()
+        if words and words[0] in {"store_hit", "store_miss"}:
+            _count_store(counts, words)
+            continue
         if not words or words[0] not in {"hit", "miss"}:
             continue
         counts["hits" if words[0] == "hit" else "misses"] += 1
@@ -97,3 +104,12 @@ def zero(cache_dir: str) -> None:
     os.makedirs(cache_dir, exist_ok=True)
     with FileLock(os.path.join(cache_dir, "stats.lock")), open(os.path.join(cache_dir, LOG), "ab") as f:
         f.truncate(0)
+
+
+def _count_store(counts: dict[str, Any], words: list[str]) -> None:
+    """A store line: ``store_hit|store_miss fetched=BYTES published=BYTES``."""
+    counts["store_hits" if words[0] == "store_hit" else "store_misses"] += 1
+    for word in words[1:]:
+        name, _, value = word.partition("=")
+        if name in {"fetched", "published"} and value.isdigit():
+            counts[f"store_bytes_{name}"] += int(value)
