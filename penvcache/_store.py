@@ -25,6 +25,7 @@ import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -107,7 +108,11 @@ class Level:
                 os.makedirs(unquote(urlsplit(url).path), exist_ok=True)
                 self.store: Any = obstore.store.LocalStore.from_url(url)
             else:
-                self.store = obstore.store.from_url(url)
+                # a store that does not answer is a miss in seconds, not after object_store's 3 minutes of retries
+                options: dict[str, Any] = {"retry_config": {"max_retries": 2, "retry_timeout": timedelta(seconds=30)}}
+                if url.startswith(("http://", "https://")):  # cloud stores take their client options from the env
+                    options["client_options"] = {"timeout": "600s", "allow_http": url.startswith("http://")}
+                self.store = obstore.store.from_url(url, **options)
         except (OSError, ValueError, obstore.exceptions.BaseError) as e:
             msg = f"--store {self.shown}: cannot open it: {_one_line(e)}"
             raise InvalidInput(msg) from e
@@ -128,6 +133,19 @@ class Level:
         try:
             obstore.put(self.store, path, data, mode="create")
         except (FileExistsError, obstore.exceptions.AlreadyExistsError):
+            return False
+        except NotImplementedError:  # HTTP/WebDAV: no conditional put, so check, then put the whole object
+            if self.exists(path):
+                return False
+            obstore.put(self.store, path, data)
+        return True
+
+    def exists(self, path: str) -> bool:
+        import obstore
+
+        try:
+            obstore.head(self.store, path)
+        except (FileNotFoundError, obstore.exceptions.NotFoundError):
             return False
         return True
 
@@ -391,7 +409,7 @@ def _built_wheel(package: dict[str, Any], work: str, build_options: list[str]) -
 
 def publish(level: Level, key: str, pylock: str, packages: list[dict[str, Any]], blobs: dict[str, bytes]) -> bool:
     """Write the entry: blobs, then the lock, then the manifest, create-only. False when an entry was there."""
-    if level.get(entry_path(key, MANIFEST)) is not None:
+    if level.exists(entry_path(key, MANIFEST)):
         return False
     for sha, data in blobs.items():
         level.put_new(blob_path(sha), data)

@@ -7,7 +7,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -98,7 +100,7 @@ def _published(a: Machine, wheelhouse: Path, store: str, capsys: pytest.CaptureF
 
 def _blob(entry: Path) -> Path:
     manifest = json.loads((entry / "manifest.json").read_text())
-    sha = manifest["packages"][0]["files"][0]["sha256"]
+    sha: str = manifest["packages"][0]["files"][0]["sha256"]
     return entry.parent.parent / "blobs" / "sha256" / sha[:2] / sha
 
 
@@ -260,3 +262,83 @@ def test_a_direct_reference_is_not_shared(
     assert a.ensure("--store", _store(tmp_path), f"gamma-pkg @ {wheel.as_uri()}") == 0
     assert "store: not used: gamma-pkg @ file://" in capsys.readouterr().err
     assert not (tmp_path / "store" / "entries").exists()
+
+
+@pytest.fixture
+def webdav(tmp_path: Path) -> Iterator[str]:
+    """A real WebDAV server (wsgidav on cheroot) on loopback, serving an empty directory."""
+    wsgidav_app = pytest.importorskip("wsgidav.wsgidav_app")
+    cheroot_wsgi = pytest.importorskip("cheroot.wsgi")
+    root = tmp_path / "dav"
+    (root / "store").mkdir(parents=True)  # a WebDAV store's own collection must exist; penvcache makes the rest
+    config = {
+        "provider_mapping": {"/": str(root)},
+        "simple_dc": {"user_mapping": {"*": True}},
+        "http_authenticator": {"domain_controller": None},
+        "verbose": 0,
+        "logging": {"enable": False},
+    }
+    server = cheroot_wsgi.Server(("127.0.0.1", 0), wsgidav_app.WsgiDAVApp(config))
+    server.prepare()
+    thread = threading.Thread(target=server.serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.bind_addr[1]}/store"
+    finally:
+        server.stop()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A local S3 API server (moto's server mode) on loopback, with one empty bucket."""
+    moto_server = pytest.importorskip("moto.server")
+    boto3 = pytest.importorskip("boto3")
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        for name, value in {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": "us-east-1",
+            "AWS_ALLOW_HTTP": "true",
+        }.items():
+            monkeypatch.setenv(name, value)
+        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="wheels")
+        yield "s3://wheels/team"
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("backend", ["webdav", "s3"])
+def test_remote_backends_round_trip(
+    machines: tuple[Machine, Machine],
+    wheelhouse: Path,
+    capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
+    backend: str,
+) -> None:
+    a, b = machines
+    store: str = request.getfixturevalue(backend)
+    assert a.ensure("--find-links", str(wheelhouse), "--store", store, "delta-pkg") == 0
+    assert "published 2 packages" in capsys.readouterr().err
+    assert b.ensure("--store", store, "delta-pkg") == 0
+    assert "installed 2 packages from store" in capsys.readouterr().err
+    assert b.versions() == a.versions()
+    # publishing again finds the entry there and writes nothing
+    assert a.run("store", "list", "--store", store, "--json") == 0
+    assert len(json.loads(capsys.readouterr().out)["entries"]) == 1
+
+
+def test_an_unreachable_store_is_a_miss_not_an_error(
+    machines: tuple[Machine, Machine], wheelhouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, _ = machines
+    dead = "http://127.0.0.1:9/store"  # nothing listens there
+    assert a.ensure("--find-links", str(wheelhouse), "--store", dead, "gamma-pkg") == 0
+    err = capsys.readouterr().err
+    assert "cannot read it" in err
+    assert "cannot publish" in err
