@@ -82,14 +82,11 @@ def main() -> int:
             online.append(t_online)
             stored.append(t_store)
             imports.append(t_import)
-            print(
-                f"round {n}: cold online {t_online:.2f}s, cold offline from the store {t_store:.2f}s, import all {t_import:.2f}s"
-            )
+            print(f"round {n}: cold online {t_online:.2f}s, from the store {t_store:.2f}s, import all {t_import:.2f}s")
         m_online, m_store, m_import = (statistics.median(x) for x in (online, stored, imports))
         print()
-        print(
-            f"| {len(expected)} distributions, empty uv cache | median of {args.rounds} | ratio | without the import floor | ratio |"
-        )
+        head = f"| {len(expected)} distributions, empty uv cache | median of {args.rounds} | ratio |"
+        print(head + " without the import floor | ratio |")
         print("| --- | ---: | ---: | ---: | ---: |")
         print(f"| online install from the index | {m_online:.2f} s | 1.00 | {m_online - m_import:.2f} s | 1.00 |")
         print(
