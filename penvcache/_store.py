@@ -478,10 +478,13 @@ def _sources(deps: Any, inputs: Any) -> tuple[list[str], list[str], list[str]]:
     if inputs.offline:
         build.append("--offline")
     resolve = list(build)
+    resolve += [opt for opt in deps.install_options() if opt not in ("--exact", "--require-hashes")]
     for url in deps.index_urls[-1:]:
-        resolve += ["--index-url", url]
+        resolve += ["--default-index", url]
     for url in deps.extra_index_urls:
         resolve += ["--extra-index-url", url]
+    if deps.no_index:
+        resolve.append("--no-index")
     return indexes, resolve, build
 
 
@@ -490,6 +493,10 @@ def portable(deps: Any) -> str | None:
     local = [str(r) for r in deps.requirements if r.url]
     if local:
         return f"{local[0]} is a direct reference (its files are this machine's)"
+    if deps.projects or deps.editables:
+        return "it installs a local project"
+    if deps.locks:
+        return "a pylock.toml deps file is installed as it is (share the lock itself)"
     return None
 
 
@@ -522,6 +529,8 @@ def install_from_store(
             f.writelines(f"{line}\n" for line in fetched.requirement_lines())
         cmd = [uv_bin(), "pip", "install", "--python", venv.python, "-r", requirements, "--require-hashes"]
         cmd += ["--no-deps", "--offline", "--no-index", "--find-links", wheels, "--reinstall"]
+        if deps.exact:  # what the set does not need goes, as it would without the store
+            cmd.append("--exact")
         proc = _run(cmd, verbose=verbose)
         if proc.returncode != 0:
             why = _uv_error(proc.stdout)
