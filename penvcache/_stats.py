@@ -70,6 +70,10 @@ def empty() -> dict[str, Any]:
         "lock_wait_seconds": 0.0,
         "longest_lock_wait": 0.0,
         "install_seconds": 0.0,
+        "store_hits": 0,
+        "store_misses": 0,
+        "store_bytes_fetched": 0,
+        "store_bytes_published": 0,
     }
 
 
@@ -216,6 +220,9 @@ def _count(data: bytes, counts: dict[str, Any]) -> None:
     """Add the event lines in ``data`` to ``counts`` (lines it cannot read are skipped)."""
     for raw in data.decode("utf-8", "replace").splitlines():
         words = raw.split()
+        if words and words[0] in {"store_hit", "store_miss"}:
+            _count_store(counts, words)
+            continue
         if not words or words[0] not in {"hit", "miss"}:
             continue
         counts["hits" if words[0] == "hit" else "misses"] += 1
@@ -235,3 +242,12 @@ def _count(data: bytes, counts: dict[str, Any]) -> None:
                 counts["lock_waits"] += 1
                 counts["lock_wait_seconds"] += seconds
                 counts["longest_lock_wait"] = max(counts["longest_lock_wait"], seconds)
+
+
+def _count_store(counts: dict[str, Any], words: list[str]) -> None:
+    """A store line: ``store_hit|store_miss fetched=BYTES published=BYTES``."""
+    counts["store_hits" if words[0] == "store_hit" else "store_misses"] += 1
+    for word in words[1:]:
+        name, _, value = word.partition("=")
+        if name in {"fetched", "published"} and value.isdigit():
+            counts[f"store_bytes_{name}"] += int(value)
