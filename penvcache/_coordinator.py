@@ -629,7 +629,7 @@ def _store_stats(  # noqa: PLR0917
 
     published = 0
     if inputs.store_write:
-        published = publish_after(stores, attempt, venv, inputs, deps, [str(r) for r in deps.requirements])
+        published = publish_after(stores, attempt, venv.python, inputs, deps)
     if attempt.key is not None:
         cache = os.path.dirname(os.path.dirname(directory))
         outcome = "store_hit" if attempt.served_by else "store_miss"
