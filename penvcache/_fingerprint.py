@@ -16,13 +16,23 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 #: every component of the key, in the order ``explain`` shows them
-COMPONENTS = ("requirements", "sources", "python", "venv", "installer", "salt")
+COMPONENTS = ("requirements", "sources", "python", "venv", "installer", "salt", "skip_imports")
 
 
 class Inputs:
     """What a caller asked for, as given (paths made absolute)."""
 
-    __slots__ = ("deps_files", "find_links", "installer", "offline", "python", "requirements", "salt_files", "salts")
+    __slots__ = (
+        "deps_files",
+        "find_links",
+        "installer",
+        "offline",
+        "python",
+        "requirements",
+        "salt_files",
+        "salts",
+        "skip_imports",
+    )
 
     def __init__(  # noqa: PLR0917
         self,
@@ -34,6 +44,7 @@ class Inputs:
         salts: tuple[tuple[str, str], ...] = (),
         salt_files: tuple[str, ...] = (),
         installer: str = "",
+        skip_imports: tuple[str, ...] = (),
     ) -> None:
         self.requirements = requirements
         self.deps_files = deps_files
@@ -43,6 +54,7 @@ class Inputs:
         self.salts = salts  #: (where it came from, text): ``--salt`` and ``PENVCACHE_SALT``
         self.salt_files = salt_files
         self.installer = installer  #: ``PENVCACHE_UV``, or "" for the bundled uv
+        self.skip_imports = skip_imports  #: ``--skip-import`` and ``PENVCACHE_SKIP_IMPORT``: sorted, no duplicates
 
 
 def inputs_digest(inputs: Inputs, files: Mapping[str, str]) -> str:

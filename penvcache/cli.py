@@ -61,6 +61,20 @@ def add_ensure_options(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="how long to wait for another process (300)",
     )
+    parser.add_argument(
+        "--skip-import",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a module (or distribution) validation does not import; still checks its version and files; repeatable",
+    )
+    parser.add_argument(
+        "--validate-timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="how long validation may take before the probe is killed (300)",
+    )
     add_cache_dir_option(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     noise = parser.add_mutually_exclusive_group()
@@ -79,6 +93,8 @@ def ensure_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "cache_dir": args.cache_dir,
         "salt": args.salt,
         "salt_files": args.salt_file,
+        "skip_imports": args.skip_import,
+        "validate_timeout": args.validate_timeout,
     }
 
 
@@ -209,8 +225,9 @@ def _check(args: argparse.Namespace, *, probe: bool, quick: bool = False) -> Any
         args.cache_dir,
         args.salt,
         args.salt_file,
+        args.skip_import,
     )
-    return explain(inputs, target, directory, probe=probe, quick=quick)
+    return explain(inputs, target, directory, probe=probe, quick=quick, validate_timeout=args.validate_timeout)
 
 
 def _explain(args: argparse.Namespace) -> int:
@@ -226,6 +243,8 @@ def _explain(args: argparse.Namespace) -> int:
         print(f"  {name:<13} {component['detail']}{short}{mark}")
     for reason in check.reasons:
         print(f"  why: {reason}")
+    for warning in check.warnings():
+        print(f"  warning: {warning}")
     return 0
 
 
