@@ -312,6 +312,10 @@ class _Validation:
                 self.report.fail(name, f"{w.req}{why} is not installed")
             return
         version = dist["version"]
+        if not isinstance(version, str):  # no METADATA, or no Version in it
+            self.report.fail(name, "its metadata has no version (a damaged .dist-info)")
+            self.report.broken.add(name)
+            version = "0"
         specs: list[tuple[Requirement, str | None]] = [(w.req, w.by) for w in wanted]
         specs += [(c, None) for c in self.constraints.get(name, ())]
         for spec, by in specs:

@@ -95,7 +95,7 @@ def json_string(text):
     return '"' + "".join(out) + '"'
 
 
-def to_json(value):
+def to_json(value):  # noqa: PLR0911 (one return per JSON type)
     if value is None:
         return "null"
     if value is True:
@@ -423,6 +423,11 @@ def probe_dist(name, dist, full, answers):
     paths = []
     if dist.path is not None:
         paths.append(dist.path)
+    if not full:  # a dependency of a checked one: what would show a file added or removed, without an import
+        for _, parts in roots:
+            if parts is not None:
+                path = dist.locate(parts)
+                paths.append(os.path.dirname(path) if module_name(parts[-1]) == "__init__" else path)
     for root, parts in roots if full else ():
         if skipped(root, name):
             skips.append(root)
