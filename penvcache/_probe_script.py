@@ -309,12 +309,26 @@ def module_name(filename):
     return name if name.isidentifier() else None
 
 
+def old_style_namespace(dist, parts, size):
+    """True for a pkgutil or pkg_resources namespace package's ``__init__.py`` (``extend_path``,
+    ``declare_namespace``): every distribution of the namespace ships the same small file."""
+    if not parts[-1].endswith(".py") or (size is not None and size > 2048):
+        return False
+    try:
+        with open(dist.locate(parts), "rb") as f:
+            text = f.read(4096)
+    except OSError:
+        return False
+    return b"extend_path(" in text or b"declare_namespace(" in text
+
+
 def import_roots(dist, files):
     """What to import to check a distribution: (dotted name, the RECORD parts of the file that makes it a regular
     package or a module, or None).
 
     These are its top-level modules and packages; under a namespace package (a directory it ships without an
-    ``__init__``, such as ``google/`` or ``google/cloud/``), the first regular packages and modules it ships there
+    ``__init__``, such as ``google/`` or ``google/cloud/``, or with the ``__init__.py`` of a pkgutil or
+    pkg_resources namespace), the first regular packages and modules it ships there
     (``google/cloud/storage/__init__.py``: ``google.cloud.storage``).
     """
     paths = [parts for parts, _ in files if parts and parts[0] not in ("..", "__pycache__") and parts[0][:1] != "/"]
@@ -322,6 +336,11 @@ def import_roots(dist, files):
     for parts in paths:
         if len(parts) > 1 and module_name(parts[-1]) == "__init__":
             inits.setdefault(parts[:-1], parts)
+    sizes = dict(files)
+    parents = {prefix[:i] for prefix in inits for i in range(1, len(prefix))}
+    for prefix in [p for p in inits if p in parents]:  # a package with packages of its own in the distribution
+        if old_style_namespace(dist, inits[prefix], sizes.get(inits[prefix])):
+            del inits[prefix]
     roots = {}
     for parts in paths:
         if parts[0].endswith((".dist-info", ".data", ".egg-info")) or parts[0].startswith("__editable__"):
@@ -375,6 +394,20 @@ def one_line(e):
     return last if last.startswith(kind) else "{}: ... {}".format(kind, last)
 
 
+def missing_module(e):
+    """The module a ModuleNotFoundError names, also when an import re-raised it as another ImportError
+    (``raise ImportError("install the [d] extra") from e``), else None."""
+    seen = 0
+    while e is not None and seen < 8:
+        if isinstance(e, ModuleNotFoundError):
+            return e.name if isinstance(e.name, str) else None
+        if not isinstance(e, ImportError):
+            return None
+        e = e.__cause__ or e.__context__
+        seen += 1
+    return None
+
+
 def check_import(name, init_file):
     """(None, None) when the module imports as its distribution ships it, else (a reason, the missing module's
     name for a ModuleNotFoundError)."""
@@ -383,8 +416,7 @@ def check_import(name, init_file):
     except BaseException as e:  # an import may raise anything, SystemExit included
         if isinstance(e, KeyboardInterrupt):
             raise
-        missing = e.name if isinstance(e, ModuleNotFoundError) and isinstance(e.name, str) else None
-        return "import {} failed: {}".format(name, one_line(e)), missing
+        return "import {} failed: {}".format(name, one_line(e)), missing_module(e)
     module = sys.modules.get(name)
     if init_file is not None and getattr(module, "__file__", None) is None:
         return "import {} found only a namespace package: {} is missing".format(name, init_file), None

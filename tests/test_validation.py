@@ -25,6 +25,12 @@ NAMESPACE_FILES = {
     "nsco/cloud/storage/py.typed": "",
 }
 INTERFERING = "import sys\nsys.modules['victim_pkg'] = None  # poisons another distribution's module\n"
+RERAISED = """\
+try:
+    import server_lib_of_an_extra
+except ModuleNotFoundError as e:
+    raise ImportError("install extra-user[server] to use it") from e
+"""
 PID_THEN_SLEEP = """\
 import os, time
 if os.environ.get("SLEEPY_PID_FILE"):
@@ -41,6 +47,9 @@ def house(tmp_path_factory: pytest.TempPathFactory) -> Path:
     house = tmp_path_factory.mktemp("validation-wheels")
     build_wheel_files(house, "nsco-cloud-storage", "1.0", NAMESPACE_FILES, top_level=["nsco"])
     build_wheel_files(house, "nsco-core", "1.0", {"nsco/core/__init__.py": "", "nsco/direct.py": ""})
+    pkgutil_init = "__path__ = __import__('pkgutil').extend_path(__path__, __name__)\n"
+    old_style = {"oldns/__init__.py": pkgutil_init, "oldns/member/__init__.py": "MEMBER = 1\n"}
+    build_wheel_files(house, "oldns-member", "1.0", old_style, top_level=["oldns"])
     build_wheel(house, "trunc-pkg", "1.0")
     build_wheel(house, "dep-pkg", "1.0")
     build_wheel(house, "dep-pkg", "2.0")
@@ -48,6 +57,7 @@ def house(tmp_path_factory: pytest.TempPathFactory) -> Path:
     build_wheel(house, "interfere-a", "1.0", module_source=INTERFERING)
     build_wheel(house, "victim-pkg", "1.0")
     build_wheel(house, "optional-user", "1.0", module_source="import plotting_lib_nobody_declares\n")
+    build_wheel(house, "extra-user", "1.0", module_source=RERAISED)
     build_wheel(house, "helper-pkg", "1.0")
     build_wheel(house, "needs-helper", "1.0", requires=["helper-pkg"], module_source="import helper_pkg.sub\n")
     build_wheel(house, "display-pkg", "1.0", module_source="raise RuntimeError('no display: $DISPLAY is unset')\n")
@@ -86,6 +96,16 @@ def test_a_namespace_distribution_imports_its_own_package(venv: Path, house: Pat
     assert str(site / "nsco" / "cloud" / "storage" / "__init__.py") in report.stamp_paths
     assert str(site / "nsco" / "core" / "__init__.py") in report.stamp_paths
     assert str(site / "nsco" / "direct.py") in report.stamp_paths  # a module directly in the namespace
+
+
+def test_a_pkgutil_namespace_is_walked_like_a_native_one(venv: Path, house: Path) -> None:
+    assert ensure(venv, house, "oldns-member").status == "installed"
+    report = _probe.validate(str(venv / "bin" / "python"), read_deps(["oldns-member"]))
+    member = site_packages(venv) / "oldns" / "member"
+    assert str(member / "__init__.py") in report.stamp_paths
+    shutil.rmtree(member)
+    assert ensure(venv, house, "oldns-member").status == "installed"
+    assert imports(venv, "oldns.member", "MEMBER")
 
 
 @pytest.mark.parametrize("damage", ["package deleted", "__init__.py deleted"])
@@ -199,6 +219,15 @@ def test_an_undeclared_optional_import_is_a_warning(venv: Path, house: Path) -> 
     assert "plotting_lib_nobody_declares" in result.warnings[0]
     hit = ensure(venv, house, "optional-user")
     assert (hit.status, hit.warnings) == ("hit", result.warnings)
+
+
+def test_a_missing_module_re_raised_as_another_import_error_is_a_warning(venv: Path, house: Path) -> None:
+    result = ensure(venv, house, "extra-user")
+    assert result.status == "installed"
+    assert result.warnings == [
+        "extra-user: import extra_user failed: ImportError: install extra-user[server] to use it "
+        "(server_lib_of_an_extra is not a dependency it requires: an optional one?)"
+    ]
 
 
 def test_warnings_in_the_cli_json_and_explain(venv: Path, house: Path) -> None:
