@@ -154,6 +154,14 @@ class _Probe:
                 os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
 
+    def __enter__(self) -> _Probe:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is not None:  # Ctrl-C or a failure: an import may take long, do not wait for it
+            self._kill()
+        self.close()
+
     def close(self) -> None:
         """End the probe: it exits when its requests end (killed if it does not)."""
         with contextlib.suppress(OSError):
@@ -200,18 +208,12 @@ class _Validation:
         return _Probe(self.python, self.skip_imports, self.deadline, self.timeout)
 
     def run(self) -> Report:
-        probe = self.probe()
-        try:
+        with self.probe() as probe:
             self.collect(probe)
-        finally:
-            probe.close()
         for name in sorted(self.imported):
             if any(self.classify(name, root)[0] == "failure" for root in self.failed_imports(name)):
-                alone = self.probe()  # one package's import must never fail another's
-                try:
+                with self.probe() as alone:  # one package's import must never fail another's
                     self.answers[name] = alone.ask([name])["dists"][name]
-                finally:
-                    alone.close()
         for name in sorted(self.wanted):
             self.check(name)
         return self.report

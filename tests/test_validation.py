@@ -17,7 +17,7 @@ import penvcache
 from penvcache import _probe
 from penvcache._requirements import read_deps
 from tests._kit import build_wheel, build_wheel_files, site_packages
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_cli, wait_for
 
 NAMESPACE_FILES = {
     "nsco/cloud/storage/__init__.py": "from nsco.cloud.storage.blob import Blob\n",
@@ -37,7 +37,7 @@ if os.environ.get("SLEEPY_PID_FILE"):
     with open(os.environ["SLEEPY_PID_FILE"] + ".tmp", "w") as f:
         f.write(str(os.getpid()))
     os.replace(os.environ["SLEEPY_PID_FILE"] + ".tmp", os.environ["SLEEPY_PID_FILE"])
-    time.sleep(60)
+    time.sleep(float(os.environ.get("SLEEPY_SECONDS", "60")))
 """
 
 
@@ -349,6 +349,31 @@ def test_validation_times_out_naming_the_module_and_kills_the_probe(
         os.kill(pid, 0)  # killed and reaped
     monkeypatch.delenv("SLEEPY_PID_FILE")
     assert ensure(venv, house, "sleepy-pkg", validate_timeout=2).status == "adopted"  # the lock was released
+
+
+def test_ctrl_c_during_validation_kills_the_probe_at_once(
+    venv: Path, house: Path, tmp_path: Path, procs: list[subprocess.Popen[str]]
+) -> None:
+    ensure(venv, house, "trunc-pkg")
+    uv_pip(venv, house, "install", "sleepy-pkg")
+    pid_file = tmp_path / "probe.pid"
+    cmd = [sys.executable, "-m", "penvcache", "ensure", "sleepy-pkg", "--venv", str(venv), "--offline"]
+    proc = subprocess.Popen(
+        [*cmd, "--find-links", str(house)],
+        cwd=ROOT,
+        env={**os.environ, "SLEEPY_PID_FILE": str(pid_file), "SLEEPY_SECONDS": "3600"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    procs.append(proc)
+    wait_for(pid_file, proc)
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=120)  # a deadline: the import sleeps for an hour, the validation timeout is 300 s
+    assert proc.returncode == 130
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid_file.read_text()), 0)
 
 
 @pytest.mark.parametrize("seconds", [0.0, -1.0, float("nan"), float("inf")])
