@@ -3,6 +3,7 @@ interfere, optional dependencies, imports to skip, and a probe that neither hang
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -369,11 +370,16 @@ def test_ctrl_c_during_validation_kills_the_probe_at_once(
     )
     procs.append(proc)
     wait_for(pid_file, proc)
-    proc.send_signal(signal.SIGINT)
-    proc.communicate(timeout=120)  # a deadline: the import sleeps for an hour, the validation timeout is 300 s
-    assert proc.returncode == 130
-    with pytest.raises(ProcessLookupError):
-        os.kill(int(pid_file.read_text()), 0)
+    probe = int(pid_file.read_text())
+    try:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=120)  # a deadline: the import sleeps for an hour, the validation timeout is 300 s
+        assert proc.returncode == 130
+        with pytest.raises(ProcessLookupError):
+            os.kill(probe, 0)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(probe, signal.SIGKILL)  # the probe runs in a session of its own
 
 
 @pytest.mark.parametrize("seconds", [0.0, -1.0, float("nan"), float("inf")])
