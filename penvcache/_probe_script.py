@@ -455,28 +455,27 @@ def probe_dist(name, dist, full, answers):
     paths = []
     if dist.path is not None:
         paths.append(dist.path)
-    if not full:  # a dependency of a checked one: what would show a file added or removed, without an import
-        for _, parts in roots:
-            if parts is not None:
-                path = dist.locate(parts)
-                paths.append(os.path.dirname(path) if module_name(parts[-1]) == "__init__" else path)
-    for root, parts in roots if full else ():
-        if skipped(root, name):
+    for root, parts in roots:
+        if full and not skipped(root, name):
+            answers.write(">{} {}\n".format(name, root))
+            answers.flush()
+            reason, missed = check_import(root, None if parts is None else dist.locate(parts))
+            modules[root] = reason
+            if missed is not None:
+                missing[root] = [missed, ships(files, missed)]
+            where = getattr(sys.modules.get(root), "__file__", None) if reason is None else None
+            if where:
+                paths.append(where)
+                if os.path.basename(where).startswith("__init__."):
+                    paths.append(os.path.dirname(where))
+                continue
+        elif full:
             skips.append(root)
-            if parts is not None:
-                paths.append(dist.locate(parts))
-            continue
-        answers.write(">{} {}\n".format(name, root))
-        answers.flush()
-        reason, missed = check_import(root, None if parts is None else dist.locate(parts))
-        modules[root] = reason
-        if missed is not None:
-            missing[root] = [missed, ships(files, missed)]
-        where = getattr(sys.modules.get(root), "__file__", None) if reason is None else None
-        if where:
-            paths.append(where)
-            if os.path.basename(where).startswith("__init__."):
-                paths.append(os.path.dirname(where))
+        if parts is not None:  # not imported (a dependency of a checked one, skipped, or failed): from RECORD
+            path = dist.locate(parts)
+            paths.append(path)
+            if module_name(parts[-1]) == "__init__":
+                paths.append(os.path.dirname(path))
     return {
         "version": dist.version,
         "requires": dist.requires,

@@ -222,6 +222,14 @@ def test_an_undeclared_optional_import_is_a_warning(venv: Path, house: Path) -> 
     assert (hit.status, hit.warnings) == ("hit", result.warnings)
 
 
+def test_a_package_whose_import_warns_is_stamped_from_its_record(venv: Path, house: Path) -> None:
+    assert ensure(venv, house, "optional-user").status == "installed"
+    assert ensure(venv, house, "optional-user").status == "hit"
+    (site_packages(venv) / "optional_user" / "sub.py").unlink()
+    assert ensure(venv, house, "optional-user").status == "installed"
+    assert (site_packages(venv) / "optional_user" / "sub.py").is_file()
+
+
 def test_a_missing_module_re_raised_as_another_import_error_is_a_warning(venv: Path, house: Path) -> None:
     result = ensure(venv, house, "extra-user")
     assert result.status == "installed"
