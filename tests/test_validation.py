@@ -65,6 +65,7 @@ def house(tmp_path_factory: pytest.TempPathFactory) -> Path:
     build_wheel(house, "multiline-pkg", "1.0", module_source="raise ValueError('first line\\nsecond line')\n")
     build_wheel(house, "stdin-reader", "1.0", module_source="import sys\nDATA = sys.stdin.read()\n")
     build_wheel(house, "sleepy-pkg", "1.0", module_source=PID_THEN_SLEEP)
+    build_wheel(house, "exits-pkg", "1.0", module_source="import os\nos._exit(3)\n")
     return house
 
 
@@ -298,6 +299,9 @@ def test_the_cli_takes_skip_import_and_refuses_a_bad_name(venv: Path, house: Pat
     assert run_cli("ensure", *args, "--skip-import", "display_pkg").returncode == 0
     hit = run_cli("ensure", *args, "--skip-import", "display_pkg", "--validate-timeout", "30")
     assert hit.stdout.startswith("penvcache: hit")
+    explained = run_cli("explain", *args)
+    assert "  skip_imports  none  [-]  (changed)\n" in explained.stdout
+    assert "  why: skipped imports changed: removed display_pkg\n" in explained.stdout
     bad = run_cli("ensure", *args, "--skip-import", "not a name")
     assert bad.returncode == 2
     assert bad.stderr == (
@@ -338,6 +342,16 @@ def test_an_import_reading_stdin_does_not_read_the_requests(venv: Path, house: P
             proc.communicate()
     assert proc.returncode == 0, err
     assert out.startswith("penvcache: installed")
+
+
+def test_an_import_that_ends_the_interpreter_is_named(venv: Path, house: Path) -> None:
+    ensure(venv, house, "trunc-pkg")
+    uv_pip(venv, house, "install", "exits-pkg")
+    with pytest.raises(penvcache.InstallFailed) as failed:
+        ensure(venv, house, "exits-pkg")
+    assert str(failed.value) == (
+        f"validation probe in {venv / 'bin' / 'python'} died while importing exits_pkg (of exits-pkg): exit code 3"
+    )
 
 
 def test_validation_times_out_naming_the_module_and_kills_the_probe(
