@@ -124,9 +124,11 @@ class _Probe:
     def _line(self) -> bytes:
         assert self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
+        poller = select.poll()  # not select.select: it fails on a descriptor numbered 1024 or more
+        poller.register(fd, select.POLLIN)
         while (end := self.buffer.find(b"\n")) < 0:
             left = self.deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
+            if left <= 0 or not poller.poll(max(int(left * 1000), 1)):
                 if time.monotonic() < self.deadline:
                     continue
                 self._kill()

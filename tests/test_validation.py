@@ -344,6 +344,27 @@ def test_an_import_reading_stdin_does_not_read_the_requests(venv: Path, house: P
     assert out.startswith("penvcache: installed")
 
 
+def test_validation_works_with_descriptors_numbered_past_1024(venv: Path, house: Path) -> None:
+    """A process with many open files (a build tool, a test runner) gets pipes numbered past select()'s limit."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"needs 1200 open files, the hard limit is {hard}")
+    ensure(venv, house, "trunc-pkg")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    opened: list[int] = []
+    try:
+        while not opened or opened[-1] < 1100:
+            opened.append(os.open(os.devnull, os.O_RDONLY))
+        report = _probe.validate(str(venv / "bin" / "python"), read_deps(["trunc-pkg"]))
+    finally:
+        for fd in opened:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert report.satisfied, report.summary()
+
+
 def test_an_import_that_ends_the_interpreter_is_named(venv: Path, house: Path) -> None:
     ensure(venv, house, "trunc-pkg")
     uv_pip(venv, house, "install", "exits-pkg")
