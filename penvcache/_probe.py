@@ -118,7 +118,8 @@ class _Probe:
             tail = self.errors.read().decode(errors="replace").strip().splitlines()[-1:]
             why = tail[0].strip() if tail else f"exit code {self.proc.returncode}"
             doing = f"importing {self.current[1]} (of {self.current[0]})" if self.current else "starting"
-            msg = f"validation probe in {self.python} died while {doing}: {why}"
+            skip = f"; to skip this import: --skip-import {self.current[1]}" if self.current else ""
+            msg = f"validation probe in {self.python} died while {doing}: {why}{skip}"
             raise InstallFailed(msg) from e
 
     def _line(self) -> bytes:

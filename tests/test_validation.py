@@ -371,7 +371,8 @@ def test_an_import_that_ends_the_interpreter_is_named(venv: Path, house: Path) -
     with pytest.raises(penvcache.InstallFailed) as failed:
         ensure(venv, house, "exits-pkg")
     assert str(failed.value) == (
-        f"validation probe in {venv / 'bin' / 'python'} died while importing exits_pkg (of exits-pkg): exit code 3"
+        f"validation probe in {venv / 'bin' / 'python'} died while importing exits_pkg (of exits-pkg): exit code 3; "
+        "to skip this import: --skip-import exits_pkg"
     )
 
 
