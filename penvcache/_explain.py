@@ -139,6 +139,8 @@ def _reasons(  # noqa: PLR0917
             reasons.append("venv recreated (a new pyvenv.cfg)" if was[1] != now[1] else "venv: pyvenv.cfg changed")
         elif name == "installer":
             reasons.append(f"installer changed: {old.get(name)} -> {new.get(name)}")
+        elif name == "skip_imports" and name not in old:
+            reasons.append("skipped imports: not in the record (an older penvcache made it)")
         elif name == "skip_imports":
             was = details.get("skip_imports", [])
             reasons.append("skipped imports changed: " + _diff(was, list(inputs.skip_imports)))

@@ -430,3 +430,17 @@ def test_ctrl_c_during_validation_kills_the_probe_at_once(
 def test_a_validate_timeout_must_be_positive(venv: Path, house: Path, seconds: float) -> None:
     with pytest.raises(penvcache.InvalidInput, match="validate timeout must be a number of seconds > 0"):
         ensure(venv, house, "trunc-pkg", validate_timeout=seconds)
+
+
+def test_explain_names_a_record_made_before_skipped_imports_were_in_the_key(venv: Path, house: Path) -> None:
+    from penvcache import _state
+
+    ensure(venv, house, "trunc-pkg")
+    directory = _state.venv_dir(os.environ["PENVCACHE_CACHE_DIR"], str(venv))
+    state = _state.read(directory)
+    assert state is not None
+    del state["components"]["skip_imports"]
+    state["fingerprint"] = "0" * 64  # made of the six components an older penvcache knew
+    _state.write(directory, state)
+    explained = run_cli("explain", "trunc-pkg", "--venv", str(venv), "--offline", "--find-links", str(house))
+    assert "  why: skipped imports: not in the record (an older penvcache made it)\n" in explained.stdout
