@@ -17,6 +17,7 @@ from typing import IO, Any
 from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion
 
 from ._errors import InstallFailed
 from ._requirements import DepsSet, normalise
@@ -326,7 +327,7 @@ class _Validation:
         for spec, by in specs:
             if spec.marker is not None and by is None and not spec.marker.evaluate(self.env):
                 continue
-            if not spec.specifier.contains(version, prereleases=True):
+            if not _satisfies(spec, version):
                 needs = "is required" if by is None else f"is required by {by}"
                 self.report.fail(name, f"{version} is installed but {spec} {needs}")
         damaged = dist["damaged"]
@@ -361,6 +362,16 @@ class _Validation:
         if path not in self.stamped:
             self.stamped.add(path)
             self.report.stamp_paths.append(path)
+
+
+def _satisfies(req: Requirement, version: str) -> bool:
+    """Whether ``version`` satisfies ``req``'s specifier (a version that is not PEP 440 satisfies only none)."""
+    if not req.specifier:
+        return True
+    try:
+        return req.specifier.contains(version, prereleases=True)
+    except InvalidVersion:  # older packaging raises where newer ones answer False
+        return False
 
 
 def _extra_requirements(requires: list[str], extras: set[str], env: dict[str, str]) -> list[Requirement]:

@@ -444,3 +444,16 @@ def test_explain_names_a_record_made_before_skipped_imports_were_in_the_key(venv
     _state.write(directory, state)
     explained = run_cli("explain", "trunc-pkg", "--venv", str(venv), "--offline", "--find-links", str(house))
     assert "  why: skipped imports: not in the record (an older penvcache made it)\n" in explained.stdout
+
+
+def test_a_version_that_is_not_pep_440_satisfies_only_no_specifier(venv: Path, house: Path) -> None:
+    """Older packaging raises InvalidVersion where newer ones answer False: either way a failure, never a crash."""
+    ensure(venv, house, "top-pkg")
+    info = site_packages(venv) / "dep_pkg-2.0.dist-info"
+    (info / "METADATA").write_text((info / "METADATA").read_text().replace("Version: 2.0", "Version: 2.0-legacy-x"))
+    record = (info / "RECORD").read_text().splitlines()
+    (info / "RECORD").write_text("".join(f"{line.split(',')[0]},,\n" for line in record))
+    python = str(venv / "bin" / "python")
+    assert _probe.validate(python, read_deps(["dep-pkg"])).satisfied
+    report = _probe.validate(python, read_deps(["top-pkg"]))
+    assert report.failures == {"dep-pkg": ["2.0-legacy-x is installed but dep-pkg>=2 is required by top-pkg"]}
