@@ -103,6 +103,8 @@ def ensure(
     salt_files: Iterable[str | os.PathLike[str]] = (),
     options: Iterable[str] = (),
     require_hit: bool = False,
+    store: Iterable[str] = (),
+    store_write: bool = True,
     skip_imports: Iterable[str] = (),
     validate_timeout: float = 300.0,
 ) -> EnsureResult:
@@ -117,7 +119,9 @@ def ensure(
     "--project .", "--group dev", "--extra test", "--exact", "--pre"]`` (paths relative to the current directory).
     ``skip_imports``: module (or distribution) names validation does not import (also ``PENVCACHE_SKIP_IMPORT``,
     comma-separated; part of the key); their versions, metadata and files are still checked.
-    ``validate_timeout`` bounds a validation.
+    ``validate_timeout`` bounds a validation. ``store`` names shared stores (URLs; default ``$PENVCACHE_STORE``)
+    that a miss installs from when they hold the set, and publishes to after an install from elsewhere unless
+    ``store_write`` is false.
     """
     return run_ensure(
         venv,
@@ -131,6 +135,8 @@ def ensure(
         salt=salt,
         salt_files=salt_files,
         require_hit=require_hit,
+        store=store,
+        store_write=store_write,
         skip_imports=skip_imports,
         validate_timeout=validate_timeout,
         options=options,
@@ -146,6 +152,8 @@ def make_inputs(
     find_links: Iterable[str | os.PathLike[str]],
     salt: Iterable[str],
     salt_files: Iterable[str | os.PathLike[str]],
+    store: Iterable[str] = (),
+    store_write: bool = True,
     options: Iterable[str] = (),
     skip_imports: Iterable[str] = (),
 ) -> _fingerprint.Inputs:
@@ -163,6 +171,8 @@ def make_inputs(
         salts=salts,
         salt_files=tuple(os.path.abspath(os.fspath(f)) for f in salt_files),
         installer=os.environ.get("PENVCACHE_UV", ""),
+        stores=tuple(store),
+        store_write=store_write,
         options=_options(options),
         uv_env=_fingerprint.uv_environment(),
         skip_imports=_skip_imports(skip_imports),
@@ -200,7 +210,9 @@ def _options(options: Iterable[str]) -> tuple[str, ...]:
 def cache_entry(cache_dir: str | os.PathLike[str] | None, venv: Venv) -> tuple[str, str]:
     """The cache dir and the venv's entry (directory) in it."""
     cache = os.fspath(cache_dir) if cache_dir else _state.default_cache_dir()
-    return cache, _state.venv_dir(cache, venv.path)
+    directory = _state.venv_dir(cache, venv.path)
+    _state.check_owned(directory)  # a few lstat calls: refuse an entry another user could have written
+    return cache, directory
 
 
 def run_ensure(
@@ -220,6 +232,8 @@ def run_ensure(
     skip_imports: Iterable[str] = (),
     validate_timeout: float = 300.0,
     verbose: bool = False,
+    store: Iterable[str] = (),
+    store_write: bool = True,
 ) -> EnsureResult:
     """:func:`ensure`, plus the CLI's ``verbose`` (uv's output on stderr)."""
     start = time.monotonic()
@@ -230,7 +244,19 @@ def run_ensure(
             msg = f"{what} must be a number of seconds {'>= 0' if what == 'lock timeout' else '> 0'}, not {seconds!r}"
             raise InvalidInput(msg)
     target, inputs, cache, directory = prepare(
-        venv, requirements, deps_files, python, offline, find_links, cache_dir, salt, salt_files, options, skip_imports
+        venv,
+        requirements,
+        deps_files,
+        python,
+        offline,
+        find_links,
+        cache_dir,
+        salt,
+        salt_files,
+        options,
+        store,
+        store_write,
+        skip_imports=skip_imports,
     )
 
     def result(
@@ -286,7 +312,7 @@ def run_ensure(
             import contextlib
 
             with contextlib.suppress(OSError):
-                _state.write_json(os.path.join(directory, "last.json"), last)
+                _state.summarise(directory, last)
         raise
 
 
@@ -307,7 +333,17 @@ def check_hit(
     """The result of :func:`ensure` when it is a hit, else ``None``: no lock, no process, nothing changed."""
     start = time.monotonic()
     target, inputs, cache, directory = prepare(
-        venv, requirements, deps_files, python, offline, find_links, cache_dir, salt, salt_files, options, skip_imports
+        venv,
+        requirements,
+        deps_files,
+        python,
+        offline,
+        find_links,
+        cache_dir,
+        salt,
+        salt_files,
+        options,
+        skip_imports=skip_imports,
     )
     state = _state.read(directory)
     key = _key(inputs, target, state)
@@ -328,6 +364,8 @@ def prepare(  # noqa: PLR0917 (the arguments of ensure)
     salt: Iterable[str],
     salt_files: Iterable[str | os.PathLike[str]],
     options: Iterable[str] = (),
+    store: Iterable[str] = (),
+    store_write: bool = True,
     skip_imports: Iterable[str] = (),
 ) -> tuple[Venv, _fingerprint.Inputs, str, str]:
     """The venv, what it must hold, the cache dir and the venv's entry in it."""
@@ -341,6 +379,8 @@ def prepare(  # noqa: PLR0917 (the arguments of ensure)
         find_links=find_links,
         salt=salt,
         salt_files=salt_files,
+        store=store,
+        store_write=store_write,
         options=options,
         skip_imports=skip_imports,
     )
@@ -388,6 +428,7 @@ def _require_hit(
 def _record(directory: str, target: Venv, key: _Key, status: Status, report: Report) -> None:
     from ._requirements import resolved_commits
 
+    when = time.time()
     assert key.deps is not None
     assert key.identity is not None
     _state.write(
@@ -416,9 +457,13 @@ def _record(directory: str, target: Venv, key: _Key, status: Status, report: Rep
             "warnings": report.warnings,
             "venv": target.path,
             "status": status,
-            "when": time.time(),
+            "when": when,
         },
     )
+    import contextlib
+
+    with contextlib.suppress(OSError):  # what `list` shows: the state above is what counts
+        _state.summarise(directory, {"venv": target.path, "status": status, "when": when})
 
 
 def _link(link: str) -> str:
@@ -485,14 +530,14 @@ def _salt(inputs: _fingerprint.Inputs) -> list[list[str]]:
     """Each salt as [where it came from, SHA-256 of its text or its file's bytes]."""
     parts = [[where, hex_digest(text.encode("utf-8", "surrogateescape"))] for where, text in inputs.salts]
     for path in inputs.salt_files:
-        try:
-            with open(path, "rb") as f:
-                parts.append([f"--salt-file {path}", _stamp.file_digest(f)])
-        except OSError as e:
+        data = _state.read_regular(path)  # never a FIFO or a device: a hit must not hang
+        if data is None:
             from ._errors import InvalidInput
 
-            msg = f"--salt-file {path}: cannot read it: {e.strerror or e}"
-            raise InvalidInput(msg) from e
+            why = "no such file" if not os.path.lexists(path) else "not a readable regular file, or too big"
+            msg = f"--salt-file {path}: cannot read it: {why}"
+            raise InvalidInput(msg)
+        parts.append([f"--salt-file {path}", hex_digest(data)])
     return parts
 
 
@@ -624,14 +669,47 @@ def _repair(
             return ("installed" if created else "adopted"), False, report
         missing, broken = sorted({*report.failures, *changed}), sorted({*report.broken, *changed})
         fresh = bool(report.refetch)
-    fallback = install(
-        venv, deps, missing=missing, reinstall=broken, offline=inputs.offline, verbose=verbose, fresh=fresh
-    )
+    stores = _stores(inputs)
+    attempt = None
+    if stores:
+        from ._store import install_from_store
+
+        attempt = install_from_store(stores, venv, inputs, key.components, deps, verbose=verbose)
+    fallback = False
+    if attempt is None or attempt.served_by is None:
+        fallback = install(
+            venv, deps, missing=missing, reinstall=broken, offline=inputs.offline, verbose=verbose, fresh=fresh
+        )
     report = validated()
     if not report.satisfied:
         msg = f"{venv.path} still fails validation after installing: {report.summary()}"
         raise InstallFailed(msg)
+    if attempt is not None:
+        _store_stats(directory, stores, attempt, venv, inputs, deps)
     return "installed", fallback, report
+
+
+def _stores(inputs: _fingerprint.Inputs) -> list[str]:
+    if not inputs.stores and not os.environ.get("PENVCACHE_STORE"):
+        return []
+    from ._store import store_urls
+
+    return store_urls(inputs.stores)
+
+
+def _store_stats(  # noqa: PLR0917
+    directory: str, stores: list[str], attempt: Any, venv: Venv, inputs: _fingerprint.Inputs, deps: DepsSet
+) -> None:
+    """Publish what was installed (unless the store is read-only here) and count the store's traffic."""
+    from ._store import publish_after
+
+    published = 0
+    if inputs.store_write:
+        published = publish_after(stores, attempt, venv, inputs, deps, [str(r) for r in deps.requirements])
+    if attempt.key is not None:
+        cache = os.path.dirname(os.path.dirname(directory))
+        outcome = "store_hit" if attempt.served_by else "store_miss"
+        _stats.record(cache, f"{outcome} fetched={attempt.bytes_fetched} published={published}")
 
 
 def use(
@@ -648,6 +726,8 @@ def use(
     salt_files: Iterable[str | os.PathLike[str]] = (),
     options: Iterable[str] = (),
     require_hit: bool = False,
+    store: Iterable[str] = (),
+    store_write: bool = True,
     skip_imports: Iterable[str] = (),
     validate_timeout: float = 300.0,
 ) -> InUse:
@@ -669,6 +749,8 @@ def use(
         salt=tuple(salt),
         salt_files=tuple(salt_files),
         require_hit=require_hit,
+        store=tuple(store),
+        store_write=store_write,
         skip_imports=tuple(skip_imports),
         validate_timeout=validate_timeout,
         options=tuple(options),

@@ -33,6 +33,7 @@ VALUE_OPTIONS = {
     "--lock-timeout": None,
     "--skip-import": "skip_imports",
     "--validate-timeout": None,
+    "--store": None,  # where a miss installs from: no bearing on a hit
     "-e": "options",
     "--editable": "options",
     "--index-url": "options",
@@ -73,6 +74,8 @@ FLAG_OPTIONS = {
     "-v": None,
     "--verbose": None,
     "--require-hit": None,  # a hit is what it requires
+    "--store-readonly": None,
+    "--no-store-write": None,
     "--no-index": "options",
     "--pre": "options",
     "--all-extras": "options",
