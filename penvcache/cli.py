@@ -114,6 +114,20 @@ def add_ensure_options(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="how long to wait for another process (300)",
     )
+    parser.add_argument(
+        "--skip-import",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a module (or distribution) validation does not import; still checks its version and files; repeatable",
+    )
+    parser.add_argument(
+        "--validate-timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="how long validation may take before the probe is killed (300)",
+    )
     add_cache_dir_option(parser)
     parser.add_argument(
         "--store",
@@ -147,6 +161,8 @@ def ensure_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "cache_dir": args.cache_dir,
         "salt": args.salt,
         "salt_files": args.salt_file,
+        "skip_imports": args.skip_import,
+        "validate_timeout": args.validate_timeout,
         "store": args.store,
         "store_write": not args.store_readonly,
         "options": option_lines(args),
@@ -297,7 +313,7 @@ def _check(args: argparse.Namespace, *, probe: bool, quick: bool = False) -> Any
     from ._explain import explain
 
     target, inputs, _, directory = _prepare(args)
-    return explain(inputs, target, directory, probe=probe, quick=quick)
+    return explain(inputs, target, directory, probe=probe, quick=quick, validate_timeout=args.validate_timeout)
 
 
 def _prepare(args: argparse.Namespace) -> tuple[Venv, Any, str, str]:
@@ -313,6 +329,7 @@ def _prepare(args: argparse.Namespace) -> tuple[Venv, Any, str, str]:
         args.salt,
         args.salt_file,
         option_lines(args),
+        skip_imports=args.skip_import,
     )
 
 
@@ -329,6 +346,8 @@ def _explain(args: argparse.Namespace) -> int:
         print(f"  {name:<13} {component['detail']}{short}{mark}")
     for reason in check.reasons:
         print(f"  why: {reason}")
+    for warning in check.warnings():
+        print(f"  warning: {warning}")
     for note in check.notes:
         print(f"  note: {note}")
     return 0
