@@ -41,7 +41,7 @@ class ScriptsHook(MetadataHookInterface):
         metadata["scripts"] = {"penvcache": ENTRY_POINT} if windows_platform() else {}
 
 
-class LauncherHook(BuildHookInterface):
+class LauncherHook(BuildHookInterface[Any]):
     """The wheel: the launcher script on POSIX; the platform tag on Windows."""
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
