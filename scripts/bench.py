@@ -591,12 +591,17 @@ def cold_comparison(root: Path, layouts: Sequence[Layout], size: int, rounds: in
     }
     base_ms = medians[base_name]
     cpu_medians = {name: statistics.median(samples) * 1000 for name, samples in cpu.items()}
+    cpu_over_embedded = {  # CPU time (this process and its children) is less sensitive to a loaded machine
+        name: statistics.median((t - e) * 1000 for t, e in zip(samples, cpu["penvcache.ensure()"], strict=True))
+        for name, samples in cpu.items()
+    }
     print(f"\ncold, synthetic-{size}: a fresh venv per call, median of {rounds} rounds (+{WARMUP_ROUNDS} warm-up)")
-    print(f"  {'':<38}{'wall ms':>8} {'vs uv':>8} {'- embedded':>11}  {'cpu ms':>7}")
+    print(f"  {'':<38}{'wall ms':>8} {'vs uv':>8} {'- embedded':>11}  {'cpu ms':>7} {'- embedded':>11}")
     for name in timings:
         overhead = (medians[name] - base_ms) / base_ms * 100
         print(
-            f"  {name:<38}{medians[name]:8.1f} {overhead:+7.1f}% {over_embedded[name]:+10.1f}  {cpu_medians[name]:7.1f}"
+            f"  {name:<38}{medians[name]:8.1f} {overhead:+7.1f}% {over_embedded[name]:+10.1f}"
+            f"  {cpu_medians[name]:7.1f} {cpu_over_embedded[name]:+10.1f}"
         )
     phase_medians = {name: statistics.median(p.get(name, 0.0) for p in phases) * 1000 for name in phases[0]}
     base_phase_medians = {
@@ -614,6 +619,7 @@ def cold_comparison(root: Path, layouts: Sequence[Layout], size: int, rounds: in
         "over_embedded_median_ms": over_embedded,
         "overhead_percent": {name: (ms - base_ms) / base_ms * 100 for name, ms in medians.items()},
         "cpu_median_ms": cpu_medians,
+        "cpu_over_embedded_median_ms": cpu_over_embedded,
         "embedded_phases_median_ms": phase_medians,
         "baseline_phases_median_ms": base_phase_medians,
     }
@@ -643,6 +649,10 @@ def import_costs(python: Path, root: Path, rounds: int) -> dict[str, float]:
     return medians
 
 
+def loadavg() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+
+
 def machine_info() -> dict[str, Any]:
     cpu_model = None
     try:
@@ -660,7 +670,7 @@ def machine_info() -> dict[str, Any]:
         "nproc": len(affinity(0)) if affinity else os.cpu_count(),
         "cpu_count": os.cpu_count(),
         "cpu_model": cpu_model,
-        "loadavg": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "loadavg_start": loadavg(),
     }
 
 
@@ -705,7 +715,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     root = Path(tempfile.mkdtemp(prefix="penvcache-bench-"))
     started = time.perf_counter()
     results: dict[str, Any] = {"machine": machine_info(), "rounds": args.rounds, "warmup_rounds": WARMUP_ROUNDS}
-    print(f"penvcache bench in {root}: sizes {args.sizes}, {args.rounds} rounds")
+    print(f"penvcache bench in {root}: sizes {args.sizes}, {args.rounds} rounds, load average {loadavg()}")
     try:
         print("building penvcache's wheel and installing it in each layout (online) ...")
         layouts = install_layouts(root, build_penvcache_wheel(root))
@@ -736,7 +746,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             shutil.rmtree(root, ignore_errors=True)
     results["total_seconds"] = time.perf_counter() - started
-    print(f"\ntotal {results['total_seconds']:.0f}s")
+    results["loadavg_end"] = loadavg()
+    print(f"\ntotal {results['total_seconds']:.0f}s, load average {loadavg()} (the machine's others share the cores)")
     args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {args.json}")
     return 0
