@@ -81,6 +81,7 @@ IMPORTS = [
     "penvcache._requirements",
     "filelock",
     "packaging.requirements",
+    "importlib.metadata",
     "platformdirs",
     "uv",
     "argparse",
