@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ._errors import InstallFailed, InvalidInput, OfflineUnavailable
-from ._requirements import DepsSet
+from ._requirements import DepsSet, normalise
 from ._venv import Venv
 
 # What uv says when it cannot reach an index (connection refused, DNS, TLS, timeouts).
@@ -146,20 +146,27 @@ def install(
                 f.writelines(f"{line}\n" for line in lines)
             return path
 
-        if deps.hashes:  # --hash pins reach uv only through a requirements file
-            cmd += ["--requirement", temp_file("requirements.txt", map(deps.install_line, deps.requirements))]
-        else:
-            cmd += [str(r) for r in deps.requirements]
+        # Requirements reach uv through a file, never argv (20,000 of them exceed the argument list).
+        own = [r for r in deps.requirements if normalise(r) not in deps.from_lock]
+        if own or not deps.locks:
+            cmd += ["--requirement", temp_file("requirements.txt", map(deps.install_line, own))]
+        for lock in deps.locks:  # pylock.toml, as uv reads it
+            cmd += ["--requirement", lock]
         if deps.constraints:
             cmd += ["--constraint", temp_file("constraints.txt", map(deps.install_line, deps.constraints))]
-        if deps.hashes:  # as pip does: one --hash turns on hash-checking mode for every package
+        if deps.hashes and ("--require-hashes", "") not in deps.options:  # as pip: one --hash turns it on
             cmd.append("--require-hashes")
+        cmd += deps.install_options()
         for link in deps.find_links:
             cmd += ["--find-links", link]
         for url in deps.index_urls[-1:]:
-            cmd += ["--index-url", url]
+            cmd += ["--default-index", url]  # uv's name: --index-url would lose to UV_DEFAULT_INDEX
         for url in deps.extra_index_urls:
             cmd += ["--extra-index-url", url]
+        if deps.no_index:
+            cmd.append("--no-index")
+        for warning in dict.fromkeys(deps.warnings):
+            sys.stderr.write(f"penvcache: warning: {warning}\n")
         for name in reinstall:
             cmd += ["--reinstall-package", name]
         if offline:
@@ -168,7 +175,7 @@ def install(
         if proc.returncode == 0:
             return False
         reason = _uv_error(proc.stdout)
-        names = ", ".join(missing)
+        names = ", ".join(missing) or "the set"  # exact mode installs when nothing is missing
         if offline:
             msg = f"offline, and {names} cannot be installed from uv's cache or the find-links: {reason}"
             raise OfflineUnavailable(msg)
