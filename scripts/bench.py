@@ -626,9 +626,10 @@ def cold_comparison(root: Path, layouts: Sequence[Layout], size: int, rounds: in
     }
 
 
-def import_costs(python: Path, root: Path, rounds: int) -> dict[str, float]:
-    """Median ms to import each of :data:`IMPORTS` in a fresh ``python`` (``-X importtime``, cumulative, with
-    bytecode), after what starting the interpreter imports anyway."""
+def import_costs(python: Path, root: Path, rounds: int) -> dict[str, dict[str, float]]:
+    """Ms to import each of :data:`IMPORTS` in a fresh ``python`` (``-X importtime``, cumulative, with bytecode),
+    beyond what starting the interpreter imports anyway: the median and the minimum (the least disturbed by
+    other load) of ``rounds`` interpreters."""
     costs: dict[str, list[float]] = {name: [] for name in IMPORTS}
     for _ in range(rounds):
         for name in IMPORTS:
@@ -643,11 +644,12 @@ def import_costs(python: Path, root: Path, rounds: int) -> dict[str, float]:
                 raise RuntimeError(f"import {name} failed in {python}:\n{proc.stderr}")
             last = proc.stderr.strip().splitlines()[-1]  # the top-level import comes last
             costs[name].append(int(last.split("|")[1]) / 1000)
-    medians = {name: statistics.median(samples) for name, samples in costs.items()}
-    print(f"\nimport costs in {python} (ms, cumulative, median of {rounds} fresh interpreters, with bytecode)")
-    for name, ms in medians.items():
-        print(f"  {name:<26}{ms:8.1f}")
-    return medians
+    summary = {name: {"median": statistics.median(ms), "min": min(ms)} for name, ms in costs.items()}
+    print(f"\nimport costs in {python} (ms, cumulative, {rounds} fresh interpreters, with bytecode)")
+    print(f"  {'module':<26}{'median':>8}{'min':>8}")
+    for name, row in summary.items():
+        print(f"  {name:<26}{row['median']:8.1f}{row['min']:8.1f}")
+    return summary
 
 
 def loadavg() -> str:
