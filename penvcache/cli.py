@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TextIO
 
 from ._coordinator import EnsureResult, InUse, prepare, run_ensure
-from ._errors import PenvcacheError
+from ._errors import InvalidInput, PenvcacheError
 from ._fastpath import report
 from ._venv import Venv
 from .version import __version__
