@@ -7,6 +7,7 @@ does the rest; a hit found here is the same answer that path would give.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from ._coordinator import check_hit
@@ -17,7 +18,7 @@ from ._output import write_line
 TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays light
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from typing import Any, TextIO
+    from typing import Any, NoReturn, TextIO
 
     from ._coordinator import EnsureResult
 
@@ -32,6 +33,8 @@ VALUE_OPTIONS = {
     "--salt": "salt",
     "--salt-file": "salt_files",
     "--lock-timeout": None,
+    "--skip-import": "skip_imports",
+    "--validate-timeout": None,
     "--store": None,  # where a miss installs from: no bearing on a hit
     "-e": "options",
     "--editable": "options",
@@ -82,7 +85,7 @@ FLAG_OPTIONS = {
     "--exact": "options",
     "--no-python-downloads": None,
 }
-_LISTS = ("requirements", "deps_files", "find_links", "salt", "salt_files", "options")
+_LISTS = ("requirements", "deps_files", "find_links", "salt", "salt_files", "options", "skip_imports")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -98,6 +101,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return full_main(args)
     except KeyboardInterrupt:  # Ctrl-C before the full command line took over (it answers 130 itself after)
         return 130
+
+
+def launch() -> NoReturn:
+    """The ``penvcache`` script and ``python -m penvcache``: :func:`main`, and a hit exits at once.
+
+    A hit leaves nothing to clean up (no lock, no thread, no temp file), so after flushing its output the
+    process ends with ``os._exit`` instead of finalizing the interpreter, which costs about as much as the hit.
+    Everything else ends the usual way, through ``sys.exit``.
+    """
+    args = sys.argv[1:]
+    try:
+        if args[:1] == ["ensure"]:
+            code = _ensure_hit(args[1:])
+            if code is not None:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        from .cli import main as full_main
+
+        code = full_main(args)
+    except KeyboardInterrupt:  # Ctrl-C before the full command line took over (it answers 130 itself after)
+        code = 130
+    sys.exit(code)
 
 
 def _ensure_hit(args: list[str]) -> int | None:
@@ -186,12 +212,15 @@ def report(result: EnsureResult, *, as_json: bool, quiet: bool, out: TextIO) -> 
     if as_json:
         write_line(json_object(result.to_dict()), out)
     elif not quiet:
+        for warning in result.warnings:
+            print(f"penvcache: warning: {warning}", file=sys.stderr, flush=True)
         line = f"penvcache: {result.status} {result.venv} ({result.fingerprint[:12]}) in {result.elapsed:.3f}s"
         write_line(line, out)
 
 
 def json_object(data: dict[str, object]) -> str:
-    """``json.dumps(data)`` for a flat dict of str, int, float, bool and None, without importing json (and re)."""
+    """``json.dumps(data)`` for a flat dict of str, int, float, bool, None and lists of str, without importing json
+    (and re)."""
     from _json import encode_basestring_ascii as quote
 
     parts = []
@@ -202,6 +231,8 @@ def json_object(data: dict[str, object]) -> str:
             text = repr(value)
         elif isinstance(value, str):
             text = quote(value)
+        elif isinstance(value, list) and all(isinstance(item, str) for item in value):
+            text = "[" + ", ".join(quote(item) for item in value) + "]"
         else:
             import json
 

@@ -366,8 +366,9 @@ def hook(name, args):
         os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, delivered at this exact point
 
 sys.addaudithook(hook)
-from penvcache._fastpath import main  # what the console script runs
-sys.exit(main(sys.argv[3:]))
+from penvcache._fastpath import launch  # what the penvcache script and python -m penvcache run
+sys.argv[1:] = sys.argv[3:]
+launch()
 """
 
 
