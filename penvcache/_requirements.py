@@ -208,6 +208,21 @@ class DepsSet:
             argv += [option, value] if value else [option]
         return argv
 
+    def implies_require_hashes(self) -> bool:
+        """pip's rule: one ``--hash`` requires a hash for every package (unless ``--no-require-hashes``). Not when
+        a requirement cannot have one (a local directory, an editable, a VCS URL): pip refuses such a file and uv
+        installs it, checking hashes where given, which is how ``uv export`` output (``-e .`` beside hashed pins)
+        is meant to be read."""
+        if not self.hashes or self.no_require_hashes or ("--require-hashes", "") in self.options:
+            return False
+        for req in self.requirements:
+            url = req.url or ""
+            if url.startswith(_VCS) or normalise(req) in self.editables:
+                return False
+            if url.startswith("file:") and os.path.isdir(_url_path(url)):
+                return False
+        return True
+
     @property
     def exact(self) -> bool:
         """uv's ``--exact``: whatever the set does not need is removed."""
@@ -526,9 +541,10 @@ class _Reader:
                 url = _file_url(_abspath(base, url))
             elif url.startswith("file:") and not url.startswith("file://"):
                 url = _file_url(_abspath(base, unquote(url[len("file:") :])))
+            hint = _cwd_hint(req.url, base) if url != req.url else ""
             if url != req.url:
                 req.url = url
-            self._local(req, where)
+            self._local(req, where, hint)
         return req
 
     def direct(  # noqa: PLR0917
@@ -542,11 +558,11 @@ class _Reader:
         if name is None:
             msg = (
                 f"{where}: cannot tell the package name of {text!r}; write it as `NAME @ {url}` "
-                "(or add #egg=NAME to the URL)"
+                f"(or add #egg=NAME to the URL){_cwd_hint(location, base)}"
             )
             raise InvalidDeps(msg)
         req = _parse_requirement(f"{name}{extras} @ {url}{' ; ' + marker if marker else ''}", where)
-        self._local(req, where)
+        self._local(req, where, _cwd_hint(location, base))
         return req
 
     def editable(self, value: str, base: str, here: str) -> Requirement:
@@ -567,6 +583,7 @@ class _Reader:
             msg = (
                 f"{here}-e {value}: an editable requirement must be a local project directory "
                 "(e.g. `-e ./pkg`); for a package from an index write it without -e"
+                f"{_cwd_hint(location, base) if location is not None else ''}"
             )
             raise InvalidDeps(msg)
         req = self.direct(location, extras, marker, base, here.rstrip(": "), value)
@@ -597,13 +614,13 @@ class _Reader:
         self.deps.editables[normalise(req)] = path + extras
         return req
 
-    def _local(self, req: Requirement, where: str) -> None:
+    def _local(self, req: Requirement, where: str, hint: str = "") -> None:
         """A local project or archive: the files that stand for it go into the key."""
         if not req.url or not req.url.startswith("file:"):
             return
         path = _url_path(req.url)
         if not os.path.exists(path):
-            msg = f"{where}: {req}: no such file or directory: {path}"
+            msg = f"{where}: {req}: no such file or directory: {path}{hint}"
             raise InvalidDeps(msg)
         files = {}
         for name in _fingerprint.local_project_files(path):
@@ -921,6 +938,25 @@ def _editable_value(line: str, here: str) -> str | None:
         if len(words) == 1:
             value = words[0]
     return value
+
+
+def _cwd_hint(location: str, base: str) -> str:
+    """For a relative path in a deps file that names something else (or nothing) there, but something from the
+    current directory, where pip and uv look: what to write instead."""
+    if location.startswith("file:"):
+        location = unquote(location[len("file:") :])
+    if _SCHEME.match(location) or os.path.isabs(os.path.expanduser(location)):
+        return ""
+    path, _, _ = location.partition("#")
+    from_cwd = _abspath(os.getcwd(), path)
+    if from_cwd == _abspath(base, path) or not os.path.exists(from_cwd):
+        return ""
+    relative = os.path.relpath(from_cwd, base)
+    relative = relative if relative.startswith(".") else f"./{relative}"
+    return (
+        f"; paths in a deps file are relative to the file, where pip and uv take them from the current "
+        f"directory: for {from_cwd} write {relative}"
+    )
 
 
 def _refuse_other_vcs(url: str, where: str, text: str) -> None:
