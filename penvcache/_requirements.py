@@ -37,6 +37,8 @@ _LINE_OPTIONS = re.compile(r"\s(?=--?[A-Za-z])")
 # The hash algorithms pip and uv accept in ``--hash``, with their hex digest lengths.
 _HASH_LENGTHS = {"md5": 32, "sha256": 64, "sha384": 96, "sha512": 128}
 _HEX = re.compile(r"[0-9a-fA-F]+")
+# A word as shlex splits text without quotes or backslashes: its whitespace is these four characters only.
+_WORD = re.compile(r"[^ \t\r\n]+")
 # pip's rule: only ${NAME} with upper-case letters, digits and underscores; left as it is when unset.
 _ENV_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
 # pip's reading of a deps file's encoding: byte order marks (UTF-32 before UTF-16: one is a prefix of the other),
@@ -504,7 +506,7 @@ class _Reader:
         if len(parts) == 1:
             return req, hashes
         try:
-            words = shlex.split(parts[1])
+            words = _words(parts[1])
         except ValueError as e:
             msg = f"{here}cannot parse {line!r}: {e}"
             raise InvalidDeps(msg) from e
@@ -876,7 +878,7 @@ def _argument_option(line: str, here: str) -> list[tuple[str, str]]:
 def _split_options(line: str, here: str) -> list[tuple[str, str]]:
     """The options of an option line (several may share one), canonical names and values."""
     try:
-        words = shlex.split(line)
+        words = _words(line)
     except ValueError as e:
         msg = f"{here}cannot parse {line!r}: {e}"
         raise InvalidDeps(msg) from e
@@ -914,6 +916,14 @@ def _split_options(line: str, here: str) -> list[tuple[str, str]]:
             raise InvalidDeps(msg)
         found.append((option, value))
     return found
+
+
+def _words(text: str) -> list[str]:
+    """``shlex.split(text)``; text without quotes or backslashes is split on whitespace, which gives the same words
+    far faster (shlex reads character by character: 1,600 ``--hash`` options of a compiled lock took 0.2 s)."""
+    if "'" in text or '"' in text or "\\" in text:
+        return shlex.split(text)
+    return _WORD.findall(text)
 
 
 def _editable_value(line: str, here: str) -> str | None:
@@ -1009,7 +1019,7 @@ def _logical_lines(text: str) -> Iterable[tuple[int, str]]:
     for lineno, raw in enumerate(text.splitlines(), start=1):
         if not pending:
             start = lineno
-        line = _COMMENT.sub("", raw)
+        line = _COMMENT.sub("", raw) if "#" in raw else raw
         if line.endswith("\\"):
             pending.append(line[:-1])
             continue

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import hypothesis
 import pytest
 
 from penvcache import InvalidDeps
-from penvcache._requirements import read_deps
+from penvcache._requirements import _words, read_deps
 from tests._kit import build_project, build_wheel, site_packages
 from tests.conftest import run_cli
 
@@ -354,3 +356,15 @@ def test_a_path_meant_from_the_current_directory_says_what_to_write(tmp_path: Pa
     assert f"for {tmp_path / 'proj'} write ../proj" in proc.stderr
     deps.write_text("-e ../proj\n")
     assert read_deps((), [deps]).editables == {f"proj-pkg @ {(tmp_path / 'proj').as_uri()}": str(tmp_path / "proj")}
+
+
+# -- reading a compiled lock fast ----------------------------------------------------------------------------------
+@hypothesis.given(hypothesis.strategies.text())
+def test_options_are_split_into_the_words_shlex_gives(text: str) -> None:
+    """A requirement line's options are split without shlex when nothing is quoted (shlex reads a character at a
+    time: the --hash options of a 1,839-line compiled lock took 0.19 s, 0.02 s without): the same words."""
+    try:
+        expected = shlex.split(text)
+    except ValueError:
+        return
+    assert _words(text) == expected
