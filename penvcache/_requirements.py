@@ -358,7 +358,8 @@ def _decode(path: str, data: bytes) -> str:
         return data[start:].decode(encoding)
     except UnicodeDecodeError as e:
         lineno = data[: start + e.start].count(b"\n") + 1
-        msg = f"{path}:{lineno}: not {encoding} text: {e.reason} at byte {start + e.start} (save it as UTF-8)"
+        label = "UTF-8" if encoding == "utf-8" else encoding
+        msg = f"{path}:{lineno}: not {label} text: {e.reason} at byte {start + e.start} (save it as UTF-8)"
         raise InvalidDeps(msg) from e
 
 
