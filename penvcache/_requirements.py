@@ -625,6 +625,9 @@ class _Reader:
         if not os.path.exists(path):
             msg = f"{where}: {req}: no such file or directory: {path}{hint}"
             raise InvalidDeps(msg)
+        self._local_files(req, path, where)
+
+    def _local_files(self, req: Requirement, path: str, where: str) -> None:
         files = {}
         for name in _fingerprint.local_project_files(path):
             try:
@@ -706,9 +709,17 @@ class _Reader:
             if isinstance(package.get("marker"), str):
                 text += f" ; {package['marker']}"
             req = _parse_requirement(text, f"{path}: packages[{number}]")
+            for kind in ("directory", "archive"):  # a local project or archive: its files are in the key
+                source = package.get(kind)
+                if isinstance(source, dict) and isinstance(source.get("path"), str):
+                    local = _abspath(os.path.dirname(path), source["path"])
+                    if not os.path.exists(local):
+                        msg = f"{path}: packages[{number}] ({req.name}): no such file or directory: {local}"
+                        raise InvalidDeps(msg)
+                    self._local_files(req, local, f"{path}: packages[{number}]")
             self.deps.requirements.append(req)
             self.deps.from_lock.add(normalise(req))
-            own.append(normalise(req))
+            own.append(self.deps.pinned(req))
         self.deps.locks.append(path)
 
 

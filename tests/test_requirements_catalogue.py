@@ -19,6 +19,7 @@ import hypothesis
 import pytest
 
 from penvcache import InvalidDeps
+from penvcache._installer import uv_bin
 from penvcache._requirements import _words, read_deps
 from tests._kit import build_project, build_wheel, site_packages
 from tests.conftest import run_cli
@@ -368,3 +369,31 @@ def test_options_are_split_into_the_words_shlex_gives(text: str) -> None:
     except ValueError:
         return
     assert _words(text) == expected
+
+
+# -- a pylock.toml's local projects ---------------------------------------------------------------------------------
+def test_a_pylock_directory_entrys_files_are_in_the_key(tmp_path: Path, venv: Path, wheelhouse: Path) -> None:
+    """`uv export --format pylock.toml` of a project lists the project as `directory = { path = "." }`: when its
+    files change the lock's bytes do not, yet the venv must follow, as for `-e .` in a requirements file."""
+    project = build_project(tmp_path / "proj", "proj-pkg", "1.0", requires=["alpha-pkg"])
+    (tmp_path / "requirements.in").write_text("./proj\n")
+    lock = tmp_path / "pylock.toml"
+    compile_args = ["compile", "requirements.in", "--offline", "--no-index", "--find-links", str(wheelhouse)]
+    subprocess.run(
+        [uv_bin(), "pip", *compile_args, "--format", "pylock.toml", "-o", str(lock), "-q"],
+        cwd=tmp_path,
+        check=True,
+        timeout=120,
+    )
+    assert 'directory = { path = "proj"' in lock.read_text()
+    args = ["ensure", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse), "-r", str(lock)]
+    proc = run_cli(*args)
+    assert proc.returncode == 0, proc.stderr
+    assert versions(venv)["proj_pkg"] == "1.0"
+    assert "hit" in run_cli(*args).stdout
+    build_project(project, "proj-pkg", "2.0", requires=["alpha-pkg"])
+    proc = run_cli(*args)
+    assert proc.returncode == 0, proc.stderr
+    assert "installed" in proc.stdout
+    assert versions(venv)["proj_pkg"] == "2.0"
+    assert "hit" in run_cli(*args).stdout
