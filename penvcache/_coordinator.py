@@ -58,6 +58,8 @@ class EnsureResult:
     __hash__ = None  # type: ignore[assignment]
 
 
+_DYING_GRACE = 5.0  #: seconds a killed holder's uv may take to die and release <venv>/.lock, whatever the timeout
+
 _RESULT_FIELDS = ("status", "venv", "python", "fingerprint", "elapsed", "waited", "offline_fallback")
 
 
@@ -97,6 +99,8 @@ def ensure(
     salt_files: Iterable[str | os.PathLike[str]] = (),
     options: Iterable[str] = (),
     require_hit: bool = False,
+    store: Iterable[str] = (),
+    store_write: bool = True,
 ) -> EnsureResult:
     """Make sure ``venv`` holds ``requirements`` and the deps files; install with uv only on a miss.
 
@@ -107,6 +111,8 @@ def ensure(
     ``require_hit``, a miss raises :class:`CacheMiss` naming why, and installs nothing. ``options`` are the
     command line's uv options, one per string, e.g. ``["--index-url https://host/simple", "-e ./pkg",
     "--project .", "--group dev", "--extra test", "--exact", "--pre"]`` (paths relative to the current directory).
+    ``store`` names shared stores (URLs; default ``$PENVCACHE_STORE``) that a miss installs from when they
+    hold the set, and publishes to after an install from elsewhere unless ``store_write`` is false.
     """
     return run_ensure(
         venv,
@@ -120,6 +126,8 @@ def ensure(
         salt=salt,
         salt_files=salt_files,
         require_hit=require_hit,
+        store=store,
+        store_write=store_write,
         options=options,
     )
 
@@ -133,6 +141,8 @@ def make_inputs(
     find_links: Iterable[str | os.PathLike[str]],
     salt: Iterable[str],
     salt_files: Iterable[str | os.PathLike[str]],
+    store: Iterable[str] = (),
+    store_write: bool = True,
     options: Iterable[str] = (),
 ) -> _fingerprint.Inputs:
     """The inputs of one call, with the environment's say (``PENVCACHE_OFFLINE``, ``PENVCACHE_SALT``...)."""
@@ -149,6 +159,8 @@ def make_inputs(
         salts=salts,
         salt_files=tuple(os.path.abspath(os.fspath(f)) for f in salt_files),
         installer=os.environ.get("PENVCACHE_UV", ""),
+        stores=tuple(store),
+        store_write=store_write,
         options=_options(options),
         uv_env=_fingerprint.uv_environment(),
     )
@@ -167,7 +179,9 @@ def _options(options: Iterable[str]) -> tuple[str, ...]:
 def cache_entry(cache_dir: str | os.PathLike[str] | None, venv: Venv) -> tuple[str, str]:
     """The cache dir and the venv's entry (directory) in it."""
     cache = os.fspath(cache_dir) if cache_dir else _state.default_cache_dir()
-    return cache, _state.venv_dir(cache, venv.path)
+    directory = _state.venv_dir(cache, venv.path)
+    _state.check_owned(directory)  # a few lstat calls: refuse an entry another user could have written
+    return cache, directory
 
 
 def run_ensure(
@@ -185,6 +199,8 @@ def run_ensure(
     options: Iterable[str] = (),
     require_hit: bool = False,
     verbose: bool = False,
+    store: Iterable[str] = (),
+    store_write: bool = True,
 ) -> EnsureResult:
     """:func:`ensure`, plus the CLI's ``verbose`` (uv's output on stderr)."""
     start = time.monotonic()
@@ -194,7 +210,18 @@ def run_ensure(
         msg = f"lock timeout must be a number of seconds >= 0, not {lock_timeout!r}"
         raise InvalidInput(msg)
     target, inputs, cache, directory = prepare(
-        venv, requirements, deps_files, python, offline, find_links, cache_dir, salt, salt_files, options
+        venv,
+        requirements,
+        deps_files,
+        python,
+        offline,
+        find_links,
+        cache_dir,
+        salt,
+        salt_files,
+        options,
+        store,
+        store_write,
     )
 
     def result(status: Status, key: _Key, waited: float = 0.0, fallback: bool = False) -> EnsureResult:
@@ -214,6 +241,10 @@ def run_ensure(
     try:
         with VenvLock(directory, target.path, lock_timeout) as lock:
             waited = lock.waited
+            from ._installer import wait_for_installs
+
+            # a uv left by a killed holder (or the user's own) must be gone before we look: it holds <venv>/.lock
+            wait_for_installs(target, max(lock_timeout - waited, _DYING_GRACE))
             state = _state.read(directory)
             # the deps parsed just before the lock are reused while their files are byte for byte the same
             unchanged = key.deps is not None and _file_digests(key.files) == key.files
@@ -241,7 +272,7 @@ def run_ensure(
             import contextlib
 
             with contextlib.suppress(OSError):
-                _state.write_json(os.path.join(directory, "last.json"), last)
+                _state.summarise(directory, last)
         raise
 
 
@@ -279,6 +310,8 @@ def prepare(  # noqa: PLR0917 (the arguments of ensure)
     salt: Iterable[str],
     salt_files: Iterable[str | os.PathLike[str]],
     options: Iterable[str] = (),
+    store: Iterable[str] = (),
+    store_write: bool = True,
 ) -> tuple[Venv, _fingerprint.Inputs, str, str]:
     """The venv, what it must hold, the cache dir and the venv's entry in it."""
     target = Venv(venv)
@@ -291,6 +324,8 @@ def prepare(  # noqa: PLR0917 (the arguments of ensure)
         find_links=find_links,
         salt=salt,
         salt_files=salt_files,
+        store=store,
+        store_write=store_write,
         options=options,
     )
     return (target, inputs, *cache_entry(cache_dir, target))
@@ -330,6 +365,7 @@ def _require_hit(
 def _record(directory: str, target: Venv, key: _Key, status: Status, report: Report) -> None:
     from ._requirements import resolved_commits
 
+    when = time.time()
     assert key.deps is not None
     assert key.identity is not None
     _state.write(
@@ -356,9 +392,13 @@ def _record(directory: str, target: Venv, key: _Key, status: Status, report: Rep
             "python": report.python,
             "venv": target.path,
             "status": status,
-            "when": time.time(),
+            "when": when,
         },
     )
+    import contextlib
+
+    with contextlib.suppress(OSError):  # what `list` shows: the state above is what counts
+        _state.summarise(directory, {"venv": target.path, "status": status, "when": when})
 
 
 def _link(link: str) -> str:
@@ -423,14 +463,14 @@ def _salt(inputs: _fingerprint.Inputs) -> list[list[str]]:
     """Each salt as [where it came from, SHA-256 of its text or its file's bytes]."""
     parts = [[where, hex_digest(text.encode("utf-8", "surrogateescape"))] for where, text in inputs.salts]
     for path in inputs.salt_files:
-        try:
-            with open(path, "rb") as f:
-                parts.append([f"--salt-file {path}", _stamp.file_digest(f)])
-        except OSError as e:
+        data = _state.read_regular(path)  # never a FIFO or a device: a hit must not hang
+        if data is None:
             from ._errors import InvalidInput
 
-            msg = f"--salt-file {path}: cannot read it: {e.strerror or e}"
-            raise InvalidInput(msg) from e
+            why = "no such file" if not os.path.lexists(path) else "not a readable regular file, or too big"
+            msg = f"--salt-file {path}: cannot read it: {why}"
+            raise InvalidInput(msg)
+        parts.append([f"--salt-file {path}", hex_digest(data)])
     return parts
 
 
@@ -521,10 +561,11 @@ def _repair(
     """Under the lock: create the venv if needed, validate, install what is missing, validate again."""
     from dataclasses import replace
 
-    from ._errors import InstallFailed, InvalidInput
+    from ._errors import InstallFailed
     from ._installer import create_venv, find_python, install
     from ._probe import validate
     from ._requirements import read_deps
+    from ._venv import CreationMark, make_room
 
     if key.deps is None:
         key.deps = read_deps(inputs.requirements, inputs.deps_files, inputs.options)
@@ -533,34 +574,18 @@ def _repair(
     links += (link for link in deps.find_links if link not in links)
     deps = replace(deps, find_links=links)
     created = False
+    venv.check_target()
     wanted = find_python(inputs.python) if inputs.python else None
+    mark = CreationMark(directory, venv)
     problem = venv.problem()
     if problem is None:  # a creation killed after uv finished left its mark: the venv is whole
-        import contextlib
-
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(os.path.join(directory, "creating"))
+        mark.remove()
     if problem is None and wanted and os.path.realpath(wanted) != os.path.realpath(venv.python):
         problem = f"it runs {os.path.realpath(venv.python)}, not {wanted}"
     if problem is not None:
-        exists = os.path.isdir(venv.path)
-        creating = os.path.join(directory, "creating")  # present while uv creates it: a kill leaves it behind
-        if exists and os.path.exists(creating) and venv.is_partial():  # a creation killed part way
-            import shutil
-
-            shutil.rmtree(venv.path)  # uv will not clear it
-            exists = False
-        elif exists and not venv.is_replaceable():
-            msg = f"{venv.path} is not a virtual environment and is not empty; refusing to replace it"
-            raise InvalidInput(msg)
-        with open(creating, "w", encoding="utf-8") as f:
-            f.write(venv.path)
-        try:
-            create_venv(venv, wanted, clear=exists, offline=inputs.offline, verbose=verbose)
-        except Exception:  # uv failed and said why: nothing of ours to finish (a kill or Ctrl-C leaves the mark)
-            os.remove(creating)
-            raise
-        os.remove(creating)
+        make_room(venv, mark)  # refuses what penvcache may not clear; the mark stays until the venv is whole
+        create_venv(venv, wanted, offline=inputs.offline, verbose=verbose)
+        mark.remove()
         created = True
     if created and deps.requirements:  # a new, empty venv: everything is missing, skip the first validation
         missing, broken = sorted({r.name for r in deps.requirements}), []
@@ -570,12 +595,45 @@ def _repair(
         if report.satisfied and not changed and not deps.exact:  # exact: uv says whether anything is extra
             return ("installed" if created else "adopted"), False, report
         missing, broken = sorted({*report.failures, *changed}), sorted({*report.broken, *changed})
-    fallback = install(venv, deps, missing=missing, reinstall=broken, offline=inputs.offline, verbose=verbose)
+    stores = _stores(inputs)
+    attempt = None
+    if stores:
+        from ._store import install_from_store
+
+        attempt = install_from_store(stores, venv, inputs, key.components, deps, verbose=verbose)
+    fallback = False
+    if attempt is None or attempt.served_by is None:
+        fallback = install(venv, deps, missing=missing, reinstall=broken, offline=inputs.offline, verbose=verbose)
     report = validate(venv.python, deps)
     if not report.satisfied:
         msg = f"{venv.path} still fails validation after installing: {report.summary()}"
         raise InstallFailed(msg)
+    if attempt is not None:
+        _store_stats(directory, stores, attempt, venv, inputs, deps)
     return "installed", fallback, report
+
+
+def _stores(inputs: _fingerprint.Inputs) -> list[str]:
+    if not inputs.stores and not os.environ.get("PENVCACHE_STORE"):
+        return []
+    from ._store import store_urls
+
+    return store_urls(inputs.stores)
+
+
+def _store_stats(  # noqa: PLR0917
+    directory: str, stores: list[str], attempt: Any, venv: Venv, inputs: _fingerprint.Inputs, deps: DepsSet
+) -> None:
+    """Publish what was installed (unless the store is read-only here) and count the store's traffic."""
+    from ._store import publish_after
+
+    published = 0
+    if inputs.store_write:
+        published = publish_after(stores, attempt, venv, inputs, deps, [str(r) for r in deps.requirements])
+    if attempt.key is not None:
+        cache = os.path.dirname(os.path.dirname(directory))
+        outcome = "store_hit" if attempt.served_by else "store_miss"
+        _stats.record(cache, f"{outcome} fetched={attempt.bytes_fetched} published={published}")
 
 
 def use(
@@ -592,6 +650,8 @@ def use(
     salt_files: Iterable[str | os.PathLike[str]] = (),
     options: Iterable[str] = (),
     require_hit: bool = False,
+    store: Iterable[str] = (),
+    store_write: bool = True,
 ) -> InUse:
     """:func:`ensure`, then keep the venv from being changed while the ``with`` block uses it.
 
@@ -611,6 +671,8 @@ def use(
         salt=tuple(salt),
         salt_files=tuple(salt_files),
         require_hit=require_hit,
+        store=tuple(store),
+        store_write=store_write,
         options=tuple(options),
     )
 
