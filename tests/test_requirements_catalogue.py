@@ -27,7 +27,8 @@ from tests.conftest import run_cli
 SHA = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
 SHA2 = "486ea46224d1bb4fb680f34f7c9ad96a8f24ec88be73ea8e5a6c65260e9cb8a7"
 
-# (line as the documentation writes it, what penvcache makes of it: a normalised line; {root} is the deps
+# (line as the documentation writes it, what penvcache makes of it: a normalised line, credentials redacted as
+# explain shows them; {root} is the deps
 # file's directory). Lines with local paths name files the `root` fixture makes.
 ACCEPTED = [
     # pip: requirement specifiers
@@ -67,7 +68,7 @@ ACCEPTED = [
     ("file:./proj", "proj-pkg @ file://{root}/proj"),
     # pip: VCS (uv installs git only)
     ("MyProject @ git+https://git.example.com/MyProject", "myproject @ git+https://git.example.com/MyProject"),
-    ("MyProject @ git+ssh://git@git.example.com/MyProject", "myproject @ git+ssh://git@git.example.com/MyProject"),
+    ("MyProject @ git+ssh://git@git.example.com/MyProject", "myproject @ git+ssh://****@git.example.com/MyProject"),
     (
         "MyProject @ git+https://git.example.com/MyProject.git@refs/pull/123/head",
         "myproject @ git+https://git.example.com/MyProject.git@refs/pull/123/head",
@@ -117,7 +118,7 @@ ACCEPTED = [
     ("-c constraints.txt", "-c constrained-pkg<2"),
     (
         "--extra-index-url https://${API_TOKEN}@example.com/simple",
-        "--extra-index-url https://s3cret@example.com/simple",
+        "--extra-index-url https://****@example.com/simple",
     ),
     # uv's spellings
     ("--index https://example.com/simple", "--extra-index-url https://example.com/simple"),
