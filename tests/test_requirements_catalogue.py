@@ -28,8 +28,8 @@ SHA = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
 SHA2 = "486ea46224d1bb4fb680f34f7c9ad96a8f24ec88be73ea8e5a6c65260e9cb8a7"
 
 # (line as the documentation writes it, what penvcache makes of it: a normalised line, credentials redacted as
-# explain shows them; {root} is the deps
-# file's directory). Lines with local paths name files the `root` fixture makes.
+# explain shows them; {root} is the deps file's directory). Lines with local paths name files the `root` fixture
+# makes.
 ACCEPTED = [
     # pip: requirement specifiers
     ("pytest", "pytest"),
