@@ -125,6 +125,10 @@ _INSTEAD = {
     "-U": "nothing: a miss installs what the set needs; pin a version (NAME==X) to move it",
     "--index-strategy": "nothing here: name the index that must win with --index-url",
 }
+# A `name @ file:///...` line whose file is gone: pip freeze wrote where a package was built (conda's /croot/...).
+_FREEZE_HINT = (
+    "; pip freeze writes where a package was built: `pip list --format=freeze` writes NAME==VERSION lines instead"
+)
 # uv installs from git only; what to write for the other VCS pip knows.
 _OTHER_VCS = {"hg+": "Mercurial", "svn+": "Subversion", "bzr+": "Bazaar"}
 
@@ -546,7 +550,7 @@ class _Reader:
                 url = _file_url(_abspath(base, url))
             elif url.startswith("file:") and not url.startswith("file://"):
                 url = _file_url(_abspath(base, unquote(url[len("file:") :])))
-            hint = _cwd_hint(req.url, base) if url != req.url else ""
+            hint = _cwd_hint(req.url, base) if url != req.url else _FREEZE_HINT
             if url != req.url:
                 req.url = url
             self._local(req, where, hint)

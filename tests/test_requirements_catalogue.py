@@ -398,3 +398,13 @@ def test_a_pylock_directory_entrys_files_are_in_the_key(tmp_path: Path, venv: Pa
     assert "installed" in proc.stdout
     assert versions(venv)["proj_pkg"] == "2.0"
     assert "hit" in run_cli(*args).stdout
+
+
+def test_a_pip_freeze_line_naming_a_gone_build_dir_says_what_to_write(tmp_path: Path) -> None:
+    """conda's pip freeze writes `numpy @ file:///croot/numpy_1/work`: a build directory that is gone."""
+    deps = tmp_path / "requirements.txt"
+    deps.write_text(f"numpy @ file://{tmp_path}/croot/numpy_1/work\n")
+    with pytest.raises(InvalidDeps) as exc:
+        read_deps((), [deps])
+    assert str(exc.value).startswith(f"{deps}:1: numpy @ file://{tmp_path}/croot/numpy_1/work: no such file")
+    assert str(exc.value).endswith("`pip list --format=freeze` writes NAME==VERSION lines instead")
