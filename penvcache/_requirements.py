@@ -692,12 +692,29 @@ class _Reader:
                 raise InvalidDeps(msg)
             where = f"optional-dependencies.{by_name[extra]}"
             texts += [(t, where) for t in _strings(optional[by_name[extra]], path, where)]
+        tool = data.get("tool")
+        uv = tool.get("uv") if isinstance(tool, dict) else None
+        uv = uv if isinstance(uv, dict) else {}
+        legacy = uv.get("dev-dependencies")
+        if legacy is not None and isinstance(groups, dict):  # uv's older spelling of the `dev` group: uv merges it
+            dev = next((k for k in groups if canonicalize_name(k) == "dev"), "dev")
+            groups = {**groups, dev: [*groups.get(dev, []), *_strings(legacy, path, "tool.uv.dev-dependencies")]}
         for group in deps.groups:
             texts += _group(groups, group, path, ())
+        sources = uv.get("sources")
+        sourced = {canonicalize_name(k): v for k, v in sources.items()} if isinstance(sources, dict) else {}
         own = deps.lines[path]
         base = os.path.dirname(path)
         for line, where in texts:
             req = self.requirement(line, base, f"{path}: {where}")
+            source = sourced.get(canonicalize_name(req.name))
+            if source is not None and not req.url:
+                msg = (
+                    f"{path}: {where}: {req.name} has a [tool.uv.sources] entry ({source!r}) "
+                    "that penvcache does not apply; write the source in a requirements file instead "
+                    f"(`{req.name} @ URL`, `-e ./DIR`): `uv export --format requirements-txt` writes one"
+                )
+                raise InvalidDeps(msg)
             (deps.constraints if constraint else deps.requirements).append(req)
             own.append(deps.pinned(req))
 

@@ -408,3 +408,37 @@ def test_a_pip_freeze_line_naming_a_gone_build_dir_says_what_to_write(tmp_path: 
         read_deps((), [deps])
     assert str(exc.value).startswith(f"{deps}:1: numpy @ file://{tmp_path}/croot/numpy_1/work: no such file")
     assert str(exc.value).endswith("`pip list --format=freeze` writes NAME==VERSION lines instead")
+
+
+# -- pyproject.toml as uv users write it ----------------------------------------------------------------------------
+def test_uvs_legacy_dev_dependencies_are_the_dev_group(tmp_path: Path, venv: Path, wheelhouse: Path) -> None:
+    project = build_project(
+        tmp_path / "proj",
+        "proj-pkg",
+        "1.0",
+        requires=["alpha-pkg"],
+        extra_toml='[dependency-groups]\ndev = ["beta-pkg"]\n\n[tool.uv]\ndev-dependencies = ["gamma-pkg"]\n',
+    )
+    args = ["--venv", str(venv), "--offline", "--find-links", str(wheelhouse), "-r", str(project / "pyproject.toml")]
+    proc = run_cli("ensure", *args, "--group", "dev")
+    assert proc.returncode == 0, proc.stderr
+    assert versions(venv).keys() >= {"alpha_pkg", "beta_pkg", "gamma_pkg"}
+
+
+def test_a_dependency_with_a_uv_source_is_refused_saying_what_to_write(tmp_path: Path) -> None:
+    """uv installs `x = { path = "../x" }` from there; penvcache would take `x` from an index: refused."""
+    project = build_project(
+        tmp_path / "proj",
+        "proj-pkg",
+        "1.0",
+        requires=["alpha-pkg", "sibling-pkg"],
+        extra_toml='[tool.uv.sources]\nsibling-pkg = { path = "../sibling" }\n',
+    )
+    pyproject = project / "pyproject.toml"
+    with pytest.raises(InvalidDeps) as exc:
+        read_deps((), [pyproject])
+    assert str(exc.value) == (
+        f"{pyproject}: dependencies: sibling-pkg has a [tool.uv.sources] entry ({{'path': '../sibling'}}) that "
+        "penvcache does not apply; write the source in a requirements file instead (`sibling-pkg @ URL`, "
+        "`-e ./DIR`): `uv export --format requirements-txt` writes one"
+    )
