@@ -25,7 +25,7 @@ Status = str  # "hit" | "installed" | "adopted"
 class EnsureResult:
     """What :func:`ensure` did and for which venv (a plain class: dataclasses cost a hit 20 ms to import)."""
 
-    __slots__ = ("elapsed", "fingerprint", "offline_fallback", "python", "status", "venv", "waited")
+    __slots__ = ("elapsed", "fingerprint", "offline_fallback", "python", "status", "venv", "waited", "warnings")
 
     def __init__(  # noqa: PLR0917 (positional, like the dataclass it replaced)
         self,
@@ -36,6 +36,7 @@ class EnsureResult:
         elapsed: float,
         waited: float = 0.0,
         offline_fallback: bool = False,
+        warnings: list[str] | None = None,
     ) -> None:
         self.status = status  #: "hit", "installed" or "adopted"
         self.venv = venv  #: the venv's absolute path
@@ -44,6 +45,8 @@ class EnsureResult:
         self.elapsed = elapsed  #: seconds the call took
         self.waited = waited  #: seconds spent waiting for another process's lock
         self.offline_fallback = offline_fallback  #: the index was unreachable and the install was retried offline
+        #: what validation found but does not count as a failure (an import of an optional dependency that is missing)
+        self.warnings = [] if warnings is None else warnings
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in _RESULT_FIELDS}
@@ -60,7 +63,7 @@ class EnsureResult:
 
 _DYING_GRACE = 5.0  #: seconds a killed holder's uv may take to die and release <venv>/.lock, whatever the timeout
 
-_RESULT_FIELDS = ("status", "venv", "python", "fingerprint", "elapsed", "waited", "offline_fallback")
+_RESULT_FIELDS = ("status", "venv", "python", "fingerprint", "elapsed", "waited", "offline_fallback", "warnings")
 
 
 class _Key:
@@ -79,6 +82,7 @@ class _Key:
         self.installer: dict[str, Any] | None = None  # identified for real (a miss), not the hit's stand-in
         self.components_sources: list[str] = []
         self.python_request = ""
+        self.skip_imports: tuple[str, ...] = ()
 
 
 def _flag(name: str) -> bool:
@@ -101,6 +105,8 @@ def ensure(
     require_hit: bool = False,
     store: Iterable[str] = (),
     store_write: bool = True,
+    skip_imports: Iterable[str] = (),
+    validate_timeout: float = 300.0,
 ) -> EnsureResult:
     """Make sure ``venv`` holds ``requirements`` and the deps files; install with uv only on a miss.
 
@@ -111,8 +117,11 @@ def ensure(
     ``require_hit``, a miss raises :class:`CacheMiss` naming why, and installs nothing. ``options`` are the
     command line's uv options, one per string, e.g. ``["--index-url https://host/simple", "-e ./pkg",
     "--project .", "--group dev", "--extra test", "--exact", "--pre"]`` (paths relative to the current directory).
-    ``store`` names shared stores (URLs; default ``$PENVCACHE_STORE``) that a miss installs from when they
-    hold the set, and publishes to after an install from elsewhere unless ``store_write`` is false.
+    ``skip_imports``: module (or distribution) names validation does not import (also ``PENVCACHE_SKIP_IMPORT``,
+    comma-separated; part of the key); their versions, metadata and files are still checked.
+    ``validate_timeout`` bounds a validation. ``store`` names shared stores (URLs; default ``$PENVCACHE_STORE``)
+    that a miss installs from when they hold the set, and publishes to after an install from elsewhere unless
+    ``store_write`` is false.
     """
     return run_ensure(
         venv,
@@ -128,6 +137,8 @@ def ensure(
         require_hit=require_hit,
         store=store,
         store_write=store_write,
+        skip_imports=skip_imports,
+        validate_timeout=validate_timeout,
         options=options,
     )
 
@@ -144,6 +155,7 @@ def make_inputs(
     store: Iterable[str] = (),
     store_write: bool = True,
     options: Iterable[str] = (),
+    skip_imports: Iterable[str] = (),
 ) -> _fingerprint.Inputs:
     """The inputs of one call, with the environment's say (``PENVCACHE_OFFLINE``, ``PENVCACHE_SALT``...)."""
     salts = tuple(("--salt", text) for text in salt)
@@ -163,7 +175,26 @@ def make_inputs(
         store_write=store_write,
         options=_options(options),
         uv_env=_fingerprint.uv_environment(),
+        skip_imports=_skip_imports(skip_imports),
     )
+
+
+def _skip_imports(names: Iterable[str]) -> tuple[str, ...]:
+    """``--skip-import`` names and ``PENVCACHE_SKIP_IMPORT``'s (comma-separated), checked, sorted, no duplicates."""
+    given = [(name, "--skip-import") for name in names]
+    given += [(name, "PENVCACHE_SKIP_IMPORT") for name in os.environ.get("PENVCACHE_SKIP_IMPORT", "").split(",")]
+    found = set()
+    for name, where in given:
+        text = name.strip()
+        if not text and where != "--skip-import":
+            continue
+        if not text or not all(part.replace("-", "_").isidentifier() for part in text.split(".")):
+            from ._errors import InvalidInput
+
+            msg = f"{where} {name!r}: not a module name (like yaml or google.cloud.storage) or a distribution name"
+            raise InvalidInput(msg)
+        found.add(text)
+    return tuple(sorted(found))
 
 
 def _options(options: Iterable[str]) -> tuple[str, ...]:
@@ -198,17 +229,20 @@ def run_ensure(
     salt_files: Iterable[str | os.PathLike[str]] = (),
     options: Iterable[str] = (),
     require_hit: bool = False,
+    skip_imports: Iterable[str] = (),
+    validate_timeout: float = 300.0,
     verbose: bool = False,
     store: Iterable[str] = (),
     store_write: bool = True,
 ) -> EnsureResult:
     """:func:`ensure`, plus the CLI's ``verbose`` (uv's output on stderr)."""
     start = time.monotonic()
-    if not lock_timeout >= 0:  # also catches nan
-        from ._errors import InvalidInput
+    for what, seconds in (("lock timeout", lock_timeout), ("validate timeout", validate_timeout)):
+        if not seconds >= 0 or (what == "validate timeout" and not 0 < seconds < float("inf")):  # also catches nan
+            from ._errors import InvalidInput
 
-        msg = f"lock timeout must be a number of seconds >= 0, not {lock_timeout!r}"
-        raise InvalidInput(msg)
+            msg = f"{what} must be a number of seconds {'>= 0' if what == 'lock timeout' else '> 0'}, not {seconds!r}"
+            raise InvalidInput(msg)
     target, inputs, cache, directory = prepare(
         venv,
         requirements,
@@ -222,15 +256,19 @@ def run_ensure(
         options,
         store,
         store_write,
+        skip_imports=skip_imports,
     )
 
-    def result(status: Status, key: _Key, waited: float = 0.0, fallback: bool = False) -> EnsureResult:
-        return _result(status, target, key, cache, start, waited, fallback)
+    def result(
+        status: Status, key: _Key, waited: float = 0.0, fallback: bool = False, warnings: list[str] | None = None
+    ) -> EnsureResult:
+        return _result(status, target, key, cache, start, waited, fallback, warnings)
 
     state = _state.read(directory)
     key = _key(inputs, target, state)
     if _is_hit(state, key):
-        return result("hit", key)
+        assert state is not None
+        return result("hit", key, warnings=state.get("warnings"))
 
     if require_hit:
         return _require_hit(inputs, target, cache, directory, result)
@@ -253,14 +291,16 @@ def run_ensure(
                 assert state is not None
                 if state["installer"] != key.installer:  # uv was reinstalled as the same version
                     _state.write(directory, {**state, "installer": key.installer})
-                return result("hit", key, waited)
+                return result("hit", key, waited, warnings=state.get("warnings"))
             lock.exclude_users()  # no `run`/`use` of the venv may see it change
             waited = lock.waited
-            status, fallback, report = _repair(target, inputs, key, directory, verbose=verbose, state=state)
+            status, fallback, report = _repair(
+                target, inputs, key, directory, verbose=verbose, state=state, validate_timeout=validate_timeout
+            )
             # the venv may have been (re)created: its identity now
             key = _key(inputs, target, None, exact=True, deps=key.deps, installer=key.installer)
             _record(directory, target, key, status, report)
-            return result(status, key, waited, fallback)
+            return result(status, key, waited, fallback, report.warnings)
     except PenvcacheError as e:
         from ._errors import InstallFailed, LockTimeout
 
@@ -288,15 +328,29 @@ def check_hit(
     salt: Iterable[str] = (),
     salt_files: Iterable[str | os.PathLike[str]] = (),
     options: Iterable[str] = (),
+    skip_imports: Iterable[str] = (),
 ) -> EnsureResult | None:
     """The result of :func:`ensure` when it is a hit, else ``None``: no lock, no process, nothing changed."""
     start = time.monotonic()
     target, inputs, cache, directory = prepare(
-        venv, requirements, deps_files, python, offline, find_links, cache_dir, salt, salt_files, options
+        venv,
+        requirements,
+        deps_files,
+        python,
+        offline,
+        find_links,
+        cache_dir,
+        salt,
+        salt_files,
+        options,
+        skip_imports=skip_imports,
     )
     state = _state.read(directory)
     key = _key(inputs, target, state)
-    return _result("hit", target, key, cache, start) if _is_hit(state, key) else None
+    if not _is_hit(state, key):
+        return None
+    assert state is not None
+    return _result("hit", target, key, cache, start, warnings=state.get("warnings"))
 
 
 def prepare(  # noqa: PLR0917 (the arguments of ensure)
@@ -312,6 +366,7 @@ def prepare(  # noqa: PLR0917 (the arguments of ensure)
     options: Iterable[str] = (),
     store: Iterable[str] = (),
     store_write: bool = True,
+    skip_imports: Iterable[str] = (),
 ) -> tuple[Venv, _fingerprint.Inputs, str, str]:
     """The venv, what it must hold, the cache dir and the venv's entry in it."""
     target = Venv(venv)
@@ -327,12 +382,20 @@ def prepare(  # noqa: PLR0917 (the arguments of ensure)
         store=store,
         store_write=store_write,
         options=options,
+        skip_imports=skip_imports,
     )
     return (target, inputs, *cache_entry(cache_dir, target))
 
 
 def _result(  # noqa: PLR0917
-    status: Status, target: Venv, key: _Key, cache: str, start: float, waited: float = 0.0, fallback: bool = False
+    status: Status,
+    target: Venv,
+    key: _Key,
+    cache: str,
+    start: float,
+    waited: float = 0.0,
+    fallback: bool = False,
+    warnings: list[str] | None = None,
 ) -> EnsureResult:
     """The result of a call, counted in the cache dir's stats."""
     assert key.fingerprint is not None
@@ -340,7 +403,7 @@ def _result(  # noqa: PLR0917
     _stats.record(
         cache, _stats.event("hit" if status == "hit" else "miss", status=status, elapsed=elapsed, waited=waited)
     )
-    return EnsureResult(status, target.path, target.python, key.fingerprint, elapsed, waited, fallback)
+    return EnsureResult(status, target.path, target.python, key.fingerprint, elapsed, waited, fallback, warnings)
 
 
 def _require_hit(
@@ -383,6 +446,7 @@ def _record(directory: str, target: Venv, key: _Key, status: Status, report: Rep
                 "python_request": key.python_request,
                 "pyvenv_cfg": key.identity["pyvenv_cfg"],
                 "salt": key.salt,
+                "skip_imports": list(key.skip_imports),
                 # VCS references that can move (a branch, a tag): the commit each was installed at
                 "vcs": resolved_commits(key.deps, report.stamp_paths),
             },
@@ -390,6 +454,7 @@ def _record(directory: str, target: Venv, key: _Key, status: Status, report: Rep
             "stamp": _stamp.take(report.stamp_paths),
             "stamp_paths": report.stamp_paths,
             "python": report.python,
+            "warnings": report.warnings,
             "venv": target.path,
             "status": status,
             "when": when,
@@ -435,10 +500,12 @@ def _key(
     key.components_sources = _fingerprint.sources(inputs, key.file_sources)
     key.python_request = inputs.python or ""
     key.salt = _salt(inputs)
+    key.skip_imports = inputs.skip_imports
     components = key.components
     components["requirements"] = key.requirements
     components["sources"] = digest(key.components_sources)
     components["salt"] = digest(key.salt) if key.salt else ""
+    components["skip_imports"] = digest(list(inputs.skip_imports)) if inputs.skip_imports else ""
     if exact:
         from ._installer import identify
 
@@ -557,6 +624,7 @@ def _repair(
     *,
     verbose: bool,
     state: dict[str, Any] | None = None,
+    validate_timeout: float = 300.0,
 ) -> tuple[Status, bool, Report]:
     """Under the lock: create the venv if needed, validate, install what is missing, validate again."""
     from dataclasses import replace
@@ -587,14 +655,20 @@ def _repair(
         create_venv(venv, wanted, offline=inputs.offline, verbose=verbose)
         mark.remove()
         created = True
+
+    def validated() -> Report:
+        return validate(venv.python, deps, skip_imports=inputs.skip_imports, timeout=validate_timeout)
+
+    fresh = False
     if created and deps.requirements:  # a new, empty venv: everything is missing, skip the first validation
         missing, broken = sorted({r.name for r in deps.requirements}), []
     else:
-        report = validate(venv.python, deps)
+        report = validated()
         changed = _changed_local(deps, state)
         if report.satisfied and not changed and not deps.exact:  # exact: uv says whether anything is extra
             return ("installed" if created else "adopted"), False, report
         missing, broken = sorted({*report.failures, *changed}), sorted({*report.broken, *changed})
+        fresh = bool(report.refetch)
     stores = _stores(inputs)
     attempt = None
     if stores:
@@ -603,8 +677,10 @@ def _repair(
         attempt = install_from_store(stores, venv, inputs, key.components, deps, verbose=verbose)
     fallback = False
     if attempt is None or attempt.served_by is None:
-        fallback = install(venv, deps, missing=missing, reinstall=broken, offline=inputs.offline, verbose=verbose)
-    report = validate(venv.python, deps)
+        fallback = install(
+            venv, deps, missing=missing, reinstall=broken, offline=inputs.offline, verbose=verbose, fresh=fresh
+        )
+    report = validated()
     if not report.satisfied:
         msg = f"{venv.path} still fails validation after installing: {report.summary()}"
         raise InstallFailed(msg)
@@ -629,7 +705,7 @@ def _store_stats(  # noqa: PLR0917
 
     published = 0
     if inputs.store_write:
-        published = publish_after(stores, attempt, venv, inputs, deps, [str(r) for r in deps.requirements])
+        published = publish_after(stores, attempt, venv.python, inputs, deps)
     if attempt.key is not None:
         cache = os.path.dirname(os.path.dirname(directory))
         outcome = "store_hit" if attempt.served_by else "store_miss"
@@ -652,6 +728,8 @@ def use(
     require_hit: bool = False,
     store: Iterable[str] = (),
     store_write: bool = True,
+    skip_imports: Iterable[str] = (),
+    validate_timeout: float = 300.0,
 ) -> InUse:
     """:func:`ensure`, then keep the venv from being changed while the ``with`` block uses it.
 
@@ -673,6 +751,8 @@ def use(
         require_hit=require_hit,
         store=tuple(store),
         store_write=store_write,
+        skip_imports=tuple(skip_imports),
+        validate_timeout=validate_timeout,
         options=tuple(options),
     )
 

@@ -352,8 +352,12 @@ def install(
     reinstall: Sequence[str],
     offline: bool,
     verbose: bool,
+    fresh: bool = False,
 ) -> bool:
-    """Install the dependency set into the venv; returns True when it fell back to offline."""
+    """Install the dependency set into the venv; returns True when it fell back to offline.
+
+    ``fresh``: without uv's cache (``--no-cache``), for files damaged in place that uv's cache shares (hardlinks).
+    """
     with contextlib.ExitStack() as stack:
         cmd = [uv_bin(), "pip", "install", "--python", venv.python]
 
@@ -388,6 +392,8 @@ def install(
             sys.stderr.write(f"penvcache: warning: {warning}\n")
         for name in reinstall:
             cmd += ["--reinstall-package", name]
+        if fresh:
+            cmd.append("--no-cache")
         if offline:
             cmd.append("--offline")
         proc = _run(cmd, verbose=verbose)
