@@ -6,7 +6,7 @@ import os
 import sys
 import time
 
-from . import _fingerprint, _stamp, _state, _stats
+from . import _errors, _fingerprint, _stamp, _state, _stats
 from ._digest import digest, hex_digest
 from ._errors import PenvcacheError
 from ._venv import Venv
@@ -234,8 +234,11 @@ def run_ensure(
     verbose: bool = False,
     store: Iterable[str] = (),
     store_write: bool = True,
+    progress: bool = False,
+    python_downloads: bool = True,
 ) -> EnsureResult:
-    """:func:`ensure`, plus the CLI's ``verbose`` (uv's output on stderr)."""
+    """:func:`ensure`, plus the CLI's ``verbose`` (uv's output on stderr), ``progress`` (a miss says what it is
+    doing on stderr, see :mod:`._progress`) and ``python_downloads`` (``False``: never download a Python)."""
     start = time.monotonic()
     for what, seconds in (("lock timeout", lock_timeout), ("validate timeout", validate_timeout)):
         if not seconds >= 0 or (what == "validate timeout" and not 0 < seconds < float("inf")):  # also catches nan
@@ -294,8 +297,9 @@ def run_ensure(
                 return result("hit", key, waited, warnings=state.get("warnings"))
             lock.exclude_users()  # no `run`/`use` of the venv may see it change
             waited = lock.waited
+            output = _Output(verbose, progress, python_downloads)
             status, fallback, report = _repair(
-                target, inputs, key, directory, verbose=verbose, state=state, validate_timeout=validate_timeout
+                target, inputs, key, directory, output, state=state, validate_timeout=validate_timeout
             )
             # the venv may have been (re)created: its identity now
             key = _key(inputs, target, None, exact=True, deps=key.deps, installer=key.installer)
@@ -369,6 +373,7 @@ def prepare(  # noqa: PLR0917 (the arguments of ensure)
     skip_imports: Iterable[str] = (),
 ) -> tuple[Venv, _fingerprint.Inputs, str, str]:
     """The venv, what it must hold, the cache dir and the venv's entry in it."""
+    check_arguments(requirements, deps_files, find_links, salt, salt_files, options)
     target = Venv(venv)
     target.check_path()
     inputs = make_inputs(
@@ -385,6 +390,25 @@ def prepare(  # noqa: PLR0917 (the arguments of ensure)
         skip_imports=skip_imports,
     )
     return (target, inputs, *cache_entry(cache_dir, target))
+
+
+def check_arguments(  # noqa: PLR0917 (the list arguments of ensure, in order)
+    requirements: object, deps_files: object, find_links: object, salt: object, salt_files: object, options: object
+) -> None:
+    """:class:`InvalidArgumentType` for one string (or path) where a list of them is expected: iterated, ``"six"``
+    would be the requirements ``s``, ``i`` and ``x``, and ``deps_files="deps.txt"`` would read a file ``d``."""
+    named = (
+        ("requirements", requirements),
+        ("deps_files", deps_files),
+        ("find_links", find_links),
+        ("salt", salt),
+        ("salt_files", salt_files),
+        ("options", options),
+    )
+    for name, value in named:
+        if isinstance(value, (str, bytes, os.PathLike)):
+            msg = f"{name} takes a list, not one {type(value).__name__}: write {name}=[{value!r}], not {name}={value!r}"
+            raise _errors.InvalidArgumentType(msg)
 
 
 def _result(  # noqa: PLR0917
@@ -607,6 +631,39 @@ def _matches(state: dict[str, Any] | None, fingerprint: str | None) -> bool:
     )
 
 
+class _Output:
+    """How a miss shows itself: uv's output (``verbose``), its steps (``progress``); and if a Python may be fetched."""
+
+    def __init__(self, verbose: bool, progress: bool, python_downloads: bool) -> None:
+        from ._progress import uv_on_terminal
+
+        self.verbose = verbose
+        self.progress = progress
+        self.python_downloads = python_downloads
+        self.uv_display = uv_on_terminal(progress)  # uv draws its own progress on our terminal
+
+    def step(self, what: str, detail: str = "", *, uv: bool = False, enabled: bool = True) -> Any:
+        """A :class:`._progress.Step`; no "still ..." lines while uv draws its own display."""
+        from ._progress import Step
+
+        return Step(what, detail, enabled=self.progress and enabled, heartbeat=not (uv and self.uv_display))
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _validating(deps: DepsSet, venv: Venv) -> tuple[str, str]:
+    return f"validating {_plural(len({r.name for r in deps.requirements}), 'distribution')}", f" in {venv.path}"
+
+
+def _installing(missing: list[str], venv: Venv) -> tuple[str, str]:
+    if not missing:  # exact mode, with everything there: uv removes what the set does not need
+        return "syncing with uv", f" {venv.path} (--exact: removing what the set does not need)"
+    names = ", ".join(missing) if len(missing) <= 5 else ", ".join(missing[:5]) + ", ..."
+    return f"installing {_plural(len(missing), 'package')}", f" into {venv.path}: {names}"
+
+
 def _changed_local(deps: DepsSet, state: dict[str, Any] | None) -> list[str]:
     """The local projects and archives whose files changed since ``state`` was recorded (all, without a state):
     validation cannot see that a project's source changed, so these are reinstalled."""
@@ -621,8 +678,8 @@ def _repair(
     inputs: _fingerprint.Inputs,
     key: _Key,
     directory: str,
+    output: _Output,
     *,
-    verbose: bool,
     state: dict[str, Any] | None = None,
     validate_timeout: float = 300.0,
 ) -> tuple[Status, bool, Report]:
@@ -642,17 +699,32 @@ def _repair(
     links += (link for link in deps.find_links if link not in links)
     deps = replace(deps, find_links=links)
     created = False
+    verbose = output.verbose
     venv.check_target()
-    wanted = find_python(inputs.python) if inputs.python else None
+    wanted = (
+        find_python(inputs.python, offline=inputs.offline, downloads=output.python_downloads) if inputs.python else None
+    )
     mark = CreationMark(directory, venv)
     problem = venv.problem()
     if problem is None:  # a creation killed after uv finished left its mark: the venv is whole
         mark.remove()
     if problem is None and wanted and os.path.realpath(wanted) != os.path.realpath(venv.python):
         problem = f"it runs {os.path.realpath(venv.python)}, not {wanted}"
+    if problem is None and inputs.python and wanted is None:  # not installed: uv venv downloads it
+        problem = f"--python {inputs.python} is not installed"
     if problem is not None:
         make_room(venv, mark)  # refuses what penvcache may not clear; the mark stays until the venv is whole
-        create_venv(venv, wanted, offline=inputs.offline, verbose=verbose)
+        python = wanted or inputs.python or sys.executable
+        fetch = " (not installed: uv downloads it)" if inputs.python and wanted is None else ""
+        with output.step(f"creating venv {venv.path}", f" with {python}{fetch}", uv=True):
+            create_venv(
+                venv,
+                python,
+                offline=inputs.offline,
+                verbose=verbose,
+                downloads=output.python_downloads,
+                display=output.uv_display,
+            )
         mark.remove()
         created = True
 
@@ -663,7 +735,8 @@ def _repair(
     if created and deps.requirements:  # a new, empty venv: everything is missing, skip the first validation
         missing, broken = sorted({r.name for r in deps.requirements}), []
     else:
-        report = validated()
+        with output.step(*_validating(deps, venv), enabled=bool(deps.requirements)):
+            report = validated()
         changed = _changed_local(deps, state)
         if report.satisfied and not changed and not deps.exact:  # exact: uv says whether anything is extra
             return ("installed" if created else "adopted"), False, report
@@ -677,10 +750,19 @@ def _repair(
         attempt = install_from_store(stores, venv, inputs, key.components, deps, verbose=verbose)
     fallback = False
     if attempt is None or attempt.served_by is None:
-        fallback = install(
-            venv, deps, missing=missing, reinstall=broken, offline=inputs.offline, verbose=verbose, fresh=fresh
-        )
-    report = validated()
+        with output.step(*_installing(missing, venv), uv=True):
+            fallback = install(
+                venv,
+                deps,
+                missing=missing,
+                reinstall=broken,
+                offline=inputs.offline,
+                verbose=verbose,
+                fresh=fresh,
+                display=output.uv_display,
+            )
+    with output.step(*_validating(deps, venv), enabled=bool(deps.requirements)):
+        report = validated()
     if not report.satisfied:
         msg = f"{venv.path} still fails validation after installing: {report.summary()}"
         raise InstallFailed(msg)
@@ -737,6 +819,7 @@ def use(
     other users and hits go on, an ``ensure`` that must change the venv waits (and times out with
     :class:`LockTimeout`). ``lock_timeout`` bounds all the waiting on entry.
     """
+    check_arguments(requirements, deps_files, find_links, salt, salt_files, options)
     return InUse(
         venv,
         tuple(requirements),

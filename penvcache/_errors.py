@@ -21,6 +21,12 @@ class InvalidInput(PenvcacheError, ValueError):
     exit_code = 2
 
 
+class InvalidArgumentType(PenvcacheError, TypeError):
+    """An API argument of the wrong type, e.g. one ``str`` where a list of them is expected; the message names it."""
+
+    exit_code = 2
+
+
 class InvalidDeps(InvalidInput):
     """A deps file is missing, unreadable or malformed; the message names the file and line."""
 

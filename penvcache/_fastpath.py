@@ -11,7 +11,9 @@ import os
 import sys
 
 from ._coordinator import check_hit
+from ._discovery import default_venv
 from ._errors import PenvcacheError
+from ._output import write_line
 
 TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays light
 if TYPE_CHECKING:
@@ -81,20 +83,24 @@ FLAG_OPTIONS = {
     "--all-extras": "options",
     "--no-editable": "options",
     "--exact": "options",
+    "--no-python-downloads": None,
 }
 _LISTS = ("requirements", "deps_files", "find_links", "salt", "salt_files", "options", "skip_imports")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``penvcache`` command: a hit answered here, everything else by :func:`penvcache.cli.main`."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] == ["ensure"]:
-        code = _ensure_hit(args[1:])
-        if code is not None:
-            return code
-    from .cli import main as full_main
+    try:
+        args = list(sys.argv[1:] if argv is None else argv)
+        if args[:1] == ["ensure"]:
+            code = _ensure_hit(args[1:])
+            if code is not None:
+                return code
+        from .cli import main as full_main
 
-    return full_main(args)
+        return full_main(args)
+    except KeyboardInterrupt:  # Ctrl-C before the full command line took over (it answers 130 itself after)
+        return 130
 
 
 def launch() -> NoReturn:
@@ -105,15 +111,19 @@ def launch() -> NoReturn:
     Everything else ends the usual way, through ``sys.exit``.
     """
     args = sys.argv[1:]
-    if args[:1] == ["ensure"]:
-        code = _ensure_hit(args[1:])
-        if code is not None:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
-    from .cli import main as full_main
+    try:
+        if args[:1] == ["ensure"]:
+            code = _ensure_hit(args[1:])
+            if code is not None:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        from .cli import main as full_main
 
-    sys.exit(full_main(args))
+        code = full_main(args)
+    except KeyboardInterrupt:  # Ctrl-C before the full command line took over (it answers 130 itself after)
+        code = 130
+    sys.exit(code)
 
 
 def _ensure_hit(args: list[str]) -> int | None:
@@ -122,7 +132,10 @@ def _ensure_hit(args: list[str]) -> int | None:
     if parsed is None:
         return None
     options, flags = parsed
-    options.setdefault("venv", os.environ.get("PENVCACHE_VENV") or ".venv")
+    if not options["requirements"] and not options["deps_files"] and not options["options"] and "quiet" not in flags:
+        return None  # nothing to ensure: the full path warns
+    if "venv" not in options:
+        options["venv"] = default_venv()
     try:
         result = check_hit(**options)
     except PenvcacheError:  # bad input: the full path reports it
@@ -197,12 +210,12 @@ def _is_seconds(value: str) -> bool:
 def report(result: EnsureResult, *, as_json: bool, quiet: bool, out: TextIO) -> None:
     """The one line (or JSON object) ``ensure`` prints about ``result``."""
     if as_json:
-        print(json_object(result.to_dict()), file=out, flush=True)
+        write_line(json_object(result.to_dict()), out)
     elif not quiet:
         for warning in result.warnings:
             print(f"penvcache: warning: {warning}", file=sys.stderr, flush=True)
         line = f"penvcache: {result.status} {result.venv} ({result.fingerprint[:12]}) in {result.elapsed:.3f}s"
-        print(line, file=out, flush=True)
+        write_line(line, out)
 
 
 def json_object(data: dict[str, object]) -> str:

@@ -77,33 +77,55 @@ def identify(request: str) -> dict[str, Any]:
     }
 
 
-def _run(cmd: Sequence[str], *, verbose: bool) -> subprocess.CompletedProcess[str]:
-    """Run uv in a process group of its own that never outlives penvcache.
+def _run(cmd: Sequence[str], *, verbose: bool, display: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run uv in a process group of its own that never outlives penvcache; with ``display``, on a pseudo-terminal
+    copied to our terminal as it runs, so uv draws its own progress there (see :mod:`._progress`).
 
     On Linux uv gets SIGKILL when the thread that started it dies (``kill -9`` of penvcache included). Ctrl-C,
     SIGTERM and SIGHUP stop uv's whole group and wait for it before they go on (to release the lock): Ctrl-C as
     :class:`KeyboardInterrupt`, SIGTERM and SIGHUP as ``SystemExit(128 + N)``. The terminal's Ctrl-C reaches
     penvcache only: uv is not in the foreground group.
     """
-    proc = subprocess.Popen(
-        cmd,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-        preexec_fn=_die_with_parent(),  # noqa: PLW1509 (async-signal-safe: a prctl and a getppid)
-    )
+    terminal: tuple[int, int] | None = None
+    if display:
+        from ._progress import open_terminal
+
+        terminal = open_terminal()
+    try:
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE if terminal is None else terminal[1],
+            stderr=subprocess.STDOUT if terminal is None else terminal[1],
+            text=True,
+            start_new_session=True,
+            preexec_fn=_die_with_parent(),  # noqa: PLW1509 (async-signal-safe: a prctl and a getppid)
+        )
+    except BaseException:
+        if terminal is not None:
+            os.close(terminal[0])
+        raise
+    finally:
+        if terminal is not None:
+            os.close(terminal[1])
     with _StopSignals() as stop:
         try:
-            output, _ = proc.communicate()
+            if terminal is None:
+                output, _ = proc.communicate()
+            else:
+                from ._progress import copy_terminal
+
+                output = copy_terminal(terminal[0], proc)
         except BaseException:
             stop.stopping = True  # a second signal must not cut the stopping short
             _stop(proc)
             raise
+        finally:
+            if terminal is not None:
+                os.close(terminal[0])
     if stop.signum:
         raise SystemExit(128 + stop.signum)
-    if verbose and output:
+    if verbose and output and terminal is None:  # on a terminal, uv's output was shown as it came
         sys.stderr.write(output)
     return subprocess.CompletedProcess(proc.args, proc.returncode, output)
 
@@ -307,15 +329,27 @@ def _uv_error(output: str) -> str:
     errors = [line for line in lines if line.startswith("error:")]
     causes = [line[len("cause:") :].strip() for line in lines if line.startswith("cause:")]
     text = errors[0] if errors else (lines[-1] if lines else "no output")
-    return f"{text} ({causes[-1]})" if causes else text
+    text = f"{text} ({causes[-1]})" if causes else text
+    return text.replace("exit status exit status:", "exit status")  # uv's wording, doubled by uv
 
 
-def create_venv(venv: Venv, python: str | None, *, offline: bool, verbose: bool) -> None:
-    """Create the venv with uv in the empty directory :func:`penvcache._venv.make_room` left."""
+def create_venv(
+    venv: Venv,
+    python: str | None,
+    *,
+    offline: bool,
+    verbose: bool,
+    downloads: bool = True,
+    display: bool = False,
+) -> None:
+    """Create the venv with uv in the empty directory :func:`penvcache._venv.make_room` left; uv may download the
+    Python asked for (as ``uv venv`` does) unless ``downloads`` is off or ``offline``."""
     cmd = [uv_bin(), "venv", venv.path, "--python", python or sys.executable]
     if offline:
-        cmd += ["--offline", "--no-python-downloads"]
-    proc = _run(cmd, verbose=verbose)
+        cmd.append("--offline")
+    if offline or not downloads:
+        cmd.append("--no-python-downloads")
+    proc = _run(cmd, verbose=verbose, display=display)
     if proc.returncode == 0:
         problem = venv.problem()
         if problem is None:
@@ -324,24 +358,46 @@ def create_venv(venv: Venv, python: str | None, *, offline: bool, verbose: bool)
         raise InstallFailed(msg)
     reason = _uv_error(proc.stdout)
     if "No interpreter found" in proc.stdout:
-        msg = f"--python {python}: no such interpreter: {reason}"
+        msg = f"--python {python}: {_no_python(reason, offline=offline, downloads=downloads)}"
         raise InvalidInput(msg)
-    msg = f"cannot create venv {venv.path}: {reason}"
+    msg = f"cannot create venv {venv.path} with --python {python or sys.executable}: {reason}"
     raise InstallFailed(msg)
 
 
-def find_python(request: str) -> str:
-    """The interpreter a ``--python`` request names, or :class:`InvalidInput`."""
+def find_python(request: str, *, offline: bool = True, downloads: bool = False) -> str | None:
+    """The interpreter a ``--python`` request names; ``None`` when it is not installed and uv may download it
+    (online, ``downloads`` and not ``UV_PYTHON_DOWNLOADS=never``); else :class:`InvalidInput`, in one line."""
     if os.sep in request or (os.altsep and os.altsep in request):
         if not os.path.isfile(request) or not os.access(request, os.X_OK):
             msg = f"--python {request}: no such interpreter"
             raise InvalidInput(msg)
         return request
     proc = _run([uv_bin(), "python", "find", "--no-python-downloads", request], verbose=False)
-    if proc.returncode != 0:
-        msg = f"--python {request}: no such interpreter: {_uv_error(proc.stdout)}"
+    if proc.returncode == 0:
+        return proc.stdout.strip().splitlines()[-1]
+    downloads = downloads and os.environ.get("UV_PYTHON_DOWNLOADS", "").strip().lower() not in ("never", "manual")
+    if "No interpreter found" in proc.stdout and downloads and not offline:
+        listed = _run([uv_bin(), "python", "list", "--only-downloads", request], verbose=False)
+        if listed.returncode == 0 and listed.stdout.strip():
+            return None  # `uv venv --python REQUEST` downloads it
+        reason = _uv_error(proc.stdout).removeprefix("error: ")
+        msg = f"--python {request}: {reason}, and uv has no download for it"
         raise InvalidInput(msg)
-    return proc.stdout.strip().splitlines()[-1]
+    reason = _uv_error(proc.stdout).removeprefix("error: ")
+    if "No interpreter found" in proc.stdout:
+        reason = _no_python(reason, offline=offline, downloads=downloads)
+    msg = f"--python {request}: {reason}"
+    raise InvalidInput(msg)
+
+
+def _no_python(reason: str, *, offline: bool, downloads: bool) -> str:
+    """Why a Python was not found, and what would find it."""
+    reason = reason.removeprefix("error: ")
+    if offline:
+        return f"{reason}; offline, no Python is downloaded (install one: uv python install, or give a path)"
+    if not downloads:
+        return f"{reason}; downloads are off (--no-python-downloads or UV_PYTHON_DOWNLOADS)"
+    return reason
 
 
 def install(
@@ -353,6 +409,7 @@ def install(
     offline: bool,
     verbose: bool,
     fresh: bool = False,
+    display: bool = False,
 ) -> bool:
     """Install the dependency set into the venv; returns True when it fell back to offline.
 
@@ -396,7 +453,7 @@ def install(
             cmd.append("--no-cache")
         if offline:
             cmd.append("--offline")
-        proc = _run(cmd, verbose=verbose)
+        proc = _run(cmd, verbose=verbose, display=display)
         if proc.returncode == 0:
             return False
         reason = _uv_error(proc.stdout)
@@ -412,7 +469,7 @@ def install(
             msg = f"installing {names} into {venv.path} failed: {reason}"
             raise InstallFailed(msg)
         sys.stderr.write(f"penvcache: the package index is unreachable ({reason}); retrying offline\n")
-        proc = _run([*cmd, "--offline"], verbose=verbose)
+        proc = _run([*cmd, "--offline"], verbose=verbose, display=display)
         if proc.returncode != 0:
             msg = f"the index is unreachable, and {names} cannot be installed offline either: {_uv_error(proc.stdout)}"
             raise OfflineUnavailable(msg)

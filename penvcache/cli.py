@@ -12,8 +12,10 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TextIO
 
 from ._coordinator import EnsureResult, InUse, prepare, run_ensure
+from ._discovery import default_venv
 from ._errors import InvalidInput, PenvcacheError
 from ._fastpath import report
+from ._output import write_line
 from ._venv import Venv
 from .version import __version__
 
@@ -38,8 +40,7 @@ def add_ensure_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-r", "--deps", action="append", default=[], metavar="FILE", help="a pip-style deps file")
     parser.add_argument(
         "--venv",
-        default=os.environ.get("PENVCACHE_VENV") or ".venv",
-        help="the venv (default: .venv or $PENVCACHE_VENV)",
+        help="the venv (default: $PENVCACHE_VENV, the active $VIRTUAL_ENV, .venv here or in a parent, else ./.venv)",
     )
     parser.add_argument(
         "--python", metavar="PY", help="interpreter for a new venv (default: the one running penvcache)"
@@ -148,6 +149,11 @@ def add_ensure_options(parser: argparse.ArgumentParser) -> None:
     noise = parser.add_mutually_exclusive_group()
     noise.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     noise.add_argument("-v", "--verbose", action="store_true", help="show uv's output")
+    parser.add_argument(
+        "--no-python-downloads",
+        action="store_true",
+        help="never download a managed Python for --python (also UV_PYTHON_DOWNLOADS=never; offline never does)",
+    )
 
 
 def ensure_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -185,8 +191,8 @@ def option_lines(args: argparse.Namespace) -> list[str]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="penvcache", description="Keep a virtual environment's dependencies installed, cheaply.")
-    parser.add_argument("--version", action="version", version=f"penvcache {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser.add_argument("-V", "--version", action="version", version=f"penvcache {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
     ensure = commands.add_parser("ensure", help="make sure a venv holds the dependencies (install on a miss)")
     add_ensure_options(ensure)
     ensure.add_argument(
@@ -229,16 +235,34 @@ def _parser() -> argparse.ArgumentParser:
         "--store", action="append", default=[], metavar="URL", help="the store (default: $PENVCACHE_STORE)"
     )
     store.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    helping = commands.add_parser("help", help="show the help of penvcache or of one command")
+    helping.add_argument("topic", nargs="?", metavar="COMMAND", help="the command to show the help of")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    """The command line, from its arguments to its exit code; Ctrl-C anywhere is 130, without a traceback."""
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv))
+    except KeyboardInterrupt:
+        return 130
+
+
+def _main(argv: list[str]) -> int:
+    parser = _parser()
+    if not argv:  # as `penvcache help`
+        return _help(parser, None)
     to_run: list[str] = []
-    if argv[:1] == ["run"]:  # run's own options end at "--"; what follows is the command
-        split = argv.index("--") if "--" in argv else len(argv)
+    if argv[0] == "run" and not _wants_help(argv):  # run's own options end at "--"; what follows is the command
+        if "--" not in argv:
+            _Parser(prog="penvcache run").error(_missing_dashes(parser, argv[1:]))
+        split = argv.index("--")
         argv, to_run = argv[:split], argv[split + 1 :]
-    args = _parser().parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.command == "help":
+        return _help(parser, args.topic)
+    if args.command in _ENSURING and args.venv is None:
+        args.venv = default_venv()
     if args.command == "run":
         args.to_run = to_run
         if not to_run:
@@ -251,19 +275,89 @@ def main(argv: Sequence[str] | None = None) -> int:
             out = {"status": "error", "error": str(e), "exit_code": e.exit_code}
             if isinstance(getattr(args, "venv", None), str):
                 out["venv"] = os.path.abspath(args.venv)
-            print(json.dumps(out), file=sys.stderr if args.command == "run" else sys.stdout)
-        print(f"penvcache: error: {e}", file=sys.stderr)
+            write_line(json.dumps(out), sys.stderr if args.command == "run" else sys.stdout)
+        write_line(f"penvcache: error: {e}", sys.stderr)
         return e.exit_code
-    except KeyboardInterrupt:
-        return 130
+
+
+_ENSURING = ("ensure", "run", "explain", "status", "bundle")  # the commands whose --venv has a default
+
+
+def _help(parser: argparse.ArgumentParser, topic: str | None) -> int:
+    """``penvcache help [COMMAND]``: the help on stdout, exit 0; an unknown command is a usage error (exit 2)."""
+    if topic is None:
+        write_line(parser.format_help().rstrip("\n"), sys.stdout)
+        return 0
+    choices = _subparsers(parser)
+    if topic not in choices:
+        known = ", ".join(repr(name) for name in choices)
+        _Parser(prog="penvcache").error(f"help: unknown command {topic!r} (choose from {known})")
+    write_line(choices[topic].format_help().rstrip("\n"), sys.stdout)
+    return 0
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:  # argparse keeps its subparsers there, and nowhere public
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def _wants_help(argv: list[str]) -> bool:
+    """``-h``/``--help`` among ``run``'s own options (before ``--``)."""
+    own = argv[: argv.index("--")] if "--" in argv else argv
+    return "-h" in own or "--help" in own
+
+
+def _missing_dashes(parser: argparse.ArgumentParser, args: list[str]) -> str:
+    """The error for ``penvcache run ARGS`` without ``--``, with the command line that would work."""
+    import shlex
+
+    takes_value = {
+        option
+        for action in _subparsers(parser)["run"]._actions
+        if action.nargs != 0
+        for option in action.option_strings
+    }
+    options = {option for action in _subparsers(parser)["run"]._actions for option in action.option_strings}
+    i = 0
+    while i < len(args):  # the command starts at the first word that is neither an option nor an option's value
+        arg = args[i]
+        if not arg.startswith("-") or arg == "-":
+            break
+        i += 2 if arg in takes_value else 1
+    if i >= len(args) or any(arg.partition("=")[0] in options for arg in args[i:]):  # REQs, then run's options
+        return "give the command to run after --, e.g. penvcache run -- pytest"
+    fixed = shlex.join(["penvcache", "run", *args[:i], "--", *args[i:]])
+    return f"give the command to run after --: {fixed} (without --, {args[i]!r} would be taken for a requirement)"
 
 
 def _ensure(args: argparse.Namespace) -> int:
     result = run_ensure(
-        args.venv, args.requirements, **ensure_kwargs(args), require_hit=args.require_hit, verbose=args.verbose
+        args.venv,
+        args.requirements,
+        **ensure_kwargs(args),
+        require_hit=args.require_hit,
+        verbose=args.verbose,
+        **_miss_output(args),
     )
+    if not args.quiet and _nothing_to_ensure(args):  # once it worked: an error is the one line that matters then
+        write_line(
+            "penvcache: warning: nothing to ensure (no REQ, -r, -e or --project): only the venv is made or checked",
+            sys.stderr,
+        )
     _report(result, args, sys.stdout)
     return 0
+
+
+def _nothing_to_ensure(args: argparse.Namespace) -> bool:
+    """No requirement, no file or project of them: the call can only make or check an empty venv (a likely mistake)."""
+    return not args.requirements and not args.deps and not args.editable and not args.project
+
+
+def _miss_output(args: argparse.Namespace) -> dict[str, Any]:
+    """What a miss shows on stderr (each step, uv's display on a terminal) and whether a Python may be downloaded."""
+    return {"progress": not args.quiet, "python_downloads": not args.no_python_downloads}
 
 
 def _report(result: EnsureResult, args: argparse.Namespace, out: TextIO) -> None:
@@ -272,7 +366,8 @@ def _report(result: EnsureResult, args: argparse.Namespace, out: TextIO) -> None
 
 def _run(args: argparse.Namespace) -> int:
     """Ensure, then run the command with the venv activated while holding the venv's shared lock."""
-    with InUse(args.venv, tuple(args.requirements), **ensure_kwargs(args), verbose=args.verbose) as result:
+    options = {**ensure_kwargs(args), "verbose": args.verbose, **_miss_output(args)}
+    with InUse(args.venv, tuple(args.requirements), **options) as result:
         _report(result, args, sys.stderr)  # stdout belongs to the command
         return _run_activated(args.to_run, result.venv)
 
@@ -286,7 +381,7 @@ def _run_activated(command: list[str], venv: str) -> int:
     try:
         proc = subprocess.Popen(command, env=env)
     except OSError as e:
-        print(f"penvcache: error: cannot run {command[0]}: {e.strerror or e}", file=sys.stderr)
+        write_line(f"penvcache: error: cannot run {command[0]}: {e.strerror or e}", sys.stderr)
         return 127 if isinstance(e, FileNotFoundError) else 126
     # Stopped by a CI cancel or `timeout`: pass it on and keep holding the venv until the command has ended.
     forward = {signum: signal.signal(signum, lambda n, _: proc.send_signal(n)) for signum in _FORWARDED}
@@ -336,30 +431,31 @@ def _prepare(args: argparse.Namespace) -> tuple[Venv, Any, str, str]:
 def _explain(args: argparse.Namespace) -> int:
     check = _check(args, probe=True)
     if args.json:
-        print(json.dumps(check.to_dict()))
+        write_line(json.dumps(check.to_dict()), sys.stdout)
         return 0
-    print(f"penvcache: {'hit' if check.hit else 'miss'} {check.venv.path}")
+    write_line(f"penvcache: {'hit' if check.hit else 'miss'} {check.venv.path}", sys.stdout)
     for name, component in check.components().items():
         value = "unknown" if component["value"] is None else component["value"][:12] or "-"
         short = "" if value == component["detail"] else f"  [{value}]"
         mark = "  (changed)" if component["changed"] else ""
-        print(f"  {name:<13} {component['detail']}{short}{mark}")
+        write_line(f"  {name:<13} {component['detail']}{short}{mark}", sys.stdout)
     for reason in check.reasons:
-        print(f"  why: {reason}")
+        write_line(f"  why: {reason}", sys.stdout)
     for warning in check.warnings():
-        print(f"  warning: {warning}")
+        write_line(f"  warning: {warning}", sys.stdout)
     for note in check.notes:
-        print(f"  note: {note}")
+        write_line(f"  note: {note}", sys.stdout)
     return 0
 
 
 def _status(args: argparse.Namespace) -> int:
     check = _check(args, probe=False, quick=True)
     if args.json:
-        print(json.dumps({"status": "hit" if check.hit else "miss", "venv": check.venv.path, "reasons": check.reasons}))
+        out = {"status": "hit" if check.hit else "miss", "venv": check.venv.path, "reasons": check.reasons}
+        write_line(json.dumps(out), sys.stdout)
     elif not args.quiet:
         why = "" if check.hit else ": " + "; ".join(check.reasons)
-        print(f"penvcache: {'hit' if check.hit else 'miss'} {check.venv.path}{why}")
+        write_line(f"penvcache: {'hit' if check.hit else 'miss'} {check.venv.path}{why}", sys.stdout)
     return 0 if check.hit else 1
 
 
@@ -386,13 +482,14 @@ def _stats(args: argparse.Namespace) -> int:
 
             raise fault(cache, e, "cannot reset the stats in") from e
     if args.json:
-        print(json.dumps({"cache_dir": cache, **counts, "zeroed": args.zero}))
+        write_line(json.dumps({"cache_dir": cache, **counts, "zeroed": args.zero}), sys.stdout)
         return 0
-    print(
+    write_line(
         f"penvcache: {cache}: {counts['hits']} hits, {counts['misses']} misses, {counts['installs']} installs "
         f"({counts['install_seconds']:.1f}s), {counts['adoptions']} adoptions, {counts['failures']} failures, "
         f"{counts['lock_waits']} lock waits ({counts['lock_wait_seconds']:.1f}s, "
-        f"longest {counts['longest_lock_wait']:.1f}s)" + ("; now zeroed" if args.zero else "")
+        f"longest {counts['longest_lock_wait']:.1f}s)" + ("; now zeroed" if args.zero else ""),
+        sys.stdout,
     )
     return 0
 
@@ -414,16 +511,16 @@ def _entries(cache: str) -> list[dict[str, Any]]:
 
 def _list(args: argparse.Namespace) -> int:
     cache = _cache_dir(args)
-    rows = _entries(cache)
+    rows = sorted(_entries(cache), key=lambda row: str(row["venv"]))  # by path, not by the entries' digests
     if args.json:
-        print(json.dumps({"cache_dir": cache, "venvs": rows}))
+        write_line(json.dumps({"cache_dir": cache, "venvs": rows}), sys.stdout)
         return 0
     if not rows:
-        print(f"penvcache: {cache} knows no venvs")
+        write_line(f"penvcache: {cache} knows no venvs", sys.stdout)
     for row in rows:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row["when"]))
         gone = "" if row["exists"] else "  (gone)"
-        print(f"{row['status']:<9} {when}  {row['venv']}{gone}")
+        write_line(f"{row['status']:<9} {when}  {row['venv']}{gone}", sys.stdout)
     return 0
 
 
@@ -443,11 +540,11 @@ def _clear(args: argparse.Namespace) -> int:
             forget(row["entry"])
     forgotten = [row["venv"] for row in rows]
     if args.json:
-        print(json.dumps({"cache_dir": cache, "forgotten": forgotten}))
+        write_line(json.dumps({"cache_dir": cache, "forgotten": forgotten}), sys.stdout)
     else:
-        print(f"penvcache: forgot {len(forgotten)} venv{'' if len(forgotten) == 1 else 's'}")
+        write_line(f"penvcache: forgot {len(forgotten)} venv{'' if len(forgotten) == 1 else 's'}", sys.stdout)
         for venv in forgotten:
-            print(f"  {venv}")
+            write_line(f"  {venv}", sys.stdout)
     return 0
 
 
@@ -478,9 +575,12 @@ def _bundle(args: argparse.Namespace) -> int:
         msg = f"cannot bundle {result.venv}: {e}"
         raise InstallFailed(msg) from e
     if args.json:
-        print(json.dumps({"status": "written" if new else "present", "key": key, "out": os.path.abspath(args.out)}))
+        write_line(
+            json.dumps({"status": "written" if new else "present", "key": key, "out": os.path.abspath(args.out)}),
+            sys.stdout,
+        )
     elif not args.quiet:
-        print(f"penvcache: {args.out} {'wrote' if new else 'already holds'} entry {key[:12]}")
+        write_line(f"penvcache: {args.out} {'wrote' if new else 'already holds'} entry {key[:12]}", sys.stdout)
     return 0
 
 
@@ -495,10 +595,10 @@ def _store(args: argparse.Namespace) -> int:
     if args.action == "list":
         found = entries(level)
         if args.json:
-            print(json.dumps({"store": level.shown, "entries": found}))
+            write_line(json.dumps({"store": level.shown, "entries": found}), sys.stdout)
         for entry in [] if args.json else found:
             names = ", ".join(f"{p['name']}=={p['version']}" for p in entry.get("packages", []))
-            print(f"{entry['key'][:16]}  {entry.get('problem') or names}")
+            write_line(f"{entry['key'][:16]}  {entry.get('problem') or names}", sys.stdout)
         return 0
     if args.action == "show":
         if not args.key:
@@ -508,13 +608,16 @@ def _store(args: argparse.Namespace) -> int:
         if len(matches) != 1:
             msg = f"{args.key!r} names {len(matches)} entries of {level.shown}, not one"
             raise InvalidInput(msg)
-        print(json.dumps(matches[0], indent=None if args.json else 1))
+        write_line(json.dumps(matches[0], indent=None if args.json else 1), sys.stdout)
         return 0
     deleted = gc(level)
     if args.json:
-        print(json.dumps({"store": level.shown, "deleted": deleted}))
+        write_line(json.dumps({"store": level.shown, "deleted": deleted}), sys.stdout)
     else:
-        print(f"penvcache: {level.shown}: deleted {len(deleted)} unreferenced blob{'' if len(deleted) == 1 else 's'}")
+        write_line(
+            f"penvcache: {level.shown}: deleted {len(deleted)} unreferenced blob{'' if len(deleted) == 1 else 's'}",
+            sys.stdout,
+        )
     return 0
 
 
@@ -528,4 +631,5 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "stats": _stats,
     "list": _list,
     "clear": _clear,
+    "help": lambda args: 0,  # answered before the commands run
 }

@@ -1,0 +1,168 @@
+"""A miss says what it is doing: a line before each long step, uv's own display on a terminal, elsewhere a line
+every few seconds while a step runs. The build is held open by a gated sdist, so each wait is for an event."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from penvcache._progress import plain
+from tests._kit import build_gated_sdist
+from tests.conftest import ROOT
+
+_EVERY = 0.05  # seconds between "still ..." lines in these tests (10 in real use)
+_CLI = (
+    "import sys\n"
+    "import penvcache._progress as progress\n"
+    "progress.EVERY = float(sys.argv[1])\n"
+    "from penvcache._fastpath import main\n"
+    "sys.exit(main(sys.argv[2:]))\n"
+)
+
+
+@pytest.fixture(scope="module")
+def gated_house(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    house = tmp_path_factory.mktemp("gated-wheelhouse")
+    build_gated_sdist(house, "gated-pkg", "1.0")
+    return house
+
+
+def _command(venv: Path, house: Path, *extra: str) -> list[str]:
+    ensure = ["ensure", "gated-pkg", "--venv", str(venv), "--offline", "--find-links", str(house), *extra]
+    return [sys.executable, "-c", _CLI, str(_EVERY), *ensure]
+
+
+def _env(tmp_path: Path) -> tuple[dict[str, str], Path, Path]:
+    started, gate = tmp_path / "build-started", tmp_path / "gate"
+    env = {**os.environ, "GATED_BUILD_STARTED": str(started), "GATED_BUILD_GATE": str(gate), "PYTHONPATH": str(ROOT)}
+    return env, started, gate
+
+
+def _kill(proc: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, 9)
+    proc.wait(timeout=60)
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_a_slow_miss_says_each_step_then_what_is_still_running(
+    tmp_path: Path, venv: Path, gated_house: Path, as_json: bool
+) -> None:
+    env, started, gate = _env(tmp_path)
+    extra = ["--json"] if as_json else []
+    proc = subprocess.Popen(
+        _command(venv, gated_house, *extra),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    try:
+        assert proc.stderr is not None
+        lines = []
+        for line in proc.stderr:  # ends by itself: the build gives up waiting for the gate after 60 s
+            lines.append(line.rstrip("\n"))
+            if line.startswith("penvcache: still installing") and started.exists():
+                break  # the build is under way and held: said while it runs...
+        assert started.exists(), lines
+        gate.touch()  # ...and let go
+        out, err = proc.communicate(timeout=120)
+    finally:
+        _kill(proc)
+    assert proc.returncode == 0, (lines, err)
+    lines += err.splitlines()
+    steps = [line for line in lines if not line.startswith("penvcache: still ")]
+    assert steps == [
+        f"penvcache: creating venv {venv} with {sys.executable}",
+        f"penvcache: installing 1 package into {venv}: gated-pkg",
+        f"penvcache: validating 1 distribution in {venv}",
+    ]
+    between = lines[lines.index(steps[1]) + 1 : lines.index(steps[2])]
+    assert between
+    assert all(re.fullmatch(r"penvcache: still installing 1 package after \d+s", line) for line in between)
+    if as_json:  # stdout is the one object, nothing else
+        assert json.loads(out)["status"] == "installed"
+    else:
+        assert out.startswith(f"penvcache: installed {venv} (")
+        assert out.count("\n") == 1
+
+
+def test_quiet_says_nothing(tmp_path: Path, venv: Path, gated_house: Path) -> None:
+    env, _, gate = _env(tmp_path)
+    gate.touch()
+    proc = subprocess.run(
+        _command(venv, gated_house, "-q"), capture_output=True, text=True, env=env, cwd=ROOT, check=False, timeout=120
+    )
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
+
+
+def _read(master: int, seconds: float) -> bytes:
+    """What the terminal shows within ``seconds`` (less once the other side has closed it)."""
+    ready, _, _ = select.select([master], [], [], seconds)
+    if not ready:
+        return b""
+    try:
+        return os.read(master, 65536)
+    except OSError:  # EIO: every process on the other side has closed it
+        return b""
+
+
+def _on_a_terminal(args: list[str], env: dict[str, str], until: str = "", then: Path | None = None) -> tuple[int, str]:
+    """Run ``args`` with a terminal as stdin, stdout and stderr; once the screen shows ``until``, create ``then``.
+    Returns the exit code and what the terminal showed, as plain text."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=ROOT, start_new_session=True)
+    os.close(slave)
+    shown = b""
+    deadline = time.monotonic() + 90
+    try:
+        while until and until not in plain(shown.decode("utf-8", "replace")):
+            assert time.monotonic() < deadline, f"the terminal never showed {until!r}: {shown!r}"
+            assert proc.poll() is None, shown
+            shown += _read(master, 1.0)
+        if then is not None:
+            then.touch()
+        while time.monotonic() < deadline:
+            data = _read(master, 1.0)
+            if not data and proc.poll() is not None:
+                break
+            shown += data
+        code = proc.wait(timeout=60)
+    finally:
+        os.close(master)
+        _kill(proc)
+    return code, plain(shown.decode("utf-8", "replace"))
+
+
+def test_on_a_terminal_uv_draws_its_own_progress(tmp_path: Path, venv: Path, gated_house: Path) -> None:
+    env, started, gate = _env(tmp_path)
+    code, shown = _on_a_terminal(_command(venv, gated_house), env, until="Building gated-pkg==1.0", then=gate)
+    assert code == 0, shown
+    assert started.exists()
+    assert f"penvcache: installing 1 package into {venv}: gated-pkg" in shown
+    assert "Installed 1 package" in shown  # uv's own summary, shown without -v
+    assert "still installing" not in shown  # no lines of ours across uv's display
+    assert f"penvcache: installed {venv} (" in shown
+
+
+def test_on_a_terminal_uvs_error_is_still_one_line_of_ours(tmp_path: Path, venv: Path, wheelhouse: Path) -> None:
+    env, _, _ = _env(tmp_path)
+    args = [*_command(venv, wheelhouse)[:4], "ensure", "no-such-pkg", "--venv", str(venv), "--offline"]
+    args += ["--find-links", str(wheelhouse)]
+    code, shown = _on_a_terminal(args, env)
+    assert code == 4, shown
+    errors = [line for line in shown.splitlines() if line.startswith("penvcache: error: ")]
+    assert len(errors) == 1, shown
+    assert "no-such-pkg" in errors[0]
+    assert "\x1b" not in errors[0]
