@@ -11,6 +11,7 @@ from ._errors import (
     LockTimeout,
     OfflineUnavailable,
     PenvcacheError,
+    ValidationFailed,
 )
 from .version import __version__
 
@@ -24,6 +25,7 @@ __all__ = [
     "LockTimeout",
     "OfflineUnavailable",
     "PenvcacheError",
+    "ValidationFailed",
     "__version__",
     "ensure",
     "use",

@@ -96,6 +96,7 @@ def ensure(
     salt: Iterable[str] = (),
     salt_files: Iterable[str | os.PathLike[str]] = (),
     require_hit: bool = False,
+    retry: bool = False,
 ) -> EnsureResult:
     """Make sure ``venv`` holds ``requirements`` and the deps files; install with uv only on a miss.
 
@@ -103,7 +104,9 @@ def ensure(
     ``lock_timeout`` seconds, else :class:`LockTimeout`), creates the venv if it is missing or broken,
     validates by importing every dependency in it, installs what is missing, validates again and records.
     ``salt`` texts and the content of ``salt_files`` (and ``PENVCACHE_SALT``) are part of the key. With
-    ``require_hit``, a miss raises :class:`CacheMiss` naming why, and installs nothing.
+    ``require_hit``, a miss raises :class:`CacheMiss` naming why, and installs nothing. A set that still failed
+    validation after an install fails again at once (:class:`ValidationFailed`, nothing installed) until an input
+    or the venv changes; ``retry`` installs and validates again anyway.
     """
     return run_ensure(
         venv,
@@ -117,6 +120,7 @@ def ensure(
         salt=salt,
         salt_files=salt_files,
         require_hit=require_hit,
+        retry=retry,
     )
 
 
@@ -166,6 +170,7 @@ def run_ensure(
     salt: Iterable[str] = (),
     salt_files: Iterable[str | os.PathLike[str]] = (),
     require_hit: bool = False,
+    retry: bool = False,
     verbose: bool = False,
 ) -> EnsureResult:
     """:func:`ensure`, plus the CLI's ``verbose`` (uv's output on stderr)."""
@@ -205,26 +210,83 @@ def run_ensure(
                 if state["installer"] != key.installer:  # uv was reinstalled as the same version
                     _state.write(directory, {**state, "installer": key.installer})
                 return result("hit", key, waited)
+            if not retry:
+                _fail_as_recorded(directory, key)
             lock.exclude_users()  # no `run`/`use` of the venv may see it change
             waited = lock.waited
             status, fallback, report = _repair(target, inputs, key, directory, verbose=verbose)
             # the venv may have been (re)created: its identity now
             key = _key(inputs, target, None, exact=True, deps=key.deps, installer=key.installer)
             _record(directory, target, key, status, report)
+            _forget_failure(directory)
             return result(status, key, waited, fallback)
     except PenvcacheError as e:
-        from ._errors import InstallFailed, LockTimeout
+        from ._errors import InstallFailed, LockTimeout, ValidationFailed
 
         if isinstance(e, LockTimeout):
             waited = e.waited
         _stats.record(cache, _stats.event("miss", status="failed", waited=waited))
+        if isinstance(e, ValidationFailed) and e.report is None:  # read back from the record: keep it as it is
+            raise
         if isinstance(e, InstallFailed):  # the venv is what failed (a timeout or bad input changed nothing)
-            last = {"venv": target.path, "status": "failed", "error": str(e), "when": time.time()}
+            last: dict[str, Any] = {"venv": target.path, "status": "failed", "error": str(e), "when": time.time()}
+            if isinstance(e, ValidationFailed):  # it still failed after an install: not again until something changes
+                failed = _key(inputs, target, None, exact=True, deps=key.deps, installer=key.installer)
+                paths: list[str] = getattr(e.report, "stamp_paths", [])
+                if failed.fingerprint is not None:
+                    last["failure"] = {
+                        "fingerprint": failed.fingerprint,
+                        "stamp_paths": paths,
+                        "stamp": _stamp.take(paths),
+                    }
             import contextlib
 
             with contextlib.suppress(OSError):
                 _state.write_json(os.path.join(directory, "last.json"), last)
         raise
+
+
+def recorded_failure(directory: str, key: _Key) -> dict[str, Any] | None:
+    """The failure recorded for this exact key, while the venv's content is as it was then; else ``None``."""
+    import json
+
+    try:
+        with open(os.path.join(directory, "last.json"), "rb") as f:
+            last = json.loads(f.read())
+        failure = last["failure"]
+        matches = (
+            key.fingerprint is not None
+            and failure["fingerprint"] == key.fingerprint
+            and isinstance(failure["stamp_paths"], list)
+            and all(isinstance(path, str) for path in failure["stamp_paths"])
+            and _stamp.take(failure["stamp_paths"]) == failure["stamp"]
+            and isinstance(last["error"], str)
+        )
+    except (OSError, ValueError, TypeError, KeyError):  # none, unreadable or foreign: no failure to repeat
+        return None
+    return last if matches else None
+
+
+def _fail_as_recorded(directory: str, key: _Key) -> None:
+    """Raise the recorded failure again when nothing has changed since the install that ended in it."""
+    last = recorded_failure(directory, key)
+    if last is None:
+        return
+    from ._errors import ValidationFailed
+
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last.get("when", 0)))
+    msg = (
+        f"{last['error']} [recorded at {when} and not retried: nothing changed since; "
+        "change the dependencies or the venv, or pass --retry]"
+    )
+    raise ValidationFailed(msg)
+
+
+def _forget_failure(directory: str) -> None:
+    import contextlib
+
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(os.path.join(directory, "last.json"))
 
 
 def check_hit(
@@ -471,7 +533,7 @@ def _repair(
     """Under the lock: create the venv if needed, validate, install what is missing, validate again."""
     from dataclasses import replace
 
-    from ._errors import InstallFailed, InvalidInput
+    from ._errors import InvalidInput
     from ._installer import create_venv, find_python, install
     from ._probe import validate
     from ._requirements import read_deps
@@ -522,8 +584,10 @@ def _repair(
     fallback = install(venv, deps, missing=missing, reinstall=broken, offline=inputs.offline, verbose=verbose)
     report = validate(venv.python, deps)
     if not report.satisfied:
+        from ._errors import ValidationFailed
+
         msg = f"{venv.path} still fails validation after installing: {report.summary()}"
-        raise InstallFailed(msg)
+        raise ValidationFailed(msg, report=report)
     return "installed", fallback, report
 
 
@@ -540,6 +604,7 @@ def use(
     salt: Iterable[str] = (),
     salt_files: Iterable[str | os.PathLike[str]] = (),
     require_hit: bool = False,
+    retry: bool = False,
 ) -> InUse:
     """:func:`ensure`, then keep the venv from being changed while the ``with`` block uses it.
 
@@ -559,6 +624,7 @@ def use(
         salt=tuple(salt),
         salt_files=tuple(salt_files),
         require_hit=require_hit,
+        retry=retry,
     )
 
 

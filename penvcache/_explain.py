@@ -6,7 +6,7 @@ import os
 from typing import Any
 
 from . import _state
-from ._coordinator import _is_hit, _Key, _key, parse
+from ._coordinator import _is_hit, _Key, _key, parse, recorded_failure
 from ._fingerprint import COMPONENTS, Inputs
 from ._requirements import ARGUMENTS, DepsSet
 from ._venv import Venv
@@ -63,7 +63,15 @@ def explain(inputs: Inputs, venv: Venv, directory: str, *, probe: bool, quick: b
     key = _key(inputs, venv, state, exact=True, deps=deps)
     if _is_hit(state, key):
         return Check(venv, key, state, True, [])
-    return Check(venv, key, state, False, _reasons(inputs, venv, directory, state, key, deps, probe=probe))
+    reasons = _reasons(inputs, venv, directory, state, key, deps, probe=probe)
+    failure = recorded_failure(directory, key)
+    if failure is not None:
+        reasons.insert(
+            0,
+            f"failed: {failure['error']} (recorded; nothing changed since, so ensure fails at once without "
+            "installing: change the dependencies or the venv, or pass --retry)",
+        )
+    return Check(venv, key, state, False, reasons)
 
 
 def _reasons(  # noqa: PLR0917

@@ -41,6 +41,7 @@ FLAG_OPTIONS = {
     "-v": None,
     "--verbose": None,
     "--require-hit": None,  # a hit is what it requires
+    "--retry": None,  # a hit is a hit: there is nothing to retry
 }
 _LISTS = ("requirements", "deps_files", "find_links", "salt", "salt_files")
 

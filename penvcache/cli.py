@@ -68,6 +68,14 @@ def add_ensure_options(parser: argparse.ArgumentParser) -> None:
     noise.add_argument("-v", "--verbose", action="store_true", help="show uv's output")
 
 
+def add_retry_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--retry",
+        action="store_true",
+        help="install and validate again even though this same set failed validation after an install",
+    )
+
+
 def ensure_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """The keyword arguments of :func:`penvcache.ensure` that :func:`add_ensure_options` parsed."""
     return {
@@ -79,6 +87,7 @@ def ensure_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "cache_dir": args.cache_dir,
         "salt": args.salt,
         "salt_files": args.salt_file,
+        "retry": getattr(args, "retry", False),
     }
 
 
@@ -91,12 +100,14 @@ def _parser() -> argparse.ArgumentParser:
     ensure.add_argument(
         "--require-hit", action="store_true", help="on a miss, exit 5 with the reason and install nothing"
     )
+    add_retry_option(ensure)
     run = commands.add_parser(
         "run",
         help="ensure, then run a command with the venv activated, keeping the venv unchanged while it runs",
         usage="penvcache run [ensure options] -- CMD [ARG ...]",
     )
     add_ensure_options(run)
+    add_retry_option(run)
     explain = commands.add_parser("explain", help="show the key's components and why a call would miss")
     add_ensure_options(explain)
     status = commands.add_parser("status", help="exit 0 on a hit, 1 on a miss; installs nothing")
