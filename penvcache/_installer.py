@@ -133,8 +133,13 @@ def install(
     reinstall: Sequence[str],
     offline: bool,
     verbose: bool,
+    fresh: bool = False,
 ) -> bool:
-    """Install the dependency set into the venv; returns True when it fell back to offline."""
+    """Install the dependency set into the venv; returns True when it fell back to offline.
+
+    ``fresh`` fetches and unpacks what it installs anew (``--no-cache``): uv hardlinks installed files from its
+    cache, so a file damaged in place in a venv is damaged in the cache too and a plain reinstall brings it back.
+    """
     with contextlib.ExitStack() as stack:
         cmd = [uv_bin(), "pip", "install", "--python", venv.python]
 
@@ -162,6 +167,8 @@ def install(
             cmd += ["--extra-index-url", url]
         for name in reinstall:
             cmd += ["--reinstall-package", name]
+        if fresh:
+            cmd.append("--no-cache")
         if offline:
             cmd.append("--offline")
         proc = _run(cmd, verbose=verbose)

@@ -123,3 +123,26 @@ def build_slow_sdist(wheelhouse: Path, name: str, version: str, seconds: float) 
 def site_packages(venv: Path) -> Path:
     (lib,) = (venv / "lib").glob("python3*")
     return lib / "site-packages"
+
+
+def build_wheel_with_scripts(wheelhouse: Path, name: str, version: str) -> Path:
+    """A wheel with what installers rewrite or generate: a console-scripts entry point and a ``#!python`` script."""
+    module = name.replace("-", "_").lower()
+    dist = f"{name.replace('-', '_')}-{version}"
+    files = {
+        f"{module}/__init__.py": b"def main():\n    print('hello')\n",
+        f"{dist}.data/scripts/{module}-script": b"#!python\nimport sys\nprint(sys.argv)\n",
+        f"{dist}.data/data/share/{module}/notes.txt": b"data installed outside site-packages\n",
+        f"{dist}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+        f"{dist}.dist-info/WHEEL": _WHEEL,
+        f"{dist}.dist-info/entry_points.txt": f"[console_scripts]\n{module}-hello = {module}:main\n".encode(),
+    }
+    record = [_record_line(path, data) for path, data in files.items()]
+    record.append(f"{dist}.dist-info/RECORD,,")
+    files[f"{dist}.dist-info/RECORD"] = ("\n".join(record) + "\n").encode()
+    wheelhouse.mkdir(parents=True, exist_ok=True)
+    path = wheelhouse / f"{dist}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as zf:
+        for name_in_zip, data in files.items():
+            zf.writestr(name_in_zip, data)
+    return path
