@@ -77,6 +77,7 @@ class _Key:
         self.installer: dict[str, Any] | None = None  # identified for real (a miss), not the hit's stand-in
         self.components_sources: list[str] = []
         self.python_request = ""
+        self.local: list[list[Any]] = []  #: each local project or archive: what _local.describe records
 
 
 def _flag(name: str) -> bool:
@@ -214,7 +215,7 @@ def run_ensure(
                 _fail_as_recorded(directory, key)
             lock.exclude_users()  # no `run`/`use` of the venv may see it change
             waited = lock.waited
-            status, fallback, report = _repair(target, inputs, key, directory, verbose=verbose)
+            status, fallback, report = _repair(target, inputs, key, directory, state, verbose=verbose)
             # the venv may have been (re)created: its identity now
             key = _key(inputs, target, None, exact=True, deps=key.deps, installer=key.installer)
             _record(directory, target, key, status, report)
@@ -388,6 +389,7 @@ def _record(directory: str, target: Venv, key: _Key, status: Status, report: Rep
                 "salt": key.salt,
             },
             "installer": key.installer,
+            "local": key.local,
             "stamp": _stamp.take(report.stamp_paths),
             "stamp_paths": report.stamp_paths,
             "python": report.python,
@@ -434,6 +436,8 @@ def _key(
     key.salt = _salt(inputs)
     components = key.components
     components["requirements"] = key.requirements
+    key.local = _local_projects(key.deps, state)
+    components["local"] = _fingerprint.local_component(key.local)
     components["sources"] = digest(key.components_sources)
     components["salt"] = digest(key.salt) if key.salt else ""
     if exact:
@@ -454,6 +458,37 @@ def _key(
             components["venv"] = digest(key.identity["pyvenv_cfg"])
     key.fingerprint = _fingerprint.fingerprint(components)
     return key
+
+
+def _local_projects(deps: DepsSet | None, state: dict[str, Any] | None) -> list[list[Any]]:
+    """The local projects and archives of the set, described now: read afresh when the deps were parsed, else
+    from what was recorded (a hit: plain reads and stat calls, nothing parsed)."""
+    recorded: list[list[Any]] = state.get("local", []) if state is not None else []
+    if deps is None:
+        if not recorded:
+            return []
+        from ._local import digest_of
+
+        return [digest_of(project)[1] for project in recorded]
+    from ._local import describe, path_of
+
+    paths = sorted({path for r in deps.requirements if r.url and (path := path_of(r.url)) is not None})
+    return [describe(path) for path in paths]
+
+
+def _changed_local(deps: DepsSet, state: dict[str, Any] | None) -> list[str]:
+    """The local projects whose key is not the one recorded for this venv: reinstall them even if they validate."""
+    from packaging.utils import canonicalize_name
+
+    from ._local import describe, path_of
+
+    recorded = {project[0]: project[3] for project in (state or {}).get("local", [])}
+    changed = set()
+    for req in deps.requirements:
+        path = path_of(req.url) if req.url else None
+        if path is not None and recorded.get(path) != describe(path)[3]:
+            changed.add(canonicalize_name(req.name))
+    return sorted(changed)
 
 
 def _salt(inputs: _fingerprint.Inputs) -> list[list[str]]:
@@ -528,7 +563,7 @@ def _matches(state: dict[str, Any] | None, fingerprint: str | None) -> bool:
 
 
 def _repair(
-    venv: Venv, inputs: _fingerprint.Inputs, key: _Key, directory: str, *, verbose: bool
+    venv: Venv, inputs: _fingerprint.Inputs, key: _Key, directory: str, state: dict[str, Any] | None, *, verbose: bool
 ) -> tuple[Status, bool, Report]:
     """Under the lock: create the venv if needed, validate, install what is missing, validate again."""
     from dataclasses import replace
@@ -575,13 +610,15 @@ def _repair(
         os.remove(creating)
         created = True
     if created and deps.requirements:  # a new, empty venv: everything is missing, skip the first validation
-        missing, broken = sorted({r.name for r in deps.requirements}), []
+        missing, broken, local = sorted({r.name for r in deps.requirements}), [], []
     else:
+        # a local project whose metadata may have changed validates as it was: uv must build and install it again
+        local = _changed_local(deps, state)
         report = validate(venv.python, deps)
-        if report.satisfied:
+        if report.satisfied and not local:
             return ("installed" if created else "adopted"), False, report
-        missing, broken = sorted(report.failures), sorted(report.broken)
-    fallback = install(venv, deps, missing=missing, reinstall=broken, offline=inputs.offline, verbose=verbose)
+        missing, broken = sorted(report.failures), sorted({*report.broken, *local})
+    fallback = install(venv, deps, missing=missing or local, reinstall=broken, offline=inputs.offline, verbose=verbose)
     report = validate(venv.python, deps)
     if not report.satisfied:
         from ._errors import ValidationFailed

@@ -110,6 +110,8 @@ def _reasons(  # noqa: PLR0917
             reasons.append("venv recreated (a new pyvenv.cfg)" if was[1] != now[1] else "venv: pyvenv.cfg changed")
         elif name == "installer":
             reasons.append(f"installer changed: {old.get(name)} -> {new.get(name)}")
+        elif name == "local":
+            reasons.append("local projects changed: " + _local(state.get("local", []), key.local))
         else:
             reasons.append("salt changed: " + _salt(details.get("salt", []), key.salt))
     if not reasons and key.fingerprint == state["fingerprint"]:
@@ -165,6 +167,20 @@ def _python(details: dict[str, Any], key: _Key) -> str:
     return f"python changed: {new_base[0]} was replaced (upgraded or reinstalled)"
 
 
+def _local(old: list[list[Any]], new: list[list[Any]]) -> str:
+    was = {project[0]: project[3] for project in old}
+    now = {project[0]: project[3] for project in new}
+    changes = []
+    for path in sorted(set(was) | set(now)):
+        if path not in now:
+            changes.append(f"{path} removed")
+        elif path not in was:
+            changes.append(f"{path} added")
+        elif was[path] != now[path]:
+            changes.append(f"{path} changed (its pyproject.toml, setup.py, setup.cfg or cache-keys, or its bytes)")
+    return ", ".join(changes) or "reordered"
+
+
 def _salt(old: list[list[str]], new: list[list[str]]) -> str:
     was = {str(where): digest for where, digest in old}
     now = {str(where): digest for where, digest in new}
@@ -216,4 +232,6 @@ def _describe(name: str, key: _Key, venv: Venv) -> str:  # noqa: PLR0911
         return f"{venv.path} (pyvenv.cfg inode {key.identity['pyvenv_cfg'][1]})"
     if name == "installer":
         return str(key.components.get("installer"))
+    if name == "local":
+        return ", ".join(project[0] for project in key.local) or "none"
     return ", ".join(where for where, _ in key.salt) or "none"
