@@ -476,7 +476,7 @@ def _local_projects(deps: DepsSet | None, state: dict[str, Any] | None) -> list[
     return [describe(path) for path in paths]
 
 
-def _changed_local(deps: DepsSet, state: dict[str, Any] | None) -> list[str]:
+def _changed_local_projects(deps: DepsSet, state: dict[str, Any] | None) -> list[str]:
     """The local projects whose key is not the one recorded for this venv: reinstall them even if they validate."""
     from packaging.utils import canonicalize_name
 
@@ -613,7 +613,7 @@ def _repair(
         missing, broken, local = sorted({r.name for r in deps.requirements}), [], []
     else:
         # a local project whose metadata may have changed validates as it was: uv must build and install it again
-        local = _changed_local(deps, state)
+        local = _changed_local_projects(deps, state)
         report = validate(venv.python, deps)
         if report.satisfied and not local:
             return ("installed" if created else "adopted"), False, report
