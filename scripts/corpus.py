@@ -4,6 +4,7 @@ For each set: plain ``uv pip install`` into a fresh venv (does uv call the set i
 ``penvcache ensure`` into another fresh venv (cold), again (a warm hit), once more after ``clear`` (an adoption:
 the validation's own cost), and ``penvcache verify`` (every RECORD hash of the closure). It prints a table:
 set, packages, uv, cold, warm hit, validation, warnings, agree?, verify clean?
+A set penvcache refuses is called again: the "warm" column then shows how fast its recorded failure comes back.
 
 It needs the network (the package index), so it is not part of ``.ci/run``. uv's cache is a temp directory shared
 by the sets (plain uv runs first, so penvcache's cold install links from a warm cache, as it would on a machine
@@ -79,7 +80,7 @@ class Row:
 
     @property
     def penvcache_ok(self) -> bool:
-        return self.cold is not None and not self.penvcache_error
+        return self.cold_status in ("installed", "adopted")
 
     @property
     def agree(self) -> bool:
@@ -140,21 +141,25 @@ def one(name: str, covers: str, lines: list[str], root: Path, env: dict[str, str
 
     venv = where / "venv"
     common = ["--venv", str(venv), "-r", str(deps)]
-    proc, _ = penvcache(["ensure", "--json", *common], env)
+    proc, cold = penvcache(["ensure", "--json", *common], env)
     result = _json(proc.stdout)
     if proc.returncode != 0:
         row.penvcache_error = last_line(proc.stderr)
-        return row
-    row.cold, row.cold_status = result["elapsed"], result["status"]
-    row.warnings = list(result.get("warnings") or [])
-    proc, _ = penvcache(["ensure", "--json", *common], env)
-    warm = _json(proc.stdout)
-    row.warm, row.warm_status = warm.get("elapsed"), warm.get("status", last_line(proc.stderr))
-    penvcache(["clear", "--venv", str(venv)], env)
-    proc, _ = penvcache(["ensure", "--json", *common], env)
-    adopted = _json(proc.stdout)
-    if adopted.get("status") == "adopted":
-        row.validation = adopted["elapsed"]
+        row.cold, row.cold_status = cold, "failed"
+        # the same call again: the recorded failure, at once, instead of another install
+        proc, again = penvcache(["ensure", "--json", *common], env)
+        row.warm, row.warm_status = again, "failed again, wall time" if proc.returncode else "passed"
+    else:
+        row.cold, row.cold_status = result["elapsed"], result["status"]
+        row.warnings = list(result.get("warnings") or [])
+        proc, _ = penvcache(["ensure", "--json", *common], env)
+        warm = _json(proc.stdout)
+        row.warm, row.warm_status = warm.get("elapsed"), warm.get("status", last_line(proc.stderr))
+        penvcache(["clear", "--venv", str(venv)], env)
+        proc, _ = penvcache(["ensure", "--json", *common], env)
+        adopted = _json(proc.stdout)
+        if adopted.get("status") == "adopted":
+            row.validation = adopted["elapsed"]
     proc, _ = penvcache(["verify", "--json", *common], env)
     verified = _json(proc.stdout)
     row.verify_clean = proc.returncode == 0 and verified.get("status") == "clean"
