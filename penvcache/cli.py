@@ -281,7 +281,10 @@ def _verify(args: argparse.Namespace) -> int:
         if args.repair and repaired:
             if not args.json and not args.quiet:
                 _print_mismatches(found)
-                print(f"penvcache: repairing {', '.join(repaired)}: reinstalling, fetched anew (uv --no-cache)")
+                print(
+                    f"penvcache: repairing {', '.join(repaired)}: reinstalling, fetched anew (uv --no-cache); uv's "
+                    f"cache may still hold the damaged files (uv hardlinks them): `uv cache clean {' '.join(repaired)}`"
+                )
             lock.exclude_users()
             repair(
                 target,
