@@ -58,6 +58,8 @@ class EnsureResult:
     __hash__ = None  # type: ignore[assignment]
 
 
+_DYING_GRACE = 5.0  #: seconds a killed holder's uv may take to die and release <venv>/.lock, whatever the timeout
+
 _RESULT_FIELDS = ("status", "venv", "python", "fingerprint", "elapsed", "waited", "offline_fallback")
 
 
@@ -96,6 +98,7 @@ def ensure(
     cache_dir: str | os.PathLike[str] | None = None,
     salt: Iterable[str] = (),
     salt_files: Iterable[str | os.PathLike[str]] = (),
+    options: Iterable[str] = (),
     require_hit: bool = False,
     retry: bool = False,
 ) -> EnsureResult:
@@ -105,9 +108,11 @@ def ensure(
     ``lock_timeout`` seconds, else :class:`LockTimeout`), creates the venv if it is missing or broken,
     validates by importing every dependency in it, installs what is missing, validates again and records.
     ``salt`` texts and the content of ``salt_files`` (and ``PENVCACHE_SALT``) are part of the key. With
-    ``require_hit``, a miss raises :class:`CacheMiss` naming why, and installs nothing. A set that still failed
-    validation after an install fails again at once (:class:`ValidationFailed`, nothing installed) until an input
-    or the venv changes; ``retry`` installs and validates again anyway.
+    ``require_hit``, a miss raises :class:`CacheMiss` naming why, and installs nothing. ``options`` are the
+    command line's uv options, one per string, e.g. ``["--index-url https://host/simple", "-e ./pkg",
+    "--project .", "--group dev", "--extra test", "--exact", "--pre"]`` (paths relative to the current directory).
+    A set that still failed validation after an install fails again at once (:class:`ValidationFailed`, nothing
+    installed) until an input or the venv changes; ``retry`` installs and validates again anyway.
     """
     return run_ensure(
         venv,
@@ -121,6 +126,7 @@ def ensure(
         salt=salt,
         salt_files=salt_files,
         require_hit=require_hit,
+        options=options,
         retry=retry,
     )
 
@@ -134,6 +140,7 @@ def make_inputs(
     find_links: Iterable[str | os.PathLike[str]],
     salt: Iterable[str],
     salt_files: Iterable[str | os.PathLike[str]],
+    options: Iterable[str] = (),
 ) -> _fingerprint.Inputs:
     """The inputs of one call, with the environment's say (``PENVCACHE_OFFLINE``, ``PENVCACHE_SALT``...)."""
     salts = tuple(("--salt", text) for text in salt)
@@ -149,7 +156,19 @@ def make_inputs(
         salts=salts,
         salt_files=tuple(os.path.abspath(os.fspath(f)) for f in salt_files),
         installer=os.environ.get("PENVCACHE_UV", ""),
+        options=_options(options),
+        uv_env=_fingerprint.uv_environment(),
     )
+
+
+def _options(options: Iterable[str]) -> tuple[str, ...]:
+    """Option lines, sorted (their order does not matter); a lone string is refused, not split into letters."""
+    if isinstance(options, (str, bytes, os.PathLike)):
+        from ._errors import InvalidInput
+
+        msg = f"options must be a list of option lines, not one string: {options!r}"
+        raise InvalidInput(msg)
+    return tuple(sorted(set(options)))
 
 
 def cache_entry(cache_dir: str | os.PathLike[str] | None, venv: Venv) -> tuple[str, str]:
@@ -170,6 +189,7 @@ def run_ensure(
     cache_dir: str | os.PathLike[str] | None = None,
     salt: Iterable[str] = (),
     salt_files: Iterable[str | os.PathLike[str]] = (),
+    options: Iterable[str] = (),
     require_hit: bool = False,
     retry: bool = False,
     verbose: bool = False,
@@ -182,7 +202,7 @@ def run_ensure(
         msg = f"lock timeout must be a number of seconds >= 0, not {lock_timeout!r}"
         raise InvalidInput(msg)
     target, inputs, cache, directory = prepare(
-        venv, requirements, deps_files, python, offline, find_links, cache_dir, salt, salt_files
+        venv, requirements, deps_files, python, offline, find_links, cache_dir, salt, salt_files, options
     )
 
     def result(status: Status, key: _Key, waited: float = 0.0, fallback: bool = False) -> EnsureResult:
@@ -202,6 +222,10 @@ def run_ensure(
     try:
         with VenvLock(directory, target.path, lock_timeout) as lock:
             waited = lock.waited
+            from ._installer import wait_for_installs
+
+            # a uv left by a killed holder (or the user's own) must be gone before we look: it holds <venv>/.lock
+            wait_for_installs(target, max(lock_timeout - waited, _DYING_GRACE))
             state = _state.read(directory)
             # the deps parsed just before the lock are reused while their files are byte for byte the same
             unchanged = key.deps is not None and _file_digests(key.files) == key.files
@@ -215,7 +239,7 @@ def run_ensure(
                 _fail_as_recorded(directory, key)
             lock.exclude_users()  # no `run`/`use` of the venv may see it change
             waited = lock.waited
-            status, fallback, report = _repair(target, inputs, key, directory, state, verbose=verbose)
+            status, fallback, report = _repair(target, inputs, key, directory, verbose=verbose, state=state)
             # the venv may have been (re)created: its identity now
             key = _key(inputs, target, None, exact=True, deps=key.deps, installer=key.installer)
             _record(directory, target, key, status, report)
@@ -301,11 +325,12 @@ def check_hit(
     cache_dir: str | os.PathLike[str] | None = None,
     salt: Iterable[str] = (),
     salt_files: Iterable[str | os.PathLike[str]] = (),
+    options: Iterable[str] = (),
 ) -> EnsureResult | None:
     """The result of :func:`ensure` when it is a hit, else ``None``: no lock, no process, nothing changed."""
     start = time.monotonic()
     target, inputs, cache, directory = prepare(
-        venv, requirements, deps_files, python, offline, find_links, cache_dir, salt, salt_files
+        venv, requirements, deps_files, python, offline, find_links, cache_dir, salt, salt_files, options
     )
     state = _state.read(directory)
     key = _key(inputs, target, state)
@@ -322,6 +347,7 @@ def prepare(  # noqa: PLR0917 (the arguments of ensure)
     cache_dir: str | os.PathLike[str] | None,
     salt: Iterable[str],
     salt_files: Iterable[str | os.PathLike[str]],
+    options: Iterable[str] = (),
 ) -> tuple[Venv, _fingerprint.Inputs, str, str]:
     """The venv, what it must hold, the cache dir and the venv's entry in it."""
     target = Venv(venv)
@@ -334,6 +360,7 @@ def prepare(  # noqa: PLR0917 (the arguments of ensure)
         find_links=find_links,
         salt=salt,
         salt_files=salt_files,
+        options=options,
     )
     return (target, inputs, *cache_entry(cache_dir, target))
 
@@ -370,6 +397,8 @@ def _require_hit(
 
 
 def _record(directory: str, target: Venv, key: _Key, status: Status, report: Report) -> None:
+    from ._requirements import resolved_commits
+
     assert key.deps is not None
     assert key.identity is not None
     _state.write(
@@ -387,6 +416,8 @@ def _record(directory: str, target: Venv, key: _Key, status: Status, report: Rep
                 "python_request": key.python_request,
                 "pyvenv_cfg": key.identity["pyvenv_cfg"],
                 "salt": key.salt,
+                # VCS references that can move (a branch, a tag): the commit each was installed at
+                "vcs": resolved_commits(key.deps, report.stamp_paths),
             },
             "installer": key.installer,
             "local": key.local,
@@ -407,7 +438,7 @@ def _link(link: str) -> str:
 def parse(inputs: _fingerprint.Inputs) -> DepsSet:
     from ._requirements import read_deps
 
-    return read_deps(inputs.requirements, inputs.deps_files)
+    return read_deps(inputs.requirements, inputs.deps_files, inputs.options)
 
 
 def _key(
@@ -524,14 +555,24 @@ def _installer_stand_in(inputs: _fingerprint.Inputs, state: dict[str, Any] | Non
 
 
 def _file_digests(paths: Iterable[str]) -> dict[str, str] | None:
-    """Each file's SHA-256, or None if one cannot be read."""
+    """Each file's SHA-256, or None if one cannot be read, or is not a regular file of at most the deps-file cap
+    (then the parser says why)."""
+    import stat
+
     files: dict[str, str] = {}
     for path in paths:
-        try:
-            with open(path, "rb") as f:
-                files[path] = _stamp.file_digest(f)
-        except OSError:
+        if path.startswith("${"):  # an environment variable a deps file expanded
+            files[path] = _fingerprint.env_digest(path[2:-1])
+            continue
+        try:  # O_NONBLOCK: a FIFO put in a deps file's place must not block a hit
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        except (OSError, ValueError):
             return None
+        with open(fd, "rb") as f:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_size > _fingerprint.MAX_FILE_BYTES:
+                return None
+            files[path] = hex_digest(f.read(_fingerprint.MAX_FILE_BYTES + 1))
     return files
 
 
@@ -562,63 +603,63 @@ def _matches(state: dict[str, Any] | None, fingerprint: str | None) -> bool:
     )
 
 
+def _changed_local(deps: DepsSet, state: dict[str, Any] | None) -> list[str]:
+    """The local projects and archives whose files changed since ``state`` was recorded (all, without a state):
+    validation cannot see that a project's source changed, so these are reinstalled."""
+    from ._requirements import normalise
+
+    recorded = {line for lines in (state or {}).get("details", {}).get("lines", {}).values() for line in lines}
+    return sorted({r.name for r in deps.requirements if normalise(r) in deps.local and deps.pinned(r) not in recorded})
+
+
 def _repair(
-    venv: Venv, inputs: _fingerprint.Inputs, key: _Key, directory: str, state: dict[str, Any] | None, *, verbose: bool
+    venv: Venv,
+    inputs: _fingerprint.Inputs,
+    key: _Key,
+    directory: str,
+    *,
+    verbose: bool,
+    state: dict[str, Any] | None = None,
 ) -> tuple[Status, bool, Report]:
     """Under the lock: create the venv if needed, validate, install what is missing, validate again."""
     from dataclasses import replace
 
-    from ._errors import InvalidInput
     from ._installer import create_venv, find_python, install
     from ._probe import validate
     from ._requirements import read_deps
+    from ._venv import CreationMark, make_room
 
     if key.deps is None:
-        key.deps = read_deps(inputs.requirements, inputs.deps_files)
+        key.deps = read_deps(inputs.requirements, inputs.deps_files, inputs.options)
     deps = key.deps
     links = list(inputs.find_links)  # the arguments' find-links first, then the deps files'
     links += (link for link in deps.find_links if link not in links)
     deps = replace(deps, find_links=links)
     created = False
+    venv.check_target()
     wanted = find_python(inputs.python) if inputs.python else None
+    mark = CreationMark(directory, venv)
     problem = venv.problem()
     if problem is None:  # a creation killed after uv finished left its mark: the venv is whole
-        import contextlib
-
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(os.path.join(directory, "creating"))
+        mark.remove()
     if problem is None and wanted and os.path.realpath(wanted) != os.path.realpath(venv.python):
         problem = f"it runs {os.path.realpath(venv.python)}, not {wanted}"
     if problem is not None:
-        exists = os.path.isdir(venv.path)
-        creating = os.path.join(directory, "creating")  # present while uv creates it: a kill leaves it behind
-        if exists and os.path.exists(creating) and venv.is_partial():  # a creation killed part way
-            import shutil
-
-            shutil.rmtree(venv.path)  # uv will not clear it
-            exists = False
-        elif exists and not venv.is_replaceable():
-            msg = f"{venv.path} is not a virtual environment and is not empty; refusing to replace it"
-            raise InvalidInput(msg)
-        with open(creating, "w", encoding="utf-8") as f:
-            f.write(venv.path)
-        try:
-            create_venv(venv, wanted, clear=exists, offline=inputs.offline, verbose=verbose)
-        except Exception:  # uv failed and said why: nothing of ours to finish (a kill or Ctrl-C leaves the mark)
-            os.remove(creating)
-            raise
-        os.remove(creating)
+        make_room(venv, mark)  # refuses what penvcache may not clear; the mark stays until the venv is whole
+        create_venv(venv, wanted, offline=inputs.offline, verbose=verbose)
+        mark.remove()
         created = True
     if created and deps.requirements:  # a new, empty venv: everything is missing, skip the first validation
-        missing, broken, local = sorted({r.name for r in deps.requirements}), [], []
+        missing, broken = sorted({r.name for r in deps.requirements}), []
     else:
         # a local project whose metadata may have changed validates as it was: uv must build and install it again
         local = _changed_local_projects(deps, state)
         report = validate(venv.python, deps)
-        if report.satisfied and not local:
+        changed = sorted({*_changed_local(deps, state), *local})
+        if report.satisfied and not changed and not deps.exact:  # exact: uv says whether anything is extra
             return ("installed" if created else "adopted"), False, report
-        missing, broken = sorted(report.failures), sorted({*report.broken, *local})
-    fallback = install(venv, deps, missing=missing or local, reinstall=broken, offline=inputs.offline, verbose=verbose)
+        missing, broken = sorted({*report.failures, *changed}), sorted({*report.broken, *changed})
+    fallback = install(venv, deps, missing=missing, reinstall=broken, offline=inputs.offline, verbose=verbose)
     report = validate(venv.python, deps)
     if not report.satisfied:
         from ._errors import ValidationFailed
@@ -640,6 +681,7 @@ def use(
     cache_dir: str | os.PathLike[str] | None = None,
     salt: Iterable[str] = (),
     salt_files: Iterable[str | os.PathLike[str]] = (),
+    options: Iterable[str] = (),
     require_hit: bool = False,
     retry: bool = False,
 ) -> InUse:
@@ -661,6 +703,7 @@ def use(
         salt=tuple(salt),
         salt_files=tuple(salt_files),
         require_hit=require_hit,
+        options=tuple(options),
         retry=retry,
     )
 

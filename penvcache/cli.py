@@ -49,6 +49,59 @@ def add_ensure_options(parser: argparse.ArgumentParser) -> None:
         "--find-links", action="append", default=[], metavar="DIR", help="a directory of wheels to install from"
     )
     parser.add_argument(
+        "-e",
+        "--editable",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a local project directory to install editable; repeatable",
+    )
+    parser.add_argument(
+        "--index-url", "--default-index", dest="index_url", metavar="URL", help="the index (uv's --default-index)"
+    )
+    parser.add_argument(
+        "--extra-index-url",
+        "--index",
+        dest="extra_index_url",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="another index, before the default one (uv's --index); repeatable",
+    )
+    parser.add_argument("--no-index", action="store_true", help="use no index: only --find-links and local paths")
+    parser.add_argument("--pre", action="store_true", help="allow pre-releases (uv's --prerelease allow)")
+    parser.add_argument(
+        "--prerelease",
+        choices=("disallow", "allow", "if-necessary", "explicit", "if-necessary-or-explicit"),
+        help="uv's pre-release strategy",
+    )
+    parser.add_argument(
+        "--extra",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also a pyproject.toml deps file's optional dependencies NAME; repeatable",
+    )
+    parser.add_argument("--all-extras", action="store_true", help="every extra of the pyproject.toml deps files")
+    parser.add_argument(
+        "--group",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also a pyproject.toml deps file's dependency group NAME (PEP 735); repeatable",
+    )
+    parser.add_argument(
+        "--project",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a project: its pyproject.toml's dependencies (with --extra/--group) and the project itself",
+    )
+    parser.add_argument("--no-editable", action="store_true", help="install --project non-editable")
+    parser.add_argument(
+        "--exact", action="store_true", help="remove what the set does not need, as uv's --exact (part of the key)"
+    )
+    parser.add_argument(
         "--salt", action="append", default=[], metavar="TEXT", help="extra text for the key; repeatable"
     )
     parser.add_argument(
@@ -87,8 +140,23 @@ def ensure_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "cache_dir": args.cache_dir,
         "salt": args.salt,
         "salt_files": args.salt_file,
+        "options": option_lines(args),
         "retry": getattr(args, "retry", False),
     }
+
+
+def option_lines(args: argparse.Namespace) -> list[str]:
+    """The uv options given on the command line, as the option lines :func:`penvcache.ensure` takes."""
+    lines = [f"--editable {path}" for path in args.editable]
+    lines += [f"--index-url {args.index_url}"] if args.index_url else []
+    lines += [f"--extra-index-url {url}" for url in args.extra_index_url]
+    lines += [f"--prerelease {args.prerelease}"] if args.prerelease else []
+    lines += [f"--extra {name}" for name in args.extra]
+    lines += [f"--group {name}" for name in args.group]
+    lines += [f"--project {path}" for path in args.project]
+    flags = ("--no-index", "--pre", "--all-extras", "--no-editable", "--exact")
+    lines += [flag for flag in flags if getattr(args, flag[2:].replace("-", "_"))]
+    return lines
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -227,6 +295,7 @@ def _check(args: argparse.Namespace, *, probe: bool, quick: bool = False) -> Any
         args.cache_dir,
         args.salt,
         args.salt_file,
+        option_lines(args),
     )
     return explain(inputs, target, directory, probe=probe, quick=quick)
 
@@ -244,6 +313,8 @@ def _explain(args: argparse.Namespace) -> int:
         print(f"  {name:<13} {component['detail']}{short}{mark}")
     for reason in check.reasons:
         print(f"  why: {reason}")
+    for note in check.notes:
+        print(f"  note: {note}")
     return 0
 
 
@@ -273,6 +344,7 @@ def _verify(args: argparse.Namespace) -> int:
         args.cache_dir,
         args.salt,
         args.salt_file,
+        option_lines(args),
     )
     deps = parse(inputs)
     with VenvLock(directory, target.path, args.lock_timeout) as lock:  # no install changes it while it is read
