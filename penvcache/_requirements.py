@@ -466,7 +466,11 @@ class _Reader:
         self, location: str, extras: str, marker: str, base: str, where: str, text: str
     ) -> Requirement:
         """A requirement for a path or URL written without a name."""
-        url, name = _locate(location, base)
+        try:
+            url, name = _locate(location, base)
+        except ValueError as e:  # urllib's word on a malformed URL (a bad IPv6 host...)
+            msg = f"{where}: invalid URL {location!r}: {e}"
+            raise InvalidDeps(msg) from e
         if name is None:
             name = _project_name(url)
         if name is None:
