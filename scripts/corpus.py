@@ -1,9 +1,10 @@
 """Real dependency sets from the package index, installed by penvcache and by plain uv: do they agree?
 
 For each set: plain ``uv pip install`` into a fresh venv (does uv call the set installable?), then
-``penvcache ensure`` into another fresh venv (cold), again (a warm hit), once more after ``clear`` (an adoption:
-the validation's own cost), and ``penvcache verify`` (every RECORD hash of the closure). It prints a table:
-set, packages, uv, cold, warm hit, validation, warnings, agree?, verify clean?
+``penvcache ensure`` into another fresh venv (cold), five times again (a warm hit: the median of the calls' own
+``elapsed``), once more after ``clear`` (an adoption: the validation's own cost), and ``penvcache verify``
+(every RECORD hash of the closure). It prints a table: set, packages, uv, cold, warm hit, validation, warnings,
+agree?, verify clean?
 A set penvcache refuses is called again: the "warm" column then shows how fast its recorded failure comes back.
 
 It needs the network (the package index), so it is not part of ``.ci/run``. uv's cache is a temp directory shared
