@@ -101,6 +101,8 @@ def ensure(
     options: Iterable[str] = (),
     require_hit: bool = False,
     retry: bool = False,
+    store: Iterable[str] = (),
+    store_write: bool = True,
 ) -> EnsureResult:
     """Make sure ``venv`` holds ``requirements`` and the deps files; install with uv only on a miss.
 
@@ -113,6 +115,8 @@ def ensure(
     "--project .", "--group dev", "--extra test", "--exact", "--pre"]`` (paths relative to the current directory).
     A set that still failed validation after an install fails again at once (:class:`ValidationFailed`, nothing
     installed) until an input or the venv changes; ``retry`` installs and validates again anyway.
+    ``store`` names shared stores (URLs; default ``$PENVCACHE_STORE``) that a miss installs from when they
+    hold the set, and publishes to after an install from elsewhere unless ``store_write`` is false.
     """
     return run_ensure(
         venv,
@@ -126,6 +130,8 @@ def ensure(
         salt=salt,
         salt_files=salt_files,
         require_hit=require_hit,
+        store=store,
+        store_write=store_write,
         options=options,
         retry=retry,
     )
@@ -140,6 +146,8 @@ def make_inputs(
     find_links: Iterable[str | os.PathLike[str]],
     salt: Iterable[str],
     salt_files: Iterable[str | os.PathLike[str]],
+    store: Iterable[str] = (),
+    store_write: bool = True,
     options: Iterable[str] = (),
 ) -> _fingerprint.Inputs:
     """The inputs of one call, with the environment's say (``PENVCACHE_OFFLINE``, ``PENVCACHE_SALT``...)."""
@@ -156,6 +164,8 @@ def make_inputs(
         salts=salts,
         salt_files=tuple(os.path.abspath(os.fspath(f)) for f in salt_files),
         installer=os.environ.get("PENVCACHE_UV", ""),
+        stores=tuple(store),
+        store_write=store_write,
         options=_options(options),
         uv_env=_fingerprint.uv_environment(),
     )
@@ -174,7 +184,9 @@ def _options(options: Iterable[str]) -> tuple[str, ...]:
 def cache_entry(cache_dir: str | os.PathLike[str] | None, venv: Venv) -> tuple[str, str]:
     """The cache dir and the venv's entry (directory) in it."""
     cache = os.fspath(cache_dir) if cache_dir else _state.default_cache_dir()
-    return cache, _state.venv_dir(cache, venv.path)
+    directory = _state.venv_dir(cache, venv.path)
+    _state.check_owned(directory)  # a few lstat calls: refuse an entry another user could have written
+    return cache, directory
 
 
 def run_ensure(
@@ -193,6 +205,8 @@ def run_ensure(
     require_hit: bool = False,
     retry: bool = False,
     verbose: bool = False,
+    store: Iterable[str] = (),
+    store_write: bool = True,
 ) -> EnsureResult:
     """:func:`ensure`, plus the CLI's ``verbose`` (uv's output on stderr)."""
     start = time.monotonic()
@@ -202,7 +216,18 @@ def run_ensure(
         msg = f"lock timeout must be a number of seconds >= 0, not {lock_timeout!r}"
         raise InvalidInput(msg)
     target, inputs, cache, directory = prepare(
-        venv, requirements, deps_files, python, offline, find_links, cache_dir, salt, salt_files, options
+        venv,
+        requirements,
+        deps_files,
+        python,
+        offline,
+        find_links,
+        cache_dir,
+        salt,
+        salt_files,
+        options,
+        store,
+        store_write,
     )
 
     def result(status: Status, key: _Key, waited: float = 0.0, fallback: bool = False) -> EnsureResult:
@@ -267,7 +292,7 @@ def run_ensure(
             import contextlib
 
             with contextlib.suppress(OSError):
-                _state.write_json(os.path.join(directory, "last.json"), last)
+                _state.summarise(directory, last)
         raise
 
 
@@ -348,6 +373,8 @@ def prepare(  # noqa: PLR0917 (the arguments of ensure)
     salt: Iterable[str],
     salt_files: Iterable[str | os.PathLike[str]],
     options: Iterable[str] = (),
+    store: Iterable[str] = (),
+    store_write: bool = True,
 ) -> tuple[Venv, _fingerprint.Inputs, str, str]:
     """The venv, what it must hold, the cache dir and the venv's entry in it."""
     target = Venv(venv)
@@ -360,6 +387,8 @@ def prepare(  # noqa: PLR0917 (the arguments of ensure)
         find_links=find_links,
         salt=salt,
         salt_files=salt_files,
+        store=store,
+        store_write=store_write,
         options=options,
     )
     return (target, inputs, *cache_entry(cache_dir, target))
@@ -399,6 +428,7 @@ def _require_hit(
 def _record(directory: str, target: Venv, key: _Key, status: Status, report: Report) -> None:
     from ._requirements import resolved_commits
 
+    when = time.time()
     assert key.deps is not None
     assert key.identity is not None
     _state.write(
@@ -426,9 +456,13 @@ def _record(directory: str, target: Venv, key: _Key, status: Status, report: Rep
             "python": report.python,
             "venv": target.path,
             "status": status,
-            "when": time.time(),
+            "when": when,
         },
     )
+    import contextlib
+
+    with contextlib.suppress(OSError):  # what `list` shows: the state above is what counts
+        _state.summarise(directory, {"venv": target.path, "status": status, "when": when})
 
 
 def _link(link: str) -> str:
@@ -526,14 +560,14 @@ def _salt(inputs: _fingerprint.Inputs) -> list[list[str]]:
     """Each salt as [where it came from, SHA-256 of its text or its file's bytes]."""
     parts = [[where, hex_digest(text.encode("utf-8", "surrogateescape"))] for where, text in inputs.salts]
     for path in inputs.salt_files:
-        try:
-            with open(path, "rb") as f:
-                parts.append([f"--salt-file {path}", _stamp.file_digest(f)])
-        except OSError as e:
+        data = _state.read_regular(path)  # never a FIFO or a device: a hit must not hang
+        if data is None:
             from ._errors import InvalidInput
 
-            msg = f"--salt-file {path}: cannot read it: {e.strerror or e}"
-            raise InvalidInput(msg) from e
+            why = "no such file" if not os.path.lexists(path) else "not a readable regular file, or too big"
+            msg = f"--salt-file {path}: cannot read it: {why}"
+            raise InvalidInput(msg)
+        parts.append([f"--salt-file {path}", hex_digest(data)])
     return parts
 
 
@@ -659,14 +693,47 @@ def _repair(
         if report.satisfied and not changed and not deps.exact:  # exact: uv says whether anything is extra
             return ("installed" if created else "adopted"), False, report
         missing, broken = sorted({*report.failures, *changed}), sorted({*report.broken, *changed})
-    fallback = install(venv, deps, missing=missing, reinstall=broken, offline=inputs.offline, verbose=verbose)
+    stores = _stores(inputs)
+    attempt = None
+    if stores:
+        from ._store import install_from_store
+
+        attempt = install_from_store(stores, venv, inputs, key.components, deps, verbose=verbose)
+    fallback = False
+    if attempt is None or attempt.served_by is None:
+        fallback = install(venv, deps, missing=missing, reinstall=broken, offline=inputs.offline, verbose=verbose)
     report = validate(venv.python, deps)
     if not report.satisfied:
         from ._errors import ValidationFailed
 
         msg = f"{venv.path} still fails validation after installing: {report.summary()}"
         raise ValidationFailed(msg, report=report)
+    if attempt is not None:
+        _store_stats(directory, stores, attempt, venv, inputs, deps)
     return "installed", fallback, report
+
+
+def _stores(inputs: _fingerprint.Inputs) -> list[str]:
+    if not inputs.stores and not os.environ.get("PENVCACHE_STORE"):
+        return []
+    from ._store import store_urls
+
+    return store_urls(inputs.stores)
+
+
+def _store_stats(  # noqa: PLR0917
+    directory: str, stores: list[str], attempt: Any, venv: Venv, inputs: _fingerprint.Inputs, deps: DepsSet
+) -> None:
+    """Publish what was installed (unless the store is read-only here) and count the store's traffic."""
+    from ._store import publish_after
+
+    published = 0
+    if inputs.store_write:
+        published = publish_after(stores, attempt, venv, inputs, deps, [str(r) for r in deps.requirements])
+    if attempt.key is not None:
+        cache = os.path.dirname(os.path.dirname(directory))
+        outcome = "store_hit" if attempt.served_by else "store_miss"
+        _stats.record(cache, f"{outcome} fetched={attempt.bytes_fetched} published={published}")
 
 
 def use(
@@ -684,6 +751,8 @@ def use(
     options: Iterable[str] = (),
     require_hit: bool = False,
     retry: bool = False,
+    store: Iterable[str] = (),
+    store_write: bool = True,
 ) -> InUse:
     """:func:`ensure`, then keep the venv from being changed while the ``with`` block uses it.
 
@@ -703,6 +772,8 @@ def use(
         salt=tuple(salt),
         salt_files=tuple(salt_files),
         require_hit=require_hit,
+        store=tuple(store),
+        store_write=store_write,
         options=tuple(options),
         retry=retry,
     )

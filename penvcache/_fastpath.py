@@ -31,6 +31,7 @@ VALUE_OPTIONS = {
     "--salt": "salt",
     "--salt-file": "salt_files",
     "--lock-timeout": None,
+    "--store": None,  # where a miss installs from: no bearing on a hit
     "-e": "options",
     "--editable": "options",
     "--index-url": "options",
@@ -72,6 +73,8 @@ FLAG_OPTIONS = {
     "--verbose": None,
     "--require-hit": None,  # a hit is what it requires
     "--retry": None,  # a hit is a hit: there is nothing to retry
+    "--store-readonly": None,
+    "--no-store-write": None,
     "--no-index": "options",
     "--pre": "options",
     "--all-extras": "options",

@@ -40,6 +40,8 @@ class Inputs:
         "requirements",
         "salt_files",
         "salts",
+        "store_write",
+        "stores",
         "uv_env",
     )
 
@@ -53,6 +55,8 @@ class Inputs:
         salts: tuple[tuple[str, str], ...] = (),
         salt_files: tuple[str, ...] = (),
         installer: str = "",
+        stores: tuple[str, ...] = (),
+        store_write: bool = True,
         options: tuple[str, ...] = (),
         uv_env: tuple[tuple[str, str], ...] = (),
     ) -> None:
@@ -64,6 +68,8 @@ class Inputs:
         self.salts = salts  #: (where it came from, text): ``--salt`` and ``PENVCACHE_SALT``
         self.salt_files = salt_files
         self.installer = installer  #: ``PENVCACHE_UV``, or "" for the bundled uv
+        self.stores = stores  #: the shared stores' URLs, in chain order: where from, not what (not in the key)
+        self.store_write = store_write  #: publish to them after an install from elsewhere
         #: option lines given as arguments (``--index-url URL``, ``-e ./pkg``, ``--group dev``...), sorted
         self.options = options
         self.uv_env = uv_env  #: :data:`UV_SOURCES` that are set, as (name, value)
@@ -124,12 +130,15 @@ def inputs_digest(inputs: Inputs, files: Mapping[str, str]) -> str:
 
 
 def sources(inputs: Inputs, file_sources: list[str]) -> list[str]:
-    """Every index and find-links source, from the arguments and the deps files, in canonical form."""
+    """Every index and find-links source, from the arguments, the deps files and uv's environment variables, in
+    canonical form (credentials hidden: a rotated token is not a miss)."""
+    from ._redact import redact
+
     return sorted(
         {
-            *(f"--find-links {link}" for link in inputs.find_links),
+            *(f"--find-links {redact(link)}" for link in inputs.find_links),
             *file_sources,
-            *(f"{name}={value}" for name, value in inputs.uv_env),
+            *(f"{name}={redact(value)}" for name, value in inputs.uv_env),
         }
     )
 

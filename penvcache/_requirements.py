@@ -30,6 +30,7 @@ from packaging.utils import (
 from . import _fingerprint
 from ._digest import hex_digest
 from ._errors import InvalidDeps
+from ._redact import redact
 
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 # Where the options of a requirement line (``name==1.0 --hash=sha256:...``) begin.
@@ -148,14 +149,15 @@ class DepsSet:
         lines = sorted({self.pinned(r) for r in self.requirements})
         lines += sorted({f"-c {self.pinned(r)}" for r in self.constraints})
         lines += sorted({f"-r {lock}" for lock in self.locks})
-        lines += sorted({f"{option} {value}".strip() for option, value in self.options})
+        lines += sorted({f"{option} {redact(value)}".strip() for option, value in self.options})
         return lines
 
     def source_lines(self) -> list[str]:
-        """Where the deps files say packages come from (indexes and find-links), in canonical form."""
-        lines = [f"--find-links {link}" for link in sorted(set(self.find_links))]
-        lines += [f"--index-url {url}" for url in self.index_urls[-1:]]
-        lines += [f"--extra-index-url {url}" for url in sorted(set(self.extra_index_urls))]
+        """Where the deps files say packages come from (indexes and find-links), in canonical form, credentials
+        hidden (``user:****@``): they are shown and stored, and a rotated token is not a new source."""
+        lines = [f"--find-links {redact(link)}" for link in sorted(set(self.find_links))]
+        lines += [f"--index-url {redact(url)}" for url in self.index_urls[-1:]]
+        lines += [f"--extra-index-url {redact(url)}" for url in sorted(set(self.extra_index_urls))]
         lines += ["--no-index"] if self.no_index else []
         return lines
 
@@ -192,7 +194,7 @@ def normalise(req: Requirement) -> str:
     text: str = canonicalize_name(req.name)
     if req.extras:
         text += "[" + ",".join(sorted(canonicalize_name(e) for e in req.extras)) + "]"
-    text += f" @ {req.url}" if req.url else str(req.specifier)
+    text += f" @ {redact(req.url)}" if req.url else str(req.specifier)
     if req.marker is not None:
         text += f"; {req.marker}"
     return text
@@ -379,13 +381,13 @@ class _Reader:
             elif option == "--find-links":
                 link = value if _SCHEME.match(value) and len(value.split(":")[0]) > 1 else _abspath(base, value)
                 deps.find_links.append(link)
-                own.append(f"--find-links {link}")
+                own.append(f"--find-links {redact(link)}")
             elif option == "--index-url":
                 deps.index_urls.append(value)
-                own.append(f"--index-url {value}")
+                own.append(f"--index-url {redact(value)}")
             elif option == "--extra-index-url":
                 deps.extra_index_urls.append(value)
-                own.append(f"--extra-index-url {value}")
+                own.append(f"--extra-index-url {redact(value)}")
             elif option == "--no-index":
                 deps.no_index = True
                 own.append("--no-index")
@@ -410,7 +412,7 @@ class _Reader:
             else:
                 uv_option, uv_value = _uv_option(option, value, here)
                 deps.add_option(uv_option, uv_value)
-                own.append(f"{uv_option} {uv_value}".strip())
+                own.append(f"{uv_option} {redact(uv_value)}".strip())
 
     # -- requirements --------------------------------------------------------------------------------------------
     def requirement_line(self, line: str, base: str, here: str) -> tuple[Requirement, list[str]]:

@@ -56,7 +56,11 @@ def test_state_is_written_atomically_without_waiting_for_the_disk(
         "installer": {},
         "stamp": "s",
         "stamp_paths": [],
+        "venv": "/v",
+        "status": "installed",
+        "when": 1.0,
     }
+    (tmp_path / "entry").mkdir()
     _state.write(str(tmp_path / "entry"), state)
     assert _state.read(str(tmp_path / "entry")) == {"format": _state.FORMAT, **state}
     assert [p.name for p in (tmp_path / "entry").iterdir()] == [_state.STATE]
