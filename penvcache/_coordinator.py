@@ -267,8 +267,7 @@ def run_ensure(
             status, fallback, report = _repair(target, inputs, key, directory, verbose=verbose, state=state)
             # the venv may have been (re)created: its identity now
             key = _key(inputs, target, None, exact=True, deps=key.deps, installer=key.installer)
-            _record(directory, target, key, status, report)
-            _forget_failure(directory)
+            _record(directory, target, key, status, report)  # its summary replaces a recorded failure
             return result(status, key, waited, fallback)
     except PenvcacheError as e:
         from ._errors import InstallFailed, LockTimeout, ValidationFailed
@@ -300,9 +299,11 @@ def recorded_failure(directory: str, key: _Key) -> dict[str, Any] | None:
     """The failure recorded for this exact key, while the venv's content is as it was then; else ``None``."""
     import json
 
+    data = _state.read_regular(os.path.join(directory, _state.SUMMARY), limit=1 << 20, follow=False)
+    if data is None:
+        return None
     try:
-        with open(os.path.join(directory, "last.json"), "rb") as f:
-            last = json.loads(f.read())
+        last = json.loads(data)
         failure = last["failure"]
         matches = (
             key.fingerprint is not None
@@ -330,13 +331,6 @@ def _fail_as_recorded(directory: str, key: _Key) -> None:
         "change the dependencies or the venv, or pass --retry]"
     )
     raise ValidationFailed(msg)
-
-
-def _forget_failure(directory: str) -> None:
-    import contextlib
-
-    with contextlib.suppress(FileNotFoundError):
-        os.remove(os.path.join(directory, "last.json"))
 
 
 def check_hit(
