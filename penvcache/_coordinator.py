@@ -25,7 +25,7 @@ Status = str  # "hit" | "installed" | "adopted"
 class EnsureResult:
     """What :func:`ensure` did and for which venv (a plain class: dataclasses cost a hit 20 ms to import)."""
 
-    __slots__ = ("elapsed", "fingerprint", "offline_fallback", "python", "status", "venv", "waited")
+    __slots__ = ("elapsed", "fingerprint", "offline_fallback", "python", "status", "venv", "waited", "warnings")
 
     def __init__(  # noqa: PLR0917 (positional, like the dataclass it replaced)
         self,
@@ -36,6 +36,7 @@ class EnsureResult:
         elapsed: float,
         waited: float = 0.0,
         offline_fallback: bool = False,
+        warnings: list[str] | None = None,
     ) -> None:
         self.status = status  #: "hit", "installed" or "adopted"
         self.venv = venv  #: the venv's absolute path
@@ -44,6 +45,8 @@ class EnsureResult:
         self.elapsed = elapsed  #: seconds the call took
         self.waited = waited  #: seconds spent waiting for another process's lock
         self.offline_fallback = offline_fallback  #: the index was unreachable and the install was retried offline
+        #: what validation found but does not count as a failure (an import of an optional dependency that is missing)
+        self.warnings = [] if warnings is None else warnings
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in _RESULT_FIELDS}
@@ -60,7 +63,7 @@ class EnsureResult:
 
 _DYING_GRACE = 5.0  #: seconds a killed holder's uv may take to die and release <venv>/.lock, whatever the timeout
 
-_RESULT_FIELDS = ("status", "venv", "python", "fingerprint", "elapsed", "waited", "offline_fallback")
+_RESULT_FIELDS = ("status", "venv", "python", "fingerprint", "elapsed", "waited", "offline_fallback", "warnings")
 
 
 class _Key:
@@ -80,6 +83,7 @@ class _Key:
         self.components_sources: list[str] = []
         self.python_request = ""
         self.local: list[list[Any]] = []  #: each local project or archive: what _local.describe records
+        self.skip_imports: tuple[str, ...] = ()
 
 
 def _flag(name: str) -> bool:
@@ -103,6 +107,8 @@ def ensure(
     retry: bool = False,
     store: Iterable[str] = (),
     store_write: bool = True,
+    skip_imports: Iterable[str] = (),
+    validate_timeout: float = 300.0,
 ) -> EnsureResult:
     """Make sure ``venv`` holds ``requirements`` and the deps files; install with uv only on a miss.
 
@@ -115,8 +121,11 @@ def ensure(
     "--project .", "--group dev", "--extra test", "--exact", "--pre"]`` (paths relative to the current directory).
     A set that still failed validation after an install fails again at once (:class:`ValidationFailed`, nothing
     installed) until an input or the venv changes; ``retry`` installs and validates again anyway.
-    ``store`` names shared stores (URLs; default ``$PENVCACHE_STORE``) that a miss installs from when they
-    hold the set, and publishes to after an install from elsewhere unless ``store_write`` is false.
+    ``skip_imports``: module (or distribution) names validation does not import (also ``PENVCACHE_SKIP_IMPORT``,
+    comma-separated; part of the key); their versions, metadata and files are still checked.
+    ``validate_timeout`` bounds a validation. ``store`` names shared stores (URLs; default ``$PENVCACHE_STORE``)
+    that a miss installs from when they hold the set, and publishes to after an install from elsewhere unless
+    ``store_write`` is false.
     """
     return run_ensure(
         venv,
@@ -132,6 +141,8 @@ def ensure(
         require_hit=require_hit,
         store=store,
         store_write=store_write,
+        skip_imports=skip_imports,
+        validate_timeout=validate_timeout,
         options=options,
         retry=retry,
     )
@@ -149,6 +160,7 @@ def make_inputs(
     store: Iterable[str] = (),
     store_write: bool = True,
     options: Iterable[str] = (),
+    skip_imports: Iterable[str] = (),
 ) -> _fingerprint.Inputs:
     """The inputs of one call, with the environment's say (``PENVCACHE_OFFLINE``, ``PENVCACHE_SALT``...)."""
     salts = tuple(("--salt", text) for text in salt)
@@ -168,7 +180,26 @@ def make_inputs(
         store_write=store_write,
         options=_options(options),
         uv_env=_fingerprint.uv_environment(),
+        skip_imports=_skip_imports(skip_imports),
     )
+
+
+def _skip_imports(names: Iterable[str]) -> tuple[str, ...]:
+    """``--skip-import`` names and ``PENVCACHE_SKIP_IMPORT``'s (comma-separated), checked, sorted, no duplicates."""
+    given = [(name, "--skip-import") for name in names]
+    given += [(name, "PENVCACHE_SKIP_IMPORT") for name in os.environ.get("PENVCACHE_SKIP_IMPORT", "").split(",")]
+    found = set()
+    for name, where in given:
+        text = name.strip()
+        if not text and where != "--skip-import":
+            continue
+        if not text or not all(part.replace("-", "_").isidentifier() for part in text.split(".")):
+            from ._errors import InvalidInput
+
+            msg = f"{where} {name!r}: not a module name (like yaml or google.cloud.storage) or a distribution name"
+            raise InvalidInput(msg)
+        found.add(text)
+    return tuple(sorted(found))
 
 
 def _options(options: Iterable[str]) -> tuple[str, ...]:
@@ -204,17 +235,20 @@ def run_ensure(
     options: Iterable[str] = (),
     require_hit: bool = False,
     retry: bool = False,
+    skip_imports: Iterable[str] = (),
+    validate_timeout: float = 300.0,
     verbose: bool = False,
     store: Iterable[str] = (),
     store_write: bool = True,
 ) -> EnsureResult:
     """:func:`ensure`, plus the CLI's ``verbose`` (uv's output on stderr)."""
     start = time.monotonic()
-    if not lock_timeout >= 0:  # also catches nan
-        from ._errors import InvalidInput
+    for what, seconds in (("lock timeout", lock_timeout), ("validate timeout", validate_timeout)):
+        if not seconds >= 0 or (what == "validate timeout" and not 0 < seconds < float("inf")):  # also catches nan
+            from ._errors import InvalidInput
 
-        msg = f"lock timeout must be a number of seconds >= 0, not {lock_timeout!r}"
-        raise InvalidInput(msg)
+            msg = f"{what} must be a number of seconds {'>= 0' if what == 'lock timeout' else '> 0'}, not {seconds!r}"
+            raise InvalidInput(msg)
     target, inputs, cache, directory = prepare(
         venv,
         requirements,
@@ -228,15 +262,19 @@ def run_ensure(
         options,
         store,
         store_write,
+        skip_imports=skip_imports,
     )
 
-    def result(status: Status, key: _Key, waited: float = 0.0, fallback: bool = False) -> EnsureResult:
-        return _result(status, target, key, cache, start, waited, fallback)
+    def result(
+        status: Status, key: _Key, waited: float = 0.0, fallback: bool = False, warnings: list[str] | None = None
+    ) -> EnsureResult:
+        return _result(status, target, key, cache, start, waited, fallback, warnings)
 
     state = _state.read(directory)
     key = _key(inputs, target, state)
     if _is_hit(state, key):
-        return result("hit", key)
+        assert state is not None
+        return result("hit", key, warnings=state.get("warnings"))
 
     if require_hit:
         return _require_hit(inputs, target, cache, directory, result)
@@ -259,16 +297,18 @@ def run_ensure(
                 assert state is not None
                 if state["installer"] != key.installer:  # uv was reinstalled as the same version
                     _state.write(directory, {**state, "installer": key.installer})
-                return result("hit", key, waited)
+                return result("hit", key, waited, warnings=state.get("warnings"))
             if not retry:
                 _fail_as_recorded(directory, key)
             lock.exclude_users()  # no `run`/`use` of the venv may see it change
             waited = lock.waited
-            status, fallback, report = _repair(target, inputs, key, directory, verbose=verbose, state=state)
+            status, fallback, report = _repair(
+                target, inputs, key, directory, verbose=verbose, state=state, validate_timeout=validate_timeout
+            )
             # the venv may have been (re)created: its identity now
             key = _key(inputs, target, None, exact=True, deps=key.deps, installer=key.installer)
             _record(directory, target, key, status, report)  # its summary replaces a recorded failure
-            return result(status, key, waited, fallback)
+            return result(status, key, waited, fallback, report.warnings)
     except PenvcacheError as e:
         from ._errors import InstallFailed, LockTimeout, ValidationFailed
 
@@ -345,15 +385,29 @@ def check_hit(
     salt: Iterable[str] = (),
     salt_files: Iterable[str | os.PathLike[str]] = (),
     options: Iterable[str] = (),
+    skip_imports: Iterable[str] = (),
 ) -> EnsureResult | None:
     """The result of :func:`ensure` when it is a hit, else ``None``: no lock, no process, nothing changed."""
     start = time.monotonic()
     target, inputs, cache, directory = prepare(
-        venv, requirements, deps_files, python, offline, find_links, cache_dir, salt, salt_files, options
+        venv,
+        requirements,
+        deps_files,
+        python,
+        offline,
+        find_links,
+        cache_dir,
+        salt,
+        salt_files,
+        options,
+        skip_imports=skip_imports,
     )
     state = _state.read(directory)
     key = _key(inputs, target, state)
-    return _result("hit", target, key, cache, start) if _is_hit(state, key) else None
+    if not _is_hit(state, key):
+        return None
+    assert state is not None
+    return _result("hit", target, key, cache, start, warnings=state.get("warnings"))
 
 
 def prepare(  # noqa: PLR0917 (the arguments of ensure)
@@ -369,6 +423,7 @@ def prepare(  # noqa: PLR0917 (the arguments of ensure)
     options: Iterable[str] = (),
     store: Iterable[str] = (),
     store_write: bool = True,
+    skip_imports: Iterable[str] = (),
 ) -> tuple[Venv, _fingerprint.Inputs, str, str]:
     """The venv, what it must hold, the cache dir and the venv's entry in it."""
     target = Venv(venv)
@@ -384,12 +439,20 @@ def prepare(  # noqa: PLR0917 (the arguments of ensure)
         store=store,
         store_write=store_write,
         options=options,
+        skip_imports=skip_imports,
     )
     return (target, inputs, *cache_entry(cache_dir, target))
 
 
 def _result(  # noqa: PLR0917
-    status: Status, target: Venv, key: _Key, cache: str, start: float, waited: float = 0.0, fallback: bool = False
+    status: Status,
+    target: Venv,
+    key: _Key,
+    cache: str,
+    start: float,
+    waited: float = 0.0,
+    fallback: bool = False,
+    warnings: list[str] | None = None,
 ) -> EnsureResult:
     """The result of a call, counted in the cache dir's stats."""
     assert key.fingerprint is not None
@@ -397,7 +460,7 @@ def _result(  # noqa: PLR0917
     _stats.record(
         cache, _stats.event("hit" if status == "hit" else "miss", status=status, elapsed=elapsed, waited=waited)
     )
-    return EnsureResult(status, target.path, target.python, key.fingerprint, elapsed, waited, fallback)
+    return EnsureResult(status, target.path, target.python, key.fingerprint, elapsed, waited, fallback, warnings)
 
 
 def _require_hit(
@@ -440,6 +503,7 @@ def _record(directory: str, target: Venv, key: _Key, status: Status, report: Rep
                 "python_request": key.python_request,
                 "pyvenv_cfg": key.identity["pyvenv_cfg"],
                 "salt": key.salt,
+                "skip_imports": list(key.skip_imports),
                 # VCS references that can move (a branch, a tag): the commit each was installed at
                 "vcs": resolved_commits(key.deps, report.stamp_paths),
             },
@@ -448,6 +512,7 @@ def _record(directory: str, target: Venv, key: _Key, status: Status, report: Rep
             "stamp": _stamp.take(report.stamp_paths),
             "stamp_paths": report.stamp_paths,
             "python": report.python,
+            "warnings": report.warnings,
             "venv": target.path,
             "status": status,
             "when": when,
@@ -493,12 +558,14 @@ def _key(
     key.components_sources = _fingerprint.sources(inputs, key.file_sources)
     key.python_request = inputs.python or ""
     key.salt = _salt(inputs)
+    key.skip_imports = inputs.skip_imports
     components = key.components
     components["requirements"] = key.requirements
     key.local = _local_projects(key.deps, state)
     components["local"] = _fingerprint.local_component(key.local)
     components["sources"] = digest(key.components_sources)
     components["salt"] = digest(key.salt) if key.salt else ""
+    components["skip_imports"] = digest(list(inputs.skip_imports)) if inputs.skip_imports else ""
     if exact:
         from ._installer import identify
 
@@ -648,6 +715,7 @@ def _repair(
     *,
     verbose: bool,
     state: dict[str, Any] | None = None,
+    validate_timeout: float = 300.0,
 ) -> tuple[Status, bool, Report]:
     """Under the lock: create the venv if needed, validate, install what is missing, validate again."""
     from dataclasses import replace
@@ -677,16 +745,22 @@ def _repair(
         create_venv(venv, wanted, offline=inputs.offline, verbose=verbose)
         mark.remove()
         created = True
+
+    def validated() -> Report:
+        return validate(venv.python, deps, skip_imports=inputs.skip_imports, timeout=validate_timeout)
+
+    fresh = False
     if created and deps.requirements:  # a new, empty venv: everything is missing, skip the first validation
         missing, broken = sorted({r.name for r in deps.requirements}), []
     else:
         # a local project whose metadata may have changed validates as it was: uv must build and install it again
         local = _changed_local_projects(deps, state)
-        report = validate(venv.python, deps)
+        report = validated()
         changed = sorted({*_changed_local(deps, state), *local})
         if report.satisfied and not changed and not deps.exact:  # exact: uv says whether anything is extra
             return ("installed" if created else "adopted"), False, report
         missing, broken = sorted({*report.failures, *changed}), sorted({*report.broken, *changed})
+        fresh = bool(report.refetch)
     stores = _stores(inputs)
     attempt = None
     if stores:
@@ -695,8 +769,10 @@ def _repair(
         attempt = install_from_store(stores, venv, inputs, key.components, deps, verbose=verbose)
     fallback = False
     if attempt is None or attempt.served_by is None:
-        fallback = install(venv, deps, missing=missing, reinstall=broken, offline=inputs.offline, verbose=verbose)
-    report = validate(venv.python, deps)
+        fallback = install(
+            venv, deps, missing=missing, reinstall=broken, offline=inputs.offline, verbose=verbose, fresh=fresh
+        )
+    report = validated()
     if not report.satisfied:
         from ._errors import ValidationFailed
 
@@ -723,7 +799,7 @@ def _store_stats(  # noqa: PLR0917
 
     published = 0
     if inputs.store_write:
-        published = publish_after(stores, attempt, venv, inputs, deps, [str(r) for r in deps.requirements])
+        published = publish_after(stores, attempt, venv.python, inputs, deps)
     if attempt.key is not None:
         cache = os.path.dirname(os.path.dirname(directory))
         outcome = "store_hit" if attempt.served_by else "store_miss"
@@ -747,6 +823,8 @@ def use(
     retry: bool = False,
     store: Iterable[str] = (),
     store_write: bool = True,
+    skip_imports: Iterable[str] = (),
+    validate_timeout: float = 300.0,
 ) -> InUse:
     """:func:`ensure`, then keep the venv from being changed while the ``with`` block uses it.
 
@@ -768,6 +846,8 @@ def use(
         require_hit=require_hit,
         store=tuple(store),
         store_write=store_write,
+        skip_imports=tuple(skip_imports),
+        validate_timeout=validate_timeout,
         options=tuple(options),
         retry=retry,
     )

@@ -23,6 +23,7 @@ class Check:
         self.state = state
         self.hit = hit
         self.reasons = reasons
+        self.found_warnings: list[str] = []  # by a validation explain ran
         self.notes: list[str] = []  #: what a person should know even on a hit (VCS references that can move)
 
     def components(self) -> dict[str, dict[str, Any]]:
@@ -38,6 +39,11 @@ class Check:
             for name in COMPONENTS
         }
 
+    def warnings(self) -> list[str]:
+        """What validation found but does not count as a failure: recorded when it last passed, or found now."""
+        recorded = (self.state or {}).get("warnings") or []
+        return [*recorded, *(w for w in self.found_warnings if w not in recorded)]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "status": "hit" if self.hit else "miss",
@@ -46,11 +52,14 @@ class Check:
             "recorded_fingerprint": self.state["fingerprint"] if self.state else None,
             "components": self.components(),
             "reasons": self.reasons,
+            "warnings": self.warnings(),
             "notes": self.notes,
         }
 
 
-def explain(inputs: Inputs, venv: Venv, directory: str, *, probe: bool, quick: bool = False) -> Check:
+def explain(
+    inputs: Inputs, venv: Venv, directory: str, *, probe: bool, quick: bool = False, validate_timeout: float = 300.0
+) -> Check:
     """The exact check (deps parsed, installer identified), read-only: no lock, nothing installed or recorded.
 
     With ``probe``, a venv whose content changed since it was validated is validated again to say what fails.
@@ -66,7 +75,10 @@ def explain(inputs: Inputs, venv: Venv, directory: str, *, probe: bool, quick: b
     if _is_hit(state, key):
         check = Check(venv, key, state, True, [])
     else:
-        reasons = _reasons(inputs, venv, directory, state, key, deps, probe=probe)
+        found: list[str] = []
+        reasons = _reasons(
+            inputs, venv, directory, state, key, deps, probe=probe, timeout=validate_timeout, found=found
+        )
         failure = recorded_failure(directory, key)
         if failure is not None:
             reasons.insert(
@@ -75,6 +87,7 @@ def explain(inputs: Inputs, venv: Venv, directory: str, *, probe: bool, quick: b
                 "installing: change the dependencies or the venv, or pass --retry)",
             )
         check = Check(venv, key, state, False, reasons)
+        check.found_warnings = found
     check.notes = _moving(deps, state)
     return check
 
@@ -104,6 +117,8 @@ def _reasons(  # noqa: PLR0917
     deps: DepsSet,
     *,
     probe: bool,
+    timeout: float = 300.0,
+    found: list[str] | None = None,
 ) -> list[str]:
     reasons = []
     problem = venv.problem()
@@ -133,12 +148,17 @@ def _reasons(  # noqa: PLR0917
             reasons.append(f"installer changed: {old.get(name)} -> {new.get(name)}")
         elif name == "local":
             reasons.append("local projects changed: " + _local(state.get("local", []), key.local))
+        elif name == "skip_imports" and name not in old:
+            reasons.append("skipped imports: not in the record (an older penvcache made it)")
+        elif name == "skip_imports":
+            was = details.get("skip_imports", [])
+            reasons.append("skipped imports changed: " + _diff(was, list(inputs.skip_imports)))
         else:
             reasons.append("salt changed: " + _salt(details.get("salt", []), key.salt))
     if not reasons and key.fingerprint == state["fingerprint"]:
         reasons.append("the venv's content changed since it was validated")
         if probe:
-            reasons += _validation(venv, inputs, deps)
+            reasons += _validation(venv, inputs, deps, timeout, [] if found is None else found)
     return reasons or ["the key changed"]
 
 
@@ -216,17 +236,19 @@ def _salt(old: list[list[str]], new: list[list[str]]) -> str:
     return ", ".join(changes) or "reordered"
 
 
-def _validation(venv: Venv, inputs: Inputs, deps: DepsSet) -> list[str]:
-    """Validate the venv again, read-only, and say what fails."""
+def _validation(venv: Venv, inputs: Inputs, deps: DepsSet, timeout: float, warnings: list[str]) -> list[str]:
+    """Validate the venv again, read-only, and say what fails (and put what it warns of in ``warnings``)."""
     from dataclasses import replace
 
     from ._errors import InstallFailed
     from ._probe import validate
 
     try:
-        report = validate(venv.python, replace(deps, find_links=[*inputs.find_links, *deps.find_links]))
+        deps = replace(deps, find_links=[*inputs.find_links, *deps.find_links])
+        report = validate(venv.python, deps, skip_imports=inputs.skip_imports, timeout=timeout)
     except InstallFailed as e:
         return [f"validation: {e}"]
+    warnings += report.warnings
     if report.satisfied:
         return ["validation: it still passes (ensure would adopt it without installing)"]
     return [f"validation: {name}: {', '.join(why)}" for name, why in sorted(report.failures.items())]
@@ -255,4 +277,6 @@ def _describe(name: str, key: _Key, venv: Venv) -> str:  # noqa: PLR0911
         return str(key.components.get("installer"))
     if name == "local":
         return ", ".join(project[0] for project in key.local) or "none"
+    if name == "skip_imports":
+        return ", ".join(key.skip_imports) or "none"
     return ", ".join(where for where, _ in key.salt) or "none"

@@ -31,6 +31,8 @@ VALUE_OPTIONS = {
     "--salt": "salt",
     "--salt-file": "salt_files",
     "--lock-timeout": None,
+    "--skip-import": "skip_imports",
+    "--validate-timeout": None,
     "--store": None,  # where a miss installs from: no bearing on a hit
     "-e": "options",
     "--editable": "options",
@@ -81,7 +83,7 @@ FLAG_OPTIONS = {
     "--no-editable": "options",
     "--exact": "options",
 }
-_LISTS = ("requirements", "deps_files", "find_links", "salt", "salt_files", "options")
+_LISTS = ("requirements", "deps_files", "find_links", "salt", "salt_files", "options", "skip_imports")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -179,12 +181,15 @@ def report(result: EnsureResult, *, as_json: bool, quiet: bool, out: TextIO) -> 
     if as_json:
         print(json_object(result.to_dict()), file=out, flush=True)
     elif not quiet:
+        for warning in result.warnings:
+            print(f"penvcache: warning: {warning}", file=sys.stderr, flush=True)
         line = f"penvcache: {result.status} {result.venv} ({result.fingerprint[:12]}) in {result.elapsed:.3f}s"
         print(line, file=out, flush=True)
 
 
 def json_object(data: dict[str, object]) -> str:
-    """``json.dumps(data)`` for a flat dict of str, int, float, bool and None, without importing json (and re)."""
+    """``json.dumps(data)`` for a flat dict of str, int, float, bool, None and lists of str, without importing json
+    (and re)."""
     from _json import encode_basestring_ascii as quote
 
     parts = []
@@ -195,6 +200,8 @@ def json_object(data: dict[str, object]) -> str:
             text = repr(value)
         elif isinstance(value, str):
             text = quote(value)
+        elif isinstance(value, list) and all(isinstance(item, str) for item in value):
+            text = "[" + ", ".join(quote(item) for item in value) + "]"
         else:
             import json
 

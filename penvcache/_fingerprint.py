@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 MAX_FILE_BYTES = 16 * 1024 * 1024
 
 #: every component of the key, in the order ``explain`` shows them
-COMPONENTS = ("requirements", "local", "sources", "python", "venv", "installer", "salt")
+COMPONENTS = ("requirements", "local", "sources", "python", "venv", "installer", "salt", "skip_imports")
 
 
 class Inputs:
@@ -40,6 +40,7 @@ class Inputs:
         "requirements",
         "salt_files",
         "salts",
+        "skip_imports",
         "store_write",
         "stores",
         "uv_env",
@@ -55,6 +56,7 @@ class Inputs:
         salts: tuple[tuple[str, str], ...] = (),
         salt_files: tuple[str, ...] = (),
         installer: str = "",
+        skip_imports: tuple[str, ...] = (),
         stores: tuple[str, ...] = (),
         store_write: bool = True,
         options: tuple[str, ...] = (),
@@ -68,6 +70,7 @@ class Inputs:
         self.salts = salts  #: (where it came from, text): ``--salt`` and ``PENVCACHE_SALT``
         self.salt_files = salt_files
         self.installer = installer  #: ``PENVCACHE_UV``, or "" for the bundled uv
+        self.skip_imports = skip_imports  #: ``--skip-import`` and ``PENVCACHE_SKIP_IMPORT``: sorted, no duplicates
         self.stores = stores  #: the shared stores' URLs, in chain order: where from, not what (not in the key)
         self.store_write = store_write  #: publish to them after an install from elsewhere
         #: option lines given as arguments (``--index-url URL``, ``-e ./pkg``, ``--group dev``...), sorted

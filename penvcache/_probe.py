@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import select
+import signal
 import subprocess
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -13,6 +17,7 @@ from typing import IO, Any
 from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion
 
 from ._errors import InstallFailed
 from ._requirements import DepsSet, normalise
@@ -36,10 +41,14 @@ class Report:
     """What validation found: failures per distribution and what the content stamp must cover."""
 
     failures: dict[str, list[str]] = field(default_factory=dict)
-    #: distributions that are installed but do not import: uv counts them satisfied, so they need a reinstall
+    #: distributions that are installed but damaged or do not import: uv counts them satisfied, so they need a reinstall
     broken: set[str] = field(default_factory=set)
     stamp_paths: list[str] = field(default_factory=list)
     python: dict[str, str] = field(default_factory=dict)
+    #: broken distributions with a file of another size: uv hardlinks from its cache, which may hold the same damage
+    refetch: set[str] = field(default_factory=set)
+    #: imports that failed for a module nobody declares (an optional dependency): said, but not failures
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def satisfied(self) -> bool:
@@ -53,102 +62,316 @@ class Report:
         self.failures.setdefault(name, []).append(reason)
 
 
-def validate(python: str, deps: DepsSet) -> Report:
-    """Run the probe in ``python`` and check every applicable requirement, its extras and constraints."""
-    with tempfile.TemporaryFile() as errors:
-        proc = subprocess.Popen(
-            probe_command(python),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=errors,
-            text=True,
-            encoding="utf-8",
-        )
+def validate(python: str, deps: DepsSet, *, skip_imports: Sequence[str] = (), timeout: float = 300.0) -> Report:
+    """Run the probe in ``python`` and check every applicable requirement, its extras, its dependencies (recursively,
+    from metadata) and constraints; imports that fail are tried again alone in a fresh interpreter.
+
+    ``timeout`` bounds the whole validation: past it the probe is killed and :class:`InstallFailed` names the module
+    it was importing.
+    """
+    return _Validation(python, deps, tuple(skip_imports), timeout).run()
+
+
+class _Probe:
+    """One probe process: requests on a pipe of its own (imports get ``/dev/null`` as stdin), answers read
+    with a deadline, and the module being imported known from the probe's ``>DIST MODULE`` lines."""
+
+    def __init__(self, python: str, skip_imports: Sequence[str], deadline: float, timeout: float) -> None:
+        self.python = python
+        self.deadline = deadline
+        self.timeout = timeout
+        self.current: list[str] = []
+        self.buffer = bytearray()
+        self.errors: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
+        read_end, self.requests = os.pipe()
+        command = [*probe_command(python), f"--requests={read_end}"]
+        if skip_imports:
+            command.append("--skip-import=" + ",".join(skip_imports))
         try:
-            return _Validation(python, proc, errors, deps).run()
+            self.proc = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=self.errors,
+                pass_fds=(read_end,),
+                start_new_session=True,  # what an import starts is killed with it on a timeout
+            )
+        except BaseException:
+            os.close(self.requests)
+            self.errors.close()
+            raise
         finally:
-            if proc.stdin:
-                proc.stdin.close()
-            proc.wait()
-            if proc.stdout:
-                proc.stdout.close()
+            os.close(read_end)
+
+    def ask(self, words: Sequence[str]) -> dict[str, Any]:
+        try:
+            os.write(self.requests, (" ".join(words) + "\n").encode())  # canonical names have no spaces
+            while True:
+                line = self._line()
+                if line.startswith(b">"):
+                    self.current = line[1:].decode("utf-8", "replace").split()
+                    continue
+                answer: dict[str, Any] = json.loads(line)
+                return answer
+        except (OSError, ValueError, EOFError) as e:
+            self._kill()
+            self.errors.seek(0)
+            tail = self.errors.read().decode(errors="replace").strip().splitlines()[-1:]
+            why = tail[0].strip() if tail else f"exit code {self.proc.returncode}"
+            doing = f"importing {self.current[1]} (of {self.current[0]})" if self.current else "starting"
+            skip = f"; to skip this import: --skip-import {self.current[1]}" if self.current else ""
+            msg = f"validation probe in {self.python} died while {doing}: {why}{skip}"
+            raise InstallFailed(msg) from e
+
+    def _line(self) -> bytes:
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        poller = select.poll()  # not select.select: it fails on a descriptor numbered 1024 or more
+        poller.register(fd, select.POLLIN)
+        while (end := self.buffer.find(b"\n")) < 0:
+            left = self.deadline - time.monotonic()
+            if left <= 0 or not poller.poll(max(int(left * 1000), 1)):
+                if time.monotonic() < self.deadline:
+                    continue
+                self._kill()
+                if self.current:
+                    dist, module = self.current
+                    doing = f"while importing {module} (of {dist}); skip it with --skip-import {module} or"
+                else:
+                    doing = "while reading the venv's metadata;"
+                msg = (
+                    f"validation in {self.python} timed out after {self.timeout:g}s {doing} "
+                    f"allow more time with --validate-timeout SECONDS"
+                )
+                raise InstallFailed(msg)
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                raise EOFError
+            self.buffer += chunk
+        line = bytes(self.buffer[:end])
+        del self.buffer[: end + 1]
+        return line
+
+    def _kill(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(OSError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    def __enter__(self) -> _Probe:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is not None:  # Ctrl-C or a failure: an import may take long, do not wait for it
+            self._kill()
+        self.close()
+
+    def close(self) -> None:
+        """End the probe: it exits when its requests end (killed if it does not)."""
+        with contextlib.suppress(OSError):
+            os.close(self.requests)
+        try:
+            self.proc.wait(timeout=max(self.deadline - time.monotonic(), 1.0))
+        except subprocess.TimeoutExpired:
+            self._kill()
+        finally:
+            if self.proc.stdout:
+                self.proc.stdout.close()
+            self.errors.close()
+
+
+class _Wanted:
+    """Why a distribution is checked: a requirement, and the distribution that requires it (None: listed)."""
+
+    __slots__ = ("by", "req")
+
+    def __init__(self, req: Requirement, by: str | None) -> None:
+        self.req = req
+        self.by = by
 
 
 class _Validation:
-    def __init__(self, python: str, proc: subprocess.Popen[str], errors: IO[bytes], deps: DepsSet) -> None:
+    def __init__(self, python: str, deps: DepsSet, skip_imports: tuple[str, ...], timeout: float) -> None:
         self.python = python
-        self.proc = proc
-        self.errors = errors
         self.deps = deps
+        self.skip_imports = skip_imports
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout
         self.report = Report()
-        self.seen: dict[str, Any] = {}
+        self.answers: dict[str, Any] = {}  # canonical name: the probe's answer (None: not installed)
+        self.imported: set[str] = set()  # the names whose answer has their imports
+        self.wanted: dict[str, list[_Wanted]] = {}
+        self.base: dict[str, list[Requirement]] = {}  # each distribution's required (non-extra) dependencies
+        self.env: dict[str, str] = {}
         self.stamped: set[str] = set()  # the paths in report.stamp_paths (a list scan was quadratic)
         self.constraints: dict[str, list[Requirement]] = {}
         for c in deps.constraints:
             self.constraints.setdefault(canonicalize_name(c.name), []).append(c)
 
-    def ask(self, names: Sequence[str]) -> dict[str, Any]:
-        assert self.proc.stdin is not None
-        assert self.proc.stdout is not None
-        try:
-            self.proc.stdin.write(" ".join(names) + "\n")  # canonical names have no spaces
-            self.proc.stdin.flush()
-            line = self.proc.stdout.readline()
-            answer: dict[str, Any] = json.loads(line)
-        except (OSError, ValueError) as e:
-            self.proc.wait()
-            self.errors.seek(0)
-            tail = self.errors.read().decode(errors="replace").strip().splitlines()[-1:]
-            why = tail[0] if tail else f"exit code {self.proc.returncode}"
-            checking = ", ".join(names) or "the interpreter"
-            msg = f"validation probe in {self.python} (checking {checking}) died: {why}"
-            raise InstallFailed(msg) from e
-        return answer
+    def probe(self) -> _Probe:
+        return _Probe(self.python, self.skip_imports, self.deadline, self.timeout)
 
     def run(self) -> Report:
-        first = self.ask([])
-        env: dict[str, str] = first["environment"]
-        self.report.python = first["python"]
-        self.report.stamp_paths.extend(first["site_packages"])
-        self.stamped.update(first["site_packages"])
-        pending = [r for r in self.deps.requirements if r.marker is None or r.marker.evaluate(env)]
-        done: set[str] = set()
-        while pending:
-            names = sorted({canonicalize_name(r.name) for r in pending} - self.seen.keys())
-            if names:
-                self.seen.update(self.ask(names)["dists"])
-            extra_reqs: list[Requirement] = []
-            for req in pending:
-                key = normalise(req)
-                if key not in done:
-                    done.add(key)
-                    extra_reqs += self.check(req, env)
-            pending = extra_reqs
+        with self.probe() as probe:
+            self.collect(probe)
+        for name in sorted(self.imported):
+            if any(self.classify(name, root)[0] == "failure" for root in self.failed_imports(name)):
+                with self.probe() as alone:  # one package's import must never fail another's
+                    self.answers[name] = alone.ask([name])["dists"][name]
+        for name in sorted(self.wanted):
+            self.check(name)
         return self.report
 
-    def check(self, req: Requirement, env: dict[str, str]) -> list[Requirement]:
-        """Check one requirement; return the requirements its extras add."""
-        name = canonicalize_name(req.name)
-        dist = self.seen[name]
+    def collect(self, probe: _Probe) -> None:
+        """Ask the probe about every checked distribution: the listed ones and what their extras add (imports
+        too), and their required dependencies, recursively (metadata and files)."""
+        first = probe.ask([])
+        self.env = first["environment"]
+        self.report.python = first["python"]
+        for path in first["site_packages"]:
+            self.stamp(path)
+        applicable = [r for r in self.deps.requirements if r.marker is None or r.marker.evaluate(self.env)]
+        pending: list[tuple[Requirement, str | None, bool]] = [(r, None, True) for r in applicable]
+        done: set[tuple[str, str | None, bool]] = set()
+        while pending:
+            words: set[str] = set()
+            for req, _, full in pending:
+                name = canonicalize_name(req.name)
+                if full and name not in self.imported:
+                    words.add(name)
+                elif name not in self.answers:
+                    words.add("~" + name)
+            words -= {"~" + name for name in words}  # a full check reads the metadata too
+            if words:
+                self.answers.update(probe.ask(sorted(words))["dists"])
+                self.imported.update(w for w in words if not w.startswith("~"))
+            later: list[tuple[Requirement, str | None, bool]] = []
+            for req, by, full in pending:
+                key = (normalise(req), by, full)
+                if key in done:
+                    continue
+                done.add(key)
+                name = canonicalize_name(req.name)
+                self.wanted.setdefault(name, []).append(_Wanted(req, by))
+                dist = self.answers[name]
+                if dist is None:
+                    continue
+                if name not in self.base:
+                    self.base[name] = self.required(dist)
+                    later += ((dep, name, False) for dep in self.base[name])
+                if full:
+                    later += ((dep, name, True) for dep in _extra_requirements(dist["requires"], req.extras, self.env))
+            pending = later
+
+    def required(self, dist: dict[str, Any]) -> list[Requirement]:
+        """A distribution's required dependencies that apply here (no extra, marker true)."""
+        found = []
+        for text in dist["requires"]:
+            try:
+                dep = Requirement(text)
+            except InvalidRequirement:
+                continue  # a distribution's own bad metadata is not ours to judge
+            if dep.marker is None or dep.marker.evaluate({**self.env, "extra": ""}):
+                found.append(dep)
+        return found
+
+    def failed_imports(self, name: str) -> list[str]:
+        dist = self.answers.get(name)
+        return [] if dist is None else [root for root, reason in dist["modules"].items() if reason is not None]
+
+    def closure(self, name: str) -> list[str]:
+        """The distributions ``name`` requires, recursively (without extras)."""
+        seen: list[str] = []
+        todo = [canonicalize_name(dep.name) for dep in self.base.get(name, ())]
+        while todo:
+            dep = todo.pop()
+            if dep != name and dep not in seen:
+                seen.append(dep)
+                todo += (canonicalize_name(d.name) for d in self.base.get(dep, ()))
+        return seen
+
+    def classify(self, name: str, root: str) -> tuple[str, str | None]:
+        """A failed import: ("failure", the distribution to reinstall or None) or ("optional", None) for a module
+        that neither the distribution nor any of its required dependencies ships."""
+        dist = self.answers[name]
+        missing = dist["missing"].get(root)
+        if missing is None:
+            return "failure", name
+        module, shipped = missing
+        if shipped:
+            return "failure", name
+        for dep in self.closure(name):
+            found = self.answers.get(dep)
+            if found is None:
+                return "failure", None  # not installed: installing it may bring the module
+            if any(module == r or module.startswith(r + ".") or r.startswith(module + ".") for r in found["roots"]):
+                return "failure", dep
+        return "optional", None
+
+    def check(self, name: str) -> None:
+        """Check one distribution against every requirement on it, its files and its imports."""
+        dist = self.answers[name]
+        wanted = self.wanted[name]
         if dist is None:
-            self.report.fail(name, f"{req} is not installed")
-            return []
+            for w in wanted[:1]:
+                why = "" if w.by is None else f" (required by {w.by})"
+                self.report.fail(name, f"{w.req}{why} is not installed")
+            return
         version = dist["version"]
-        wanted = [req, *self.constraints.get(name, ())]
-        for spec in wanted:
-            if spec.marker is not None and not spec.marker.evaluate(env):
+        if not isinstance(version, str):  # no METADATA, or no Version in it
+            self.report.fail(name, "its metadata has no version (a damaged .dist-info)")
+            self.report.broken.add(name)
+            version = "0"
+        specs: list[tuple[Requirement, str | None]] = [(w.req, w.by) for w in wanted]
+        specs += [(c, None) for c in self.constraints.get(name, ())]
+        for spec, by in specs:
+            if spec.marker is not None and by is None and not spec.marker.evaluate(self.env):
                 continue
-            if not spec.specifier.contains(version, prereleases=True):
-                self.report.fail(name, f"{version} is installed but {spec} is required")
-        for reason in dist["modules"].values():
-            if reason is not None:
-                self.report.fail(name, reason)
-                self.report.broken.add(name)
+            if not _satisfies(spec, version):
+                needs = "is required" if by is None else f"is required by {by}"
+                self.report.fail(name, f"{version} is installed but {spec} {needs}")
+        damaged = dist["damaged"]
+        if damaged:
+            path, found, size = damaged[0]
+            what = "is missing" if found is None else f"has {found} bytes, its RECORD says {size}"
+            more = f" (and {len(damaged) - 1} more)" if len(damaged) > 1 else ""
+            self.report.fail(name, f"a file differs from its RECORD: {path} {what}{more}")
+            self.report.broken.add(name)
+            if any(found is not None for _, found, _ in damaged):  # edited in place: uv's cache may share the file
+                self.report.refetch.add(name)
+        for root in self.failed_imports(name) if name in self.imported else ():
+            reason = dist["modules"][root]
+            verdict, reinstall = self.classify(name, root)
+            if verdict == "optional":
+                module = dist["missing"][root][0]
+                self.report.warnings.append(
+                    f"{name}: {reason} ({module} is not a dependency it requires: an optional one?)"
+                )
+                continue
+            if reason.startswith(f"import {root} failed:") and dist["missing"].get(root) is None:
+                reason += f"; to skip this import: --skip-import {root}"
+            elif reinstall is not None and reinstall != name:
+                reason += f" ({reinstall} should provide it)"
+            self.report.fail(name, reason)
+            if reinstall is not None:
+                self.report.broken.add(reinstall)
         for path in dist["paths"]:
-            if path not in self.stamped:
-                self.stamped.add(path)
-                self.report.stamp_paths.append(path)
-        return _extra_requirements(dist["requires"], req.extras, env)
+            self.stamp(path)
+
+    def stamp(self, path: str) -> None:
+        if path not in self.stamped:
+            self.stamped.add(path)
+            self.report.stamp_paths.append(path)
+
+
+def _satisfies(req: Requirement, version: str) -> bool:
+    """Whether ``version`` satisfies ``req``'s specifier (a version that is not PEP 440 satisfies only none)."""
+    if not req.specifier:
+        return True
+    try:
+        return req.specifier.contains(version, prereleases=True)
+    except InvalidVersion:  # older packaging raises where newer ones answer False
+        return False
 
 
 def _extra_requirements(requires: list[str], extras: set[str], env: dict[str, str]) -> list[Requirement]:

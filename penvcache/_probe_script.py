@@ -3,10 +3,15 @@
 penvcache imports it by a one-line ``-c`` bootstrap (see ``_probe.probe_command``) rather than passing its source:
 that way the interpreter reuses its cached bytecode, where compiling this file would cost 3-5 ms on every run.
 
-It reads one request per line on stdin, the canonical names of the distributions to check separated by spaces,
-and answers each with one JSON line: the interpreter, its marker environment, its site-packages, and for every
-named distribution its version, its ``Requires-Dist``, whether each of its top-level modules imports, and the
-paths whose stat makes up the venv's content stamp. Imports print to stderr, never into the answers.
+It reads one request per line on the descriptor ``--requests=FD`` (stdin, which imports get as ``/dev/null``,
+when not given): the canonical names of the distributions to check separated by spaces, each one either checked
+in full (its imports too) or, prefixed with ``~``, only read (version, requirements, files: a dependency of a
+checked one). It answers each request with one JSON line: the interpreter, its marker environment, its
+site-packages, and for every named distribution its version, its ``Requires-Dist``, its import names (the top-level
+modules, or under a namespace package the first regular packages and modules it ships), how each import went, the
+files of its ``RECORD`` that are missing or not of their recorded size, and the paths whose stat makes up the venv's
+content stamp. Before each import it writes ``>DIST MODULE`` on a line of its own, so that the caller can name
+the module that hangs. Imports print to stderr, never into the answers.
 
 It starts in a few milliseconds, because its cost is part of every miss: it imports no module that a bare
 interpreter has not loaded already, so no ``json``, ``re``, ``platform``, ``sysconfig`` or
@@ -90,7 +95,7 @@ def json_string(text):
     return '"' + "".join(out) + '"'
 
 
-def to_json(value):
+def to_json(value):  # noqa: PLR0911 (one return per JSON type)
     if value is None:
         return "null"
     if value is True:
@@ -99,6 +104,8 @@ def to_json(value):
         return "false"
     if isinstance(value, str):
         return json_string(value)
+    if isinstance(value, int):
+        return str(int(value))
     if isinstance(value, dict):
         return "{" + ", ".join(json_string(k) + ": " + to_json(v) for k, v in value.items()) + "}"
     if isinstance(value, (list, tuple)):
@@ -148,13 +155,15 @@ def parse_headers(text):
 
 
 def record_entries(text):
-    """The path (first column) of each line of a RECORD file, as csv.reader reads it."""
+    """The path (first column) and size (third, "" when none) of each line of a RECORD file, as csv.reader reads it."""
     lines = text.splitlines()
     if '"' in text:  # a quoted field: let the csv module get every quoting rule right
         import csv
 
-        return [row[0] for row in csv.reader(lines) if row]
-    return [line.split(",", 1)[0] for line in lines if line]
+        rows = [row for row in csv.reader(lines) if row]
+    else:
+        rows = [line.split(",") for line in lines if line]
+    return [(row[0], row[2] if len(row) > 2 else "") for row in rows]
 
 
 class FastDist:
@@ -183,12 +192,13 @@ class FastDist:
         self.top_level = read_text(self.path, "top_level.txt")
 
     def files(self):
-        """Each RECORD path's parts, as PurePosixPath splits them."""
-        for entry in self.entries:
+        """Each RECORD path's parts, as PurePosixPath splits them, with its recorded size (or None)."""
+        for entry, size in self.entries:
+            size = int(size) if size.isdigit() else None
             if entry.startswith("/"):
-                yield ("/",)  # an absolute path: never a top-level module
+                yield (entry,), size  # an absolute path: never a module
                 continue
-            yield tuple(part for part in entry.split("/") if part not in ("", "."))
+            yield tuple(part for part in entry.split("/") if part not in ("", ".")), size
 
     def locate(self, parts):
         return os.path.join(self.root, *parts)
@@ -209,7 +219,7 @@ class MetadataDist:
     def files(self):
         for path in self.dist.files or []:
             self.paths[path.parts] = path
-            yield path.parts
+            yield path.parts, path.size
 
     def locate(self, parts):
         return str(self.dist.locate_file(self.paths[parts]))
@@ -288,65 +298,192 @@ def metadata_dist(name):
 # --- checking -----------------------------------------------------------------------------------------------------
 
 
-def top_level_modules(dist):
-    """Top-level importable names with the file that makes each a regular package (or None)."""
-    inits = {}
-    names = []
-    for parts in dist.files():
-        if not parts or parts[0] in ("..", "__pycache__") or parts[0].endswith((".dist-info", ".data", ".egg-info")):
-            continue
-        head = parts[0]
-        if len(parts) == 1:
-            if not head.endswith((".py", ".so", ".pyd")):
-                continue
-            head = head.split(".")[0]
-        if not head.isidentifier() or head.startswith("__editable__"):
-            continue
-        if head not in names:
-            names.append(head)
-        if len(parts) == 2 and parts[1] == "__init__.py":
-            inits[head] = dist.locate(parts)
-    text = dist.top_level
-    if text:
-        listed = [n.strip().replace("/", ".") for n in text.splitlines()]
-        names = [n for n in listed if n and "." not in n and n.isidentifier()] or names
-    return [(name, inits.get(name)) for name in names]
+_MODULE_SUFFIXES = (".py", ".so", ".pyd")
 
 
-def check_import(name, init_file):
-    """None when the module imports as its distribution ships it, else a reason."""
+def module_name(filename):
+    """The module a file in a package directory defines (``mod.cpython-312-x86_64-linux-gnu.so``: ``mod``), or None."""
+    if not filename.endswith(_MODULE_SUFFIXES):
+        return None
+    name = filename.split(".")[0]
+    return name if name.isidentifier() else None
+
+
+def old_style_namespace(dist, parts, size):
+    """True for a pkgutil or pkg_resources namespace package's ``__init__.py`` (``extend_path``,
+    ``declare_namespace``): every distribution of the namespace ships the same small file."""
+    if not parts[-1].endswith(".py") or (size is not None and size > 2048):
+        return False
     try:
-        __import__(name)  # a top-level name: the same as importlib.import_module, without importing importlib
-    except BaseException as e:  # an import may raise anything, SystemExit included
-        if isinstance(e, KeyboardInterrupt):
-            raise
-        import traceback
+        with open(dist.locate(parts), "rb") as f:
+            text = f.read(4096)
+    except OSError:
+        return False
+    return b"extend_path(" in text or b"declare_namespace(" in text
 
-        line = traceback.format_exception_only(type(e), e)[-1].strip()
-        return "import {} failed: {}".format(name, line)
-    module = sys.modules.get(name)
-    if init_file is not None and getattr(module, "__file__", None) is None:
-        return "import {} found only a namespace package: {} is missing".format(name, init_file)
+
+def import_roots(dist, files):
+    """What to import to check a distribution: (dotted name, the RECORD parts of the file that makes it a regular
+    package or a module, or None).
+
+    These are its top-level modules and packages; under a namespace package (a directory it ships without an
+    ``__init__``, such as ``google/`` or ``google/cloud/``, or with the ``__init__.py`` of a pkgutil or
+    pkg_resources namespace), the first regular packages and modules it ships there
+    (``google/cloud/storage/__init__.py``: ``google.cloud.storage``).
+    """
+    paths = [parts for parts, _ in files if parts and parts[0] not in ("..", "__pycache__") and parts[0][:1] != "/"]
+    inits = {}
+    for parts in paths:
+        if len(parts) > 1 and module_name(parts[-1]) == "__init__":
+            inits.setdefault(parts[:-1], parts)
+    sizes = dict(files)
+    parents = {prefix[:i] for prefix in inits for i in range(1, len(prefix))}
+    for prefix in [p for p in inits if p in parents]:  # a package with packages of its own in the distribution
+        if old_style_namespace(dist, inits[prefix], sizes.get(inits[prefix])):
+            del inits[prefix]
+    roots = {}
+    for parts in paths:
+        if parts[0].endswith((".dist-info", ".data", ".egg-info")) or parts[0].startswith("__editable__"):
+            continue
+        for depth in range(1, len(parts) + 1):
+            prefix = parts[:depth]
+            if depth == len(parts):  # a module file, directly at the top or in a namespace directory
+                name = module_name(parts[-1])
+                if name is not None and name != "__init__":
+                    roots.setdefault(".".join((*parts[:-1], name)), parts)
+                break
+            if not prefix[-1].isidentifier():
+                break
+            if prefix in inits:
+                roots.setdefault(".".join(prefix), inits[prefix])
+                break
+    text = dist.top_level
+    if text:  # what the build tool said the top-level names are: nothing else is imported
+        listed = [n.strip().replace("/", ".") for n in text.splitlines()]
+        listed = [n for n in listed if n and "." not in n and n.isidentifier()]
+        if listed:
+            chosen = {name: parts for name, parts in roots.items() if name.split(".")[0] in listed}
+            for name in listed:
+                if not any(root.split(".")[0] == name for root in chosen):
+                    chosen[name] = None
+            roots = chosen
+    return list(roots.items())
+
+
+def ships(files, module):
+    """True when the distribution's RECORD has the module (a package directory or a module file)."""
+    parts = tuple(module.split("."))
+    for path, _ in files:
+        if path[: len(parts)] == parts and len(path) > len(parts):
+            return True
+        if path[: len(parts) - 1] == parts[:-1] and len(path) == len(parts) and module_name(path[-1]) == parts[-1]:
+            return True
+    return False
+
+
+def one_line(e):
+    """An exception as one line: traceback's last line of it, after the exception's type when that is not in it."""
+    import traceback
+
+    lines = [line.strip() for line in "".join(traceback.format_exception_only(type(e), e)).splitlines()]
+    lines = [line for line in lines if line]
+    kind = type(e).__qualname__
+    if type(e).__module__ not in ("builtins", "__main__"):
+        kind = "{}.{}".format(type(e).__module__, kind)
+    last = lines[-1] if lines else kind
+    return last if last.startswith(kind) else "{}: ... {}".format(kind, last)
+
+
+def missing_module(e):
+    """The module a ModuleNotFoundError names, also when an import re-raised it as another ImportError
+    (``raise ImportError("install the [d] extra") from e``), else None."""
+    seen = 0
+    while e is not None and seen < 8:
+        if isinstance(e, ModuleNotFoundError):
+            return e.name if isinstance(e.name, str) else None
+        if not isinstance(e, ImportError):
+            return None
+        e = e.__cause__ or e.__context__
+        seen += 1
     return None
 
 
-def probe_dist(dist):
+def check_import(name, init_file):
+    """(None, None) when the module imports as its distribution ships it, else (a reason, the missing module's
+    name for a ModuleNotFoundError)."""
+    try:
+        __import__(name)  # the same as importlib.import_module, without importing importlib
+    except BaseException as e:  # an import may raise anything, SystemExit included
+        if isinstance(e, KeyboardInterrupt):
+            raise
+        return "import {} failed: {}".format(name, one_line(e)), missing_module(e)
+    module = sys.modules.get(name)
+    if init_file is not None and getattr(module, "__file__", None) is None:
+        return "import {} found only a namespace package: {} is missing".format(name, init_file), None
+    return None, None
+
+
+def damaged_files(dist, files):
+    """The RECORD files (those with a recorded size; never .pyc) that are missing or not of their recorded size:
+    [path, size found or None when missing, size recorded]."""
+    damaged = []
+    stat = os.stat
+    for parts, size in files:
+        if size is None or not parts or parts[-1].endswith(".pyc"):
+            continue
+        path = dist.locate(parts)
+        try:
+            found = stat(path).st_size
+        except OSError:
+            damaged.append([path, None, size])
+            continue
+        if found != size:
+            damaged.append([path, found, size])
+    return damaged
+
+
+def skipped(name, dist_name):
+    return dist_name in SKIP or any(name == s or name.startswith(s + ".") for s in SKIP)
+
+
+def probe_dist(name, dist, full, answers):
+    files = list(dist.files())
+    roots = import_roots(dist, files)
     modules = {}
+    missing = {}
+    skips = []
     paths = []
     if dist.path is not None:
         paths.append(dist.path)
-    for name, init_file in top_level_modules(dist):
-        reason = check_import(name, init_file)
-        modules[name] = reason
-        where = getattr(sys.modules.get(name), "__file__", None) if reason is None else None
-        if where:
-            paths.append(where)
-            if os.path.basename(where).startswith("__init__."):
-                paths.append(os.path.dirname(where))
+    for root, parts in roots:
+        if full and not skipped(root, name):
+            answers.write(">{} {}\n".format(name, root))
+            answers.flush()
+            reason, missed = check_import(root, None if parts is None else dist.locate(parts))
+            modules[root] = reason
+            if missed is not None:
+                missing[root] = [missed, ships(files, missed)]
+            where = getattr(sys.modules.get(root), "__file__", None) if reason is None else None
+            if where:
+                paths.append(where)
+                if os.path.basename(where).startswith("__init__."):
+                    paths.append(os.path.dirname(where))
+                continue
+        elif full:
+            skips.append(root)
+        if parts is not None:  # not imported (a dependency of a checked one, skipped, or failed): from RECORD
+            path = dist.locate(parts)
+            paths.append(path)
+            if module_name(parts[-1]) == "__init__":
+                paths.append(os.path.dirname(path))
     return {
         "version": dist.version,
         "requires": dist.requires,
+        "roots": [root for root, _ in roots],
         "modules": modules,
+        "missing": missing,
+        "skipped": skips,
+        "damaged": damaged_files(dist, files),
         "paths": paths,
     }
 
@@ -366,10 +503,21 @@ def site_packages_dirs():
     return sorted({paths["purelib"], paths["platlib"]})
 
 
+#: import names (or distribution names) not to import: ``--skip-import=A,B``
+SKIP = set()
+
+
 def main():
     SEARCH_PATH[:] = sys.path
-    FAST_READER[0] = plain_finders() and "--importlib-metadata" not in sys.argv[1:]
-    answers = os.fdopen(os.dup(1), "w")
+    args = sys.argv[1:]
+    FAST_READER[0] = plain_finders() and "--importlib-metadata" not in args
+    requests = sys.stdin
+    for arg in args:
+        if arg.startswith("--requests="):
+            requests = os.fdopen(int(arg.partition("=")[2]), "r", encoding="utf-8")
+        elif arg.startswith("--skip-import="):
+            SKIP.update(n for n in arg.partition("=")[2].split(",") if n)
+    answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # whatever an import prints goes to stderr
     environment = marker_environment()
     site_packages = site_packages_dirs()
@@ -378,11 +526,12 @@ def main():
         "version": environment["python_full_version"],
         "implementation": environment["platform_python_implementation"],
     }
-    for line in sys.stdin:
+    for line in requests:
         report = {}
-        for name in line.split():
+        for word in line.split():
+            name = word.lstrip("~")
             dist = find_dist(name)
-            report[name] = None if dist is None else probe_dist(dist)
+            report[name] = None if dist is None else probe_dist(name, dist, word[:1] != "~", answers)
         answer = {
             "python": python,
             "environment": environment,

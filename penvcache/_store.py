@@ -542,34 +542,46 @@ def install_from_store(
     return attempt
 
 
-def publish_after(  # noqa: PLR0917
-    urls: Sequence[str], attempt: Attempt, venv: Any, inputs: Any, deps: Any, requirement_lines: Sequence[str]
-) -> int:
+def publish_after(urls: Sequence[str], attempt: Attempt, python: str, inputs: Any, deps: Any) -> int:
     """After a validated install: write the entry to every store that lacked it (all, when the set came from the
     index; the faster levels before the one that served it, to back-fill). Failures are reported, never raised.
     Returns the bytes published."""
-    if attempt.key is None:
-        return 0
     targets = attempt.missed if attempt.served_by else list(urls)
-    if not targets:
+    if attempt.key is None or not targets:
         return 0
     published = 0
     try:
-        _, resolve, build = _sources(deps, inputs)
-        from ._installer import uv_bin
-
-        with tempfile.TemporaryDirectory(prefix="penvcache-publish-") as work:
-            pylock, packages, blobs = build_entry(
-                venv.python, [uv_bin(), "pip", "compile", *resolve], requirement_lines, build, work
-            )
-            for url in targets:
-                level = Level(url)
-                try:
-                    if publish(level, attempt.key, pylock, packages, blobs):
-                        published += sum(len(b) for b in blobs.values())
-                        _say(f"published {len(packages)} packages to store {level.shown}")
-                except Exception as e:  # publishing never fails the ensure
-                    _say(f"store {level.shown}: cannot publish ({_one_line(e)})")
+        for _, new, size in write_entry(targets, attempt.key, python, inputs, deps, strict=False):
+            published += size if new else 0
     except (StoreUnusable, InvalidInput, OSError) as e:
         _say(f"store: cannot publish ({_one_line(e)})")
     return published
+
+
+def write_entry(
+    urls: Sequence[str], key: str, python: str, inputs: Any, deps: Any, *, strict: bool
+) -> list[tuple[Level, bool, int]]:
+    """Lock what ``python``'s venv holds of the set, gather its wheels and publish them to each store:
+    (store, whether the entry is new, its bytes) per store. A store that fails is reported and skipped, or, with
+    ``strict``, raises."""
+    from ._installer import uv_bin
+
+    _, resolve, build = _sources(deps, inputs)
+    written = []
+    with tempfile.TemporaryDirectory(prefix="penvcache-publish-") as work:
+        lines = [str(r) for r in deps.requirements]
+        pylock, packages, blobs = build_entry(python, [uv_bin(), "pip", "compile", *resolve], lines, build, work)
+        size = sum(len(b) for b in blobs.values())
+        for url in urls:
+            level = Level(url)
+            try:
+                new = publish(level, key, pylock, packages, blobs)
+            except Exception as e:  # publishing never fails the ensure
+                if strict:
+                    raise
+                _say(f"store {level.shown}: cannot publish ({_one_line(e)})")
+                continue
+            if new:
+                _say(f"published {len(packages)} packages to store {level.shown}")
+            written.append((level, new, size))
+    return written

@@ -114,6 +114,20 @@ def add_ensure_options(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="how long to wait for another process (300)",
     )
+    parser.add_argument(
+        "--skip-import",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a module (or distribution) validation does not import; still checks its version and files; repeatable",
+    )
+    parser.add_argument(
+        "--validate-timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="how long validation may take before the probe is killed (300)",
+    )
     add_cache_dir_option(parser)
     parser.add_argument(
         "--store",
@@ -155,6 +169,8 @@ def ensure_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "cache_dir": args.cache_dir,
         "salt": args.salt,
         "salt_files": args.salt_file,
+        "skip_imports": args.skip_import,
+        "validate_timeout": args.validate_timeout,
         "store": args.store,
         "store_write": not args.store_readonly,
         "options": option_lines(args),
@@ -314,7 +330,13 @@ def _bin_dir(venv: str) -> str:
 def _check(args: argparse.Namespace, *, probe: bool, quick: bool = False) -> Any:
     from ._explain import explain
 
-    target, inputs, _, directory = prepare(
+    target, inputs, _, directory = _prepare(args)
+    return explain(inputs, target, directory, probe=probe, quick=quick, validate_timeout=args.validate_timeout)
+
+
+def _prepare(args: argparse.Namespace) -> tuple[Venv, Any, str, str]:
+    """:func:`prepare` from the ensure options."""
+    return prepare(
         args.venv,
         args.requirements,
         args.deps,
@@ -325,8 +347,8 @@ def _check(args: argparse.Namespace, *, probe: bool, quick: bool = False) -> Any
         args.salt,
         args.salt_file,
         option_lines(args),
+        skip_imports=args.skip_import,
     )
-    return explain(inputs, target, directory, probe=probe, quick=quick)
 
 
 def _explain(args: argparse.Namespace) -> int:
@@ -342,6 +364,8 @@ def _explain(args: argparse.Namespace) -> int:
         print(f"  {name:<13} {component['detail']}{short}{mark}")
     for reason in check.reasons:
         print(f"  why: {reason}")
+    for warning in check.warnings():
+        print(f"  warning: {warning}")
     for note in check.notes:
         print(f"  note: {note}")
     return 0
@@ -516,46 +540,26 @@ def _clear(args: argparse.Namespace) -> int:
 
 
 def _bundle(args: argparse.Namespace) -> int:
-    """Ensure the venv, then publish its entry into ``--out`` (whatever the ensure's outcome)."""
+    """Ensure the venv, then write its store entry into ``--out`` (whatever the ensure's outcome)."""
     from . import _state
-    from ._installer import uv_bin
-    from ._store import Level, StoreUnusable, build_entry, portable_key, publish, target
+    from ._coordinator import parse
+    from ._store import StoreUnusable, _sources, portable, portable_key, target, write_entry
 
     kwargs = ensure_kwargs(args)
     kwargs["store"], kwargs["store_write"] = [], False
     result = run_ensure(args.venv, args.requirements, **kwargs, verbose=args.verbose)
-    _, inputs, _, directory = prepare(
-        args.venv,
-        args.requirements,
-        args.deps,
-        args.python,
-        args.offline,
-        args.find_links,
-        args.cache_dir,
-        args.salt,
-        args.salt_file,
-        option_lines(args),
-    )
-    from ._coordinator import parse
-    from ._store import _sources, portable
-
+    _, inputs, _, directory = _prepare(args)
     deps = parse(inputs)
-    why_not = portable(deps)
     state = _state.read(directory)
+    why_not = portable(deps) or (None if state else "nothing recorded")
     if why_not is not None or state is None:
-        msg = f"cannot bundle {result.venv}: {why_not or 'nothing recorded'}"
+        msg = f"cannot bundle {result.venv}: {why_not}"
         raise InvalidInput(msg)
     try:
-        indexes, resolve, build = _sources(deps, inputs)
-        key = portable_key(state["components"], indexes, target(result.python))
-        import tempfile
-
-        with tempfile.TemporaryDirectory(prefix="penvcache-bundle-") as work:
-            pylock, packages, blobs = build_entry(
-                result.python, [uv_bin(), "pip", "compile", *resolve], [str(r) for r in deps.requirements], build, work
-            )
-            level = Level("file://" + os.path.abspath(args.out))
-            new = publish(level, key, pylock, packages, blobs)
+        key = portable_key(state["components"], _sources(deps, inputs)[0], target(result.python))
+        ((_, new, _),) = write_entry(
+            ["file://" + os.path.abspath(args.out)], key, result.python, inputs, deps, strict=True
+        )
     except StoreUnusable as e:
         from ._errors import InstallFailed
 
@@ -564,8 +568,7 @@ def _bundle(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"status": "written" if new else "present", "key": key, "out": os.path.abspath(args.out)}))
     elif not args.quiet:
-        what = "wrote" if new else "already holds"
-        print(f"penvcache: {args.out} {what} entry {key[:12]} ({len(packages)} packages)")
+        print(f"penvcache: {args.out} {'wrote' if new else 'already holds'} entry {key[:12]}")
     return 0
 
 

@@ -125,6 +125,37 @@ def site_packages(venv: Path) -> Path:
     return lib / "site-packages"
 
 
+def build_wheel_files(
+    wheelhouse: Path,
+    name: str,
+    version: str,
+    files: Mapping[str, str],
+    *,
+    requires: Iterable[str] = (),
+    top_level: Iterable[str] = (),
+) -> Path:
+    """Write ``name-version-py3-none-any.whl`` holding exactly ``files`` (path in the wheel: text), with its metadata
+    and a RECORD; ``top_level`` names go into ``top_level.txt`` (none: no such file)."""
+    dist = f"{name.replace('-', '_')}-{version}"
+    metadata = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    metadata += [f"Requires-Dist: {r}" for r in requires]
+    content = {path: text.encode() for path, text in files.items()}
+    content[f"{dist}.dist-info/METADATA"] = ("\n".join(metadata) + "\n").encode()
+    content[f"{dist}.dist-info/WHEEL"] = _WHEEL
+    names = list(top_level)
+    if names:
+        content[f"{dist}.dist-info/top_level.txt"] = "".join(f"{n}\n" for n in names).encode()
+    record = [_record_line(path, data) for path, data in content.items()]
+    record.append(f"{dist}.dist-info/RECORD,,")
+    content[f"{dist}.dist-info/RECORD"] = ("\n".join(record) + "\n").encode()
+    wheelhouse.mkdir(parents=True, exist_ok=True)
+    path = wheelhouse / f"{dist}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as zf:
+        for name_in_zip, data in content.items():
+            zf.writestr(name_in_zip, data)
+    return path
+
+
 _PROJECT_BACKEND = """
 import os, zipfile, base64, hashlib, tomllib
 

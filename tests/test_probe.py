@@ -33,6 +33,9 @@ def probe_venv(tmp_path: Path, wheelhouse: Path) -> Path:
     # A folded header, a quoted RECORD line with a comma, and an .egg-info distribution.
     meta = site / "gamma_pkg-1.0.dist-info" / "METADATA"
     meta.write_text(meta.read_text() + "Requires-Dist: alpha-pkg\n  >=1\nSummary: x\n\nthe body: not a header\n")
+    record = site / "gamma_pkg-1.0.dist-info" / "RECORD"  # the edited METADATA: listed without a size
+    lines = record.read_text().splitlines()
+    record.write_text("".join(f"{ln.split(',')[0]},,\n" if "METADATA" in ln else f"{ln}\n" for ln in lines))
     (site / "comma,dir").mkdir()
     (site / "comma,dir" / "__init__.py").write_text("")
     (site / "quoted_mod.py").write_text("")
@@ -77,7 +80,9 @@ def ask(venv: Path, names: list[str], *args: str) -> dict[str, Any]:
         text=True,
         check=True,
     )
-    answer: dict[str, Any] = json.loads(proc.stdout)
+    answers = [line for line in proc.stdout.splitlines() if not line.startswith(">")]  # not the progress lines
+    assert len(answers) == 1, proc.stdout
+    answer: dict[str, Any] = json.loads(answers[0])
     return answer
 
 
