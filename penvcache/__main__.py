@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import sys
-
-from ._fastpath import main  # a hit is answered before argparse is imported
+from ._fastpath import launch  # a hit is answered before argparse is imported, and exits at once
 
 if __name__ == "__main__":
-    sys.exit(main())
+    launch()

@@ -12,7 +12,10 @@ if TYPE_CHECKING:
 
 
 def _sha256_constructor() -> Any:
-    for name in ("_sha2", "_sha256"):  # CPython 3.12+, then 3.11 and older
+    import sys
+
+    # CPython 3.12+ calls the module _sha2, 3.11 and older _sha256 (trying a missing one searches all of sys.path)
+    for name in ("_sha2", "_sha256") if sys.version_info >= (3, 12) else ("_sha256",):
         try:
             return __import__(name).sha256
         except (ImportError, AttributeError):

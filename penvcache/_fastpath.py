@@ -16,7 +16,7 @@ from ._errors import PenvcacheError
 TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays light
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from typing import Any, TextIO
+    from typing import Any, NoReturn, TextIO
 
     from ._coordinator import EnsureResult
 
@@ -96,6 +96,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .cli import main as full_main
 
     return full_main(args)
+
+
+def launch() -> NoReturn:
+    """The ``penvcache`` script and ``python -m penvcache``: :func:`main`, and a hit exits at once.
+
+    A hit leaves nothing to clean up (no lock, no thread, no temp file), so after flushing its output the
+    process ends with ``os._exit`` instead of finalizing the interpreter, which costs about as much as the hit.
+    Everything else ends the usual way, through ``sys.exit``.
+    """
+    args = sys.argv[1:]
+    if args[:1] == ["ensure"]:
+        code = _ensure_hit(args[1:])
+        if code is not None:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    from .cli import main as full_main
+
+    sys.exit(full_main(args))
 
 
 def _ensure_hit(args: list[str]) -> int | None:

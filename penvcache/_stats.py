@@ -12,7 +12,6 @@ aside file is read on by later folds for the lines a slow appender still writes 
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays light
@@ -43,6 +42,8 @@ def record(cache_dir: str, line: str) -> None:
     finally:
         os.close(fd)
     if big:  # best effort: if it fails or another process is folding, a later call or `penvcache stats` folds
+        import contextlib  # here: a hit must not import contextlib (collections, functools...), ~2 ms
+
         with contextlib.suppress(Exception):
             fold(cache_dir, wait=False)
 
@@ -134,6 +135,8 @@ def fold(cache_dir: str, *, wait: bool = True) -> dict[str, Any]:
             del files[LOG]
         _save(cache_dir, counts, files)
         remove_stale_temps(cache_dir)
+        import contextlib
+
         for name in done:
             with contextlib.suppress(OSError):
                 os.remove(os.path.join(cache_dir, name))

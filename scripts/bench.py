@@ -1,12 +1,23 @@
-"""Benchmark penvcache: warm against uv's and pip's no-op installs and an import of every dependency; cold against uv.
+"""Benchmark penvcache as users run it: a hit in every install layout against uv's no-op; a cold miss against uv.
 
-Runs offline and hermetically: synthetic wheels are written into temp wheelhouses, and penvcache's, uv's and pip's
-caches point into a temp directory. The cold comparison (a fresh venv per call) uses the smallest size. Usage::
+One command produces the whole table::
 
-    python scripts/bench.py [--sizes 10,100,500] [--rounds 15] [--cold-rounds 15] [--only warm|cold]
-                            [--json bench-results.json] [--real] [--keep]
+    python scripts/bench.py [--sizes 20,500,2000] [--rounds 21] [--cold-size 10] [--cold-rounds 15]
+                            [--only warm|cold|imports] [--pip] [--import-all] [--real] [--json FILE] [--keep]
 
-``--only cold --sizes 10`` runs just the cold comparison (about a minute).
+It builds penvcache's wheel from this checkout (``uv build``) and installs it the ways users do, each in a temp
+directory: ``pip install`` into a venv (pip compiles bytecode), ``uv tool install`` with a temp ``UV_TOOL_DIR``
+and ``UV_TOOL_BIN_DIR`` (uv compiles nothing; Python writes the bytecode on the first run), and both again
+without bytecode (``pip install --no-compile``, a second ``uv tool install``, runs with
+``PYTHONDONTWRITEBYTECODE=1``). penvcache's dependencies come from the package index, as for a user.
+
+The hit is then timed for synthetic dependency sets (tiny wheels in local wheelhouses, installed offline, with
+penvcache's and uv's caches in the temp directory): each layout's ``penvcache ensure``, ``python -m penvcache``,
+the embedded ``penvcache.ensure()``, ``uv pip install`` (a no-op: the reference), ``uv pip install --check``
+when the bundled uv has it, and ``python -I -S -c pass`` (the floor: starting Python at all). The contenders run
+interleaved, in a rotating order, one call each per round; the table gives medians of the times and the
+median of the per-round ratios to uv's no-op. The cold run creates a fresh venv per call. ``--only imports``
+gives import costs per module.
 """
 
 from __future__ import annotations
@@ -37,8 +48,11 @@ import penvcache
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests._kit import build_wheel
 
+REPO = Path(__file__).resolve().parent.parent
 WARMUP_ROUNDS = 2
 UV = find_uv_bin()
+BASE_PYTHON = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+BIN = "Scripts" if os.name == "nt" else "bin"
 
 # The pioarduino dependency set for --real, and the top-level module each distribution provides.
 REAL_DEPS = {
@@ -57,6 +71,42 @@ REAL_DEPS = {
     "pyelftools": "elftools",
     "esptool": "esptool",
 }
+#: modules whose import cost ``--only imports`` reports: penvcache's hit and miss paths, and what they avoid
+IMPORTS = [
+    "penvcache._fastpath",
+    "penvcache.cli",
+    "penvcache._locking",
+    "penvcache._installer",
+    "penvcache._probe",
+    "penvcache._requirements",
+    "filelock",
+    "packaging.requirements",
+    "importlib.metadata",
+    "platformdirs",
+    "uv",
+    "argparse",
+    "json",
+    "re",
+    "typing",
+    "dataclasses",
+    "hashlib",
+    "subprocess",
+]
+
+Arg = str | os.PathLike[str]
+
+
+@dataclass
+class Layout:
+    """penvcache installed one way: the command a user types, the interpreter it runs, the environment it needs."""
+
+    name: str
+    command: list[Arg]  # the `penvcache` command
+    python: Path  # the interpreter of the environment penvcache is installed in
+    env: dict[str, str] = field(default_factory=dict)  # what differs from the bench's environment
+
+    def environ(self) -> dict[str, str]:
+        return {**os.environ, **self.env}
 
 
 @dataclass
@@ -66,7 +116,7 @@ class Workload:
     name: str
     venv: Path
     deps: Path
-    cache: Path  # penvcache's state directory
+    cache: Path  # penvcache's state directory for the embedded call; each layout has its own beside it
     modules: list[str]
     offline: bool
     find_links: list[Path] = field(default_factory=list)
@@ -82,8 +132,14 @@ class Workload:
             self.venv, deps_files=[self.deps], offline=self.offline, find_links=self.find_links, cache_dir=self.cache
         )
 
+    def ensure_args(self, cache: Path) -> list[Arg]:
+        """``penvcache ensure``'s arguments for this workload, with state in ``cache``."""
+        args: list[Arg] = ["ensure", "--deps", self.deps, "--venv", self.venv, "--cache-dir", cache]
+        for link in self.find_links:
+            args += ["--find-links", link]
+        return args + (["--offline"] if self.offline else [])
 
-Arg = str | os.PathLike[str]
+
 Contender = tuple[str, Callable[[], None]]
 
 
@@ -94,9 +150,9 @@ def venv_python(venv: Path) -> Path:
     return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
-def run(cmd: Sequence[Arg], env: dict[str, str] | None = None) -> str:
+def run(cmd: Sequence[Arg], env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
     """Run ``cmd``; its stdout, or RuntimeError with its output when it exits non-zero."""
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd, check=False)
     if proc.returncode != 0:
         shown = " ".join(os.fspath(c) for c in cmd)
         if len(shown) > 300:
@@ -109,19 +165,18 @@ def run(cmd: Sequence[Arg], env: dict[str, str] | None = None) -> str:
 def hermetic_environment(root: Path) -> Iterator[None]:
     """Point penvcache's, uv's and pip's caches into ``root`` for this process and its children.
 
-    Child interpreters write and reuse bytecode under ``root`` too (even when ``PYTHONDONTWRITEBYTECODE`` is set),
-    so the warm-up rounds leave every contender with warm ``.pyc`` files, as on a usual machine, and nothing is
-    written into the venvs or the checkout.
+    Bytecode is left as each layout's installer left it (no ``PYTHONPYCACHEPREFIX``: it would hide the
+    ``__pycache__`` directories pip writes); the no-bytecode layouts set ``PYTHONDONTWRITEBYTECODE`` themselves.
     """
     env = {
         "PENVCACHE_CACHE_DIR": str(root / "penvcache-cache"),
         "UV_CACHE_DIR": str(root / "uv-cache"),
         "UV_NO_CONFIG": "1",
         "PIP_CACHE_DIR": str(root / "pip-cache"),
-        "PYTHONPYCACHEPREFIX": str(root / "pycache"),
     }
     with mock.patch.dict(os.environ, env):  # restores the whole environment on exit
-        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+        for name in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX", "VIRTUAL_ENV", "PENVCACHE_VENV"):
+            os.environ.pop(name, None)
         yield
 
 
@@ -130,6 +185,51 @@ def pip_environment() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_") or k == "PIP_CACHE_DIR"}
     env.update(PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_CONFIG_FILE=os.devnull)
     return env
+
+
+# --- install layouts -------------------------------------------------------------------------------------------
+
+
+def build_penvcache_wheel(root: Path) -> Path:
+    """penvcache's wheel, built from this checkout by ``uv build`` (hatchling comes from the index or uv's cache)."""
+    dist = root / "dist"
+    run([UV, "build", "--wheel", "--out-dir", dist, "-q", REPO])
+    (wheel,) = dist.glob("penvcache-*.whl")
+    return wheel
+
+
+def install_layouts(root: Path, wheel: Path) -> list[Layout]:
+    """penvcache installed from ``wheel`` the ways users install it (online: its dependencies come from the index)."""
+    layouts: list[Layout] = []
+    no_pyc = {"PYTHONDONTWRITEBYTECODE": "1"}
+    for name, flags, env in (("pip", [], {}), ("pip, no .pyc", ["--no-compile"], no_pyc)):
+        venv = root / "layouts" / name.replace(", ", "-").replace(" ", "").replace(".", "")
+        run([BASE_PYTHON, "-m", "venv", venv])
+        run([venv_python(venv), "-m", "pip", "install", "-q", "--disable-pip-version-check", *flags, wheel])
+        layouts.append(Layout(f"{name}: penvcache", [venv / BIN / "penvcache"], venv_python(venv), env))
+        layouts.append(Layout(f"{name}: python -m", [venv_python(venv), "-m", "penvcache"], venv_python(venv), env))
+    for name, env in (("uv tool", {}), ("uv tool, no .pyc", no_pyc)):
+        slug = name.replace(", ", "-").replace(" ", "").replace(".", "")
+        tools, bin_dir = root / "layouts" / slug / "tools", root / "layouts" / slug / "bin"
+        tool_env = {**os.environ, "UV_TOOL_DIR": str(tools), "UV_TOOL_BIN_DIR": str(bin_dir)}
+        run([UV, "tool", "install", "-q", "--python", BASE_PYTHON, wheel], env=tool_env)
+        layouts.append(Layout(f"{name}: penvcache", [bin_dir / "penvcache"], venv_python(tools / "penvcache"), env))
+    return layouts
+
+
+def check_layout(layout: Layout, workload: Workload, cache: Path, root: Path) -> None:
+    """The layout's first call records the venv; its second must be a hit."""
+    for expected in ("adopted", "hit"):
+        out = run([*layout.command, *workload.ensure_args(cache), "--json"], env=layout.environ(), cwd=root)
+        status = json.loads(out)["status"]
+        if status != expected and not (expected == "adopted" and status == "hit"):
+            raise RuntimeError(f"{layout.name}: penvcache ensure --json said {status!r}, not {expected!r}")
+
+
+def layout_cache(workload: Workload, layout: Layout) -> Path:
+    """Each layout keeps its state in its own cache dir: the state records which installation wrote it."""
+    slug = "".join(c if c.isalnum() else "-" for c in layout.name)
+    return workload.cache.parent / f"cache-{slug}"
 
 
 # --- workloads -------------------------------------------------------------------------------------------------
@@ -147,11 +247,11 @@ def create_venv_with_pip(venv: Path, offline: bool) -> str | None:
     """Create ``venv`` with pip in it, without the network when ``offline``; how pip got there, or None."""
     offline_flags = ["--offline"] if offline else []
     try:  # uv seeds pip (and setuptools and wheel) from its cache, or from the index when online
-        run([UV, "venv", venv, "--python", sys.executable, "--seed", "-q", *offline_flags])
+        run([UV, "venv", venv, "--python", BASE_PYTHON, "--seed", "-q", *offline_flags])
         return "pip seeded into the venv by uv venv --seed"
     except RuntimeError:
         shutil.rmtree(venv, ignore_errors=True)
-    run([UV, "venv", venv, "--python", sys.executable, "-q", *offline_flags])
+    run([UV, "venv", venv, "--python", BASE_PYTHON, "-q", *offline_flags])
     bundled = Path(sysconfig.get_paths()["stdlib"]) / "ensurepip" / "_bundled"
     if not any(bundled.glob("pip-*.whl")):
         return None
@@ -169,7 +269,7 @@ def add_pip(workload: Workload) -> None:
     sibling = workload.venv.with_name(workload.venv.name + "-pip")
     links: list[Arg] = [arg for link in workload.find_links for arg in ("--find-links", link)]
     try:
-        run([sys.executable, "-m", "venv", sibling])
+        run([BASE_PYTHON, "-m", "venv", sibling])
         install = [UV, "pip", "install", "--python", venv_python(sibling), "-r", workload.deps, *links, "-q"]
         run(install + (["--offline"] if workload.offline else []))
     except RuntimeError as e:
@@ -179,23 +279,23 @@ def add_pip(workload: Workload) -> None:
     workload.notes.append("pip contender runs in a sibling venv (python -m venv) with the same deps")
 
 
-def prepare(workload: Workload) -> None:
-    """Create the venv (with pip if possible), fill it with penvcache, and check the CLI then calls it a hit."""
-    how = create_venv_with_pip(workload.venv, workload.offline)
-    if how is not None:
-        workload.pip_python = workload.python
-        workload.notes.append(how)
+def prepare(workload: Workload, layouts: Sequence[Layout], root: Path, *, with_pip: bool) -> None:
+    """Create the venv (with pip if asked), fill it with penvcache, and check every layout then calls it a hit."""
+    if with_pip:
+        how = create_venv_with_pip(workload.venv, workload.offline)
+        if how is not None:
+            workload.pip_python = workload.python
+            workload.notes.append(how)
     start = time.perf_counter()
     result = workload.ensure()
-    print(f"  filled {workload.venv.name} with penvcache.ensure: {result.status} in {time.perf_counter() - start:.1f}s")
-    add_pip(workload)
-    out = run([*cli_command(workload), "--json"])
-    status = json.loads(out)["status"]
-    if status != "hit":
-        raise RuntimeError(f"penvcache ensure --json after filling the venv said {status!r}, not 'hit'")
+    print(f"  filled {workload.name} with penvcache.ensure: {result.status} in {time.perf_counter() - start:.1f}s")
+    if with_pip:
+        add_pip(workload)
+    for layout in layouts:
+        check_layout(layout, workload, layout_cache(workload, layout), root)
 
 
-def synthetic_workload(root: Path, size: int) -> Workload:
+def synthetic_workload(root: Path, size: int, layouts: Sequence[Layout], *, with_pip: bool) -> Workload:
     base = root / f"synthetic-{size}"
     wheelhouse = base / "wheelhouse"
     names = build_wheelhouse(wheelhouse, size)
@@ -205,16 +305,16 @@ def synthetic_workload(root: Path, size: int) -> Workload:
         name=f"synthetic-{size}",
         venv=base / "venv",
         deps=deps,
-        cache=root / "penvcache-cache",
+        cache=base / "cache-embedded",
         modules=[name.replace("-", "_") for name in names],
         offline=True,
         find_links=[wheelhouse],
     )
-    prepare(workload)
+    prepare(workload, layouts, root, with_pip=with_pip)
     return workload
 
 
-def real_workload(root: Path) -> Workload | None:
+def real_workload(root: Path, layouts: Sequence[Layout], *, with_pip: bool) -> Workload | None:
     """The pioarduino set, installed from the package index; None (with a note) when that fails."""
     base = root / "real-pioarduino"
     base.mkdir(parents=True)
@@ -224,12 +324,12 @@ def real_workload(root: Path) -> Workload | None:
         name="real-pioarduino",
         venv=base / "venv",
         deps=deps,
-        cache=root / "penvcache-cache",
+        cache=base / "cache-embedded",
         modules=list(REAL_DEPS.values()),
         offline=False,
     )
     try:
-        prepare(workload)
+        prepare(workload, layouts, root, with_pip=with_pip)
     except (RuntimeError, penvcache.PenvcacheError) as e:
         print(f"  --real skipped: {str(e).splitlines()[0]}")
         return None
@@ -239,62 +339,68 @@ def real_workload(root: Path) -> Workload | None:
 # --- contenders ------------------------------------------------------------------------------------------------
 
 
-def cli_command(workload: Workload) -> list[Arg]:
-    cmd: list[Arg] = [sys.executable, "-m", "penvcache", "ensure", "--deps", workload.deps]
-    cmd += ["--venv", workload.venv, "--cache-dir", workload.cache]
-    for link in workload.find_links:
-        cmd += ["--find-links", link]
-    return cmd + (["--offline"] if workload.offline else [])
-
-
-def command(cmd: Sequence[Arg], env: dict[str, str] | None = None) -> Callable[[], None]:
-    """A contender that runs ``cmd`` and fails unless it exits 0."""
+def command(cmd: Sequence[Arg], env: dict[str, str] | None = None, cwd: Path | None = None) -> Callable[[], None]:
+    """A contender that runs ``cmd`` (output to /dev/null) and fails unless it exits 0."""
 
     def call() -> None:
-        run(cmd, env=env)
+        proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=cwd, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(f"exit {proc.returncode}: {' '.join(map(str, cmd))}\n{proc.stderr.decode()}")
 
     return call
 
 
-def contenders(workload: Workload) -> list[Contender]:
+def uv_has_check() -> bool:
+    """Whether the bundled uv's ``uv pip install`` has ``--check`` (newer uv versions)."""
+    return "--check" in run([UV, "pip", "install", "--help"])
+
+
+def contenders(
+    workload: Workload, layouts: Sequence[Layout], root: Path, *, with_pip: bool, import_all: bool
+) -> list[Contender]:
     links: list[Arg] = [arg for link in workload.find_links for arg in ("--find-links", link)]
     offline = ["--offline"] if workload.offline else []
-    imports = "import " + ", ".join(workload.modules)
+    uv_install = [UV, "pip", "install", "--python", workload.python, "-r", workload.deps, *offline, *links, "-q"]
 
     def embedded() -> None:
         status = workload.ensure().status
         if status != "hit":
             raise RuntimeError(f"embedded penvcache.ensure returned {status!r}, not 'hit'")
 
-    found: list[Contender] = [("cli", command([*cli_command(workload), "-q"]))]
-    script = Path(sys.executable).with_name("penvcache")  # the console script, as a user runs it
-    if script.exists():
-        found.append(("cli-script", command([script, *cli_command(workload)[3:], "-q"])))
-    found += [
+    found: list[Contender] = [
         (
-            "uv",
-            command([UV, "pip", "install", "--python", workload.python, "-r", workload.deps, *offline, *links, "-q"]),
-        ),
+            layout.name,
+            command(
+                [*layout.command, *workload.ensure_args(layout_cache(workload, layout)), "-q"],
+                env=layout.environ(),
+                cwd=root,
+            ),
+        )
+        for layout in layouts
     ]
-    if workload.pip_python is not None:
+    found += [("penvcache.ensure()", embedded), ("uv pip install (no-op)", command(uv_install, cwd=root))]
+    if uv_has_check():
+        found.append(("uv pip install --check", command([*uv_install, "--check"], cwd=root)))
+    if with_pip and workload.pip_python is not None:
         pip = [workload.pip_python, "-m", "pip", "install", "-r", workload.deps, "--no-index", *links, "-q"]
-        found.append(("pip", command(pip, env=pip_environment())))
-    found += [
-        ("import-all", command([workload.python, "-c", imports])),
-        ("embedded", embedded),
-        ("python-startup", command([sys.executable, "-I", "-S", "-c", "pass"])),
-    ]
+        found.append(("pip install (no-op)", command(pip, env=pip_environment(), cwd=root)))
+    if import_all:
+        found.append(("import every dep", command([workload.python, "-c", "import " + ", ".join(workload.modules)])))
+    found.append(("python -I -S -c pass", command([BASE_PYTHON, "-I", "-S", "-c", "pass"], cwd=root)))
     return found
 
 
 # --- measuring and reporting -----------------------------------------------------------------------------------
 
+REFERENCE = "uv pip install (no-op)"
+
 
 def measure(entries: Sequence[Contender], rounds: int) -> dict[str, list[float]]:
-    """Seconds per call: every contender once per round, round-robin, after the warm-up rounds."""
+    """Seconds per call: every contender once per round, in a rotating order, after the warm-up rounds."""
     timings: dict[str, list[float]] = {name: [] for name, _ in entries}
     for round_no in range(WARMUP_ROUNDS + rounds):
-        for name, call in entries:
+        shift = round_no % len(entries)
+        for name, call in [*entries[shift:], *entries[:shift]]:
             start = time.perf_counter()
             call()
             elapsed = time.perf_counter() - start
@@ -304,17 +410,18 @@ def measure(entries: Sequence[Contender], rounds: int) -> dict[str, list[float]]
 
 
 def summarize(timings: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
-    uv_median = statistics.median(timings["uv"])
+    """Per contender: median, p90 and min in ms, and the median of its per-round ratios to uv's no-op."""
+    reference = timings[REFERENCE]
     summary: dict[str, dict[str, Any]] = {}
     for name, samples in timings.items():
         ms = [s * 1000 for s in samples]
         p90 = statistics.quantiles(ms, n=10, method="inclusive")[8] if len(ms) > 1 else ms[0]
-        median = statistics.median(ms)
+        ratios = [s / r for s, r in zip(samples, reference, strict=True)]
         summary[name] = {
-            "median_ms": median,
+            "median_ms": statistics.median(ms),
             "p90_ms": p90,
             "min_ms": min(ms),
-            "ratio_vs_uv": median / (uv_median * 1000),
+            "ratio_vs_uv": statistics.median(ratios),
             "raw_ms": ms,
         }
     return summary
@@ -322,17 +429,21 @@ def summarize(timings: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
 
 def print_table(title: str, summary: dict[str, dict[str, Any]]) -> None:
     print(f"\n{title}")
-    print(f"  {'contender':<16}{'median ms':>11}{'p90 ms':>10}{'min ms':>10}{'x uv':>8}")
+    print(f"  {'contender':<30}{'median ms':>11}{'p90 ms':>10}{'min ms':>10}{'x uv no-op':>12}")
     for name, row in summary.items():
         print(
-            f"  {name:<16}{row['median_ms']:>11.1f}{row['p90_ms']:>10.1f}{row['min_ms']:>10.1f}"
-            f"{row['ratio_vs_uv']:>8.2f}"
+            f"  {name:<30}{row['median_ms']:>11.1f}{row['p90_ms']:>10.1f}{row['min_ms']:>10.1f}"
+            f"{row['ratio_vs_uv']:>12.2f}"
         )
 
 
-def bench_workload(workload: Workload, rounds: int) -> dict[str, Any]:
-    summary = summarize(measure(contenders(workload), rounds))
-    print_table(f"{workload.name}: {len(workload.modules)} deps, {rounds} rounds (+{WARMUP_ROUNDS} warm-up)", summary)
+def bench_workload(
+    workload: Workload, layouts: Sequence[Layout], root: Path, rounds: int, *, with_pip: bool, import_all: bool
+) -> dict[str, Any]:
+    entries = contenders(workload, layouts, root, with_pip=with_pip, import_all=import_all)
+    summary = summarize(measure(entries, rounds))
+    title = f"hit, {workload.name}: {len(workload.modules)} deps, {rounds} rounds (+{WARMUP_ROUNDS} warm-up)"
+    print_table(title, summary)
     for note in workload.notes:
         print(f"  note: {note}")
     return {"name": workload.name, "deps": len(workload.modules), "notes": workload.notes, "contenders": summary}
@@ -399,8 +510,8 @@ def ensure_cold_wheelhouse(root: Path, size: int) -> tuple[Path, Path, list[str]
     return deps, wheelhouse, modules
 
 
-def cold_comparison(root: Path, size: int, rounds: int) -> dict[str, Any]:
-    """A fresh venv each call: penvcache (embedded and CLI) vs uv venv + uv pip install + one import of each dep.
+def cold_comparison(root: Path, layouts: Sequence[Layout], size: int, rounds: int) -> dict[str, Any]:
+    """A fresh venv each call: penvcache (embedded and each layout's command) vs uv venv + uv pip install + imports.
 
     Every contender creates its venv, installs the same set offline from the same local wheelhouse with the same
     warm uv cache (the warm-up rounds fill it), and imports every dependency once. The contenders run interleaved,
@@ -427,18 +538,22 @@ def cold_comparison(root: Path, size: int, rounds: int) -> dict[str, Any]:
         if result.status != "installed":
             raise RuntimeError(f"cold penvcache.ensure returned {result.status!r}, not 'installed'")
 
-    def cli() -> None:
-        cmd: list[Arg] = [sys.executable, "-m", "penvcache", "ensure", "--deps", deps, "--venv", fresh("cli")]
-        out = run([*cmd, "--cache-dir", cache, "--find-links", wheelhouse, "--offline", "--json"])
-        if json.loads(out)["status"] != "installed":
-            raise RuntimeError(f"cold penvcache ensure said {out.strip()}")
+    def cli(layout: Layout) -> Callable[[], None]:
+        def call() -> None:
+            args: list[Arg] = ["ensure", "--deps", deps, "--venv", fresh("cli"), "--cache-dir", cache]
+            args += ["--find-links", wheelhouse, "--offline", "--json"]
+            out = run([*layout.command, *args], env=layout.environ(), cwd=root)
+            if json.loads(out)["status"] != "installed":
+                raise RuntimeError(f"cold {layout.name} said {out.strip()}")
+
+        return call
 
     baseline_phases: list[dict[str, float]] = []
 
     def baseline() -> None:
         venv = fresh("uv")
         steps: list[tuple[str, list[Arg]]] = [
-            ("uv venv", [UV, "venv", venv, "--python", sys.executable, "--offline", "-q"]),
+            ("uv venv", [UV, "venv", venv, "--python", BASE_PYTHON, "--offline", "-q"]),
             ("uv pip install", [UV, "pip", "install", "--python", venv_python(venv), "-r", deps, "--offline", "-q"]),
             ("validate (probe)", [venv_python(venv), "-c", "import " + ", ".join(modules)]),
         ]
@@ -450,7 +565,10 @@ def cold_comparison(root: Path, size: int, rounds: int) -> dict[str, Any]:
             times[name] = time.perf_counter() - start
         baseline_phases.append(times)
 
-    entries: list[Contender] = [("embedded", embedded), ("cli", cli), ("uv+import", baseline)]
+    base_name = "uv venv + uv pip install + import-all"
+    entries: list[Contender] = [("penvcache.ensure()", embedded)]
+    entries += [(layout.name, cli(layout)) for layout in layouts]
+    entries.append((base_name, baseline))
     timings: dict[str, list[float]] = {name: [] for name, _ in entries}
     cpu: dict[str, list[float]] = {name: [] for name, _ in entries}
     for round_no in range(WARMUP_ROUNDS + rounds):
@@ -467,21 +585,24 @@ def cold_comparison(root: Path, size: int, rounds: int) -> dict[str, Any]:
     baseline_phases = baseline_phases[WARMUP_ROUNDS:]
 
     medians = {name: statistics.median(samples) * 1000 for name, samples in timings.items()}
-    base_ms = medians["uv+import"]
-    print(f"\ncold, synthetic-{size}: a fresh venv per call, median of {rounds} rounds (+{WARMUP_ROUNDS} warm-up)")
-    labels = {
-        "embedded": "penvcache.ensure() (fresh venv)",
-        "cli": "penvcache ensure CLI (fresh venv)",
-        "uv+import": "uv venv + uv pip install + import-all",
+    embedded_ms = timings["penvcache.ensure()"]
+    over_embedded = {  # median of the per-round differences, in ms
+        name: statistics.median((t - e) * 1000 for t, e in zip(samples, embedded_ms, strict=True))
+        for name, samples in timings.items()
     }
+    base_ms = medians[base_name]
     cpu_medians = {name: statistics.median(samples) * 1000 for name, samples in cpu.items()}
-    print(f"  {'':<42}{'wall ms':>8} {'vs uv':>8}  {'min':>6}  {'cpu ms':>7} {'vs uv':>8}")
-    for name, label in labels.items():
+    cpu_over_embedded = {  # CPU time (this process and its children) is less sensitive to a loaded machine
+        name: statistics.median((t - e) * 1000 for t, e in zip(samples, cpu["penvcache.ensure()"], strict=True))
+        for name, samples in cpu.items()
+    }
+    print(f"\ncold, synthetic-{size}: a fresh venv per call, median of {rounds} rounds (+{WARMUP_ROUNDS} warm-up)")
+    print(f"  {'':<38}{'wall ms':>8} {'vs uv':>8} {'- embedded':>11}  {'cpu ms':>7} {'- embedded':>11}")
+    for name in timings:
         overhead = (medians[name] - base_ms) / base_ms * 100
-        cpu_overhead = (cpu_medians[name] - cpu_medians["uv+import"]) / cpu_medians["uv+import"] * 100
         print(
-            f"  {label:<42}{medians[name]:8.1f} {overhead:+7.1f}%  {min(timings[name]) * 1000:6.1f}"
-            f"  {cpu_medians[name]:7.1f} {cpu_overhead:+7.1f}%"
+            f"  {name:<38}{medians[name]:8.1f} {overhead:+7.1f}% {over_embedded[name]:+10.1f}"
+            f"  {cpu_medians[name]:7.1f} {cpu_over_embedded[name]:+10.1f}"
         )
     phase_medians = {name: statistics.median(p.get(name, 0.0) for p in phases) * 1000 for name in phases[0]}
     base_phase_medians = {
@@ -496,11 +617,43 @@ def cold_comparison(root: Path, size: int, rounds: int) -> dict[str, Any]:
         "rounds": rounds,
         "raw_ms": {name: [t * 1000 for t in samples] for name, samples in timings.items()},
         "median_ms": medians,
+        "over_embedded_median_ms": over_embedded,
         "overhead_percent": {name: (ms - base_ms) / base_ms * 100 for name, ms in medians.items()},
         "cpu_median_ms": cpu_medians,
+        "cpu_over_embedded_median_ms": cpu_over_embedded,
         "embedded_phases_median_ms": phase_medians,
         "baseline_phases_median_ms": base_phase_medians,
     }
+
+
+def import_costs(python: Path, root: Path, rounds: int) -> dict[str, dict[str, float]]:
+    """Ms to import each of :data:`IMPORTS` in a fresh ``python`` (``-X importtime``, cumulative, with bytecode),
+    beyond what starting the interpreter imports anyway: the median and the minimum (the least disturbed by
+    other load) of ``rounds`` interpreters."""
+    costs: dict[str, list[float]] = {name: [] for name in IMPORTS}
+    for _ in range(rounds):
+        for name in IMPORTS:
+            proc = subprocess.run(
+                [python, "-X", "importtime", "-c", f"import {name}"],
+                capture_output=True,
+                text=True,
+                cwd=root,
+                check=False,
+            )
+            if proc.returncode != 0:
+                raise RuntimeError(f"import {name} failed in {python}:\n{proc.stderr}")
+            last = proc.stderr.strip().splitlines()[-1]  # the top-level import comes last
+            costs[name].append(int(last.split("|")[1]) / 1000)
+    summary = {name: {"median": statistics.median(ms), "min": min(ms)} for name, ms in costs.items()}
+    print(f"\nimport costs in {python} (ms, cumulative, {rounds} fresh interpreters, with bytecode)")
+    print(f"  {'module':<26}{'median':>8}{'min':>8}")
+    for name, row in summary.items():
+        print(f"  {name:<26}{row['median']:8.1f}{row['min']:8.1f}")
+    return summary
+
+
+def loadavg() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
 
 
 def machine_info() -> dict[str, Any]:
@@ -514,12 +667,13 @@ def machine_info() -> dict[str, Any]:
     return {
         "platform": platform.platform(),
         "python": sys.version,
-        "python_executable": sys.executable,
+        "python_executable": BASE_PYTHON,
         "uv": run([UV, "--version"]).strip(),
         "penvcache": penvcache.__version__,
         "nproc": len(affinity(0)) if affinity else os.cpu_count(),
         "cpu_count": os.cpu_count(),
         "cpu_model": cpu_model,
+        "loadavg_start": loadavg(),
     }
 
 
@@ -529,29 +683,33 @@ def machine_info() -> dict[str, Any]:
 def _sizes(text: str) -> list[int]:
     sizes = [int(part) for part in text.split(",") if part.strip()]
     if not sizes or min(sizes) < 1:
-        raise argparse.ArgumentTypeError("sizes must be positive integers, e.g. 10,100,500")
+        raise argparse.ArgumentTypeError("sizes must be positive integers, e.g. 20,500,2000")
     return sizes
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--sizes", type=_sizes, default=[10, 100, 500], help="deps per workload (10,100,500)")
-    parser.add_argument("--rounds", type=int, default=15, help="measured rounds per contender (15)")
+    parser.add_argument("--sizes", type=_sizes, default=[20, 500, 2000], help="deps per hit workload (20,500,2000)")
+    parser.add_argument("--rounds", type=int, default=21, help="measured rounds per hit workload (21)")
+    parser.add_argument("--cold-size", type=int, default=10, help="deps of the cold comparison (10)")
+    parser.add_argument("--cold-rounds", type=int, default=15, help="measured rounds of the cold comparison (15)")
+    parser.add_argument("--import-rounds", type=int, default=7, help="fresh interpreters per import cost (7)")
+    parser.add_argument(
+        "--only", choices=["warm", "cold", "imports"], help="run only the hit tables, the cold comparison or imports"
+    )
+    parser.add_argument("--pip", action="store_true", help="also time pip's no-op install (about 1 s a call)")
+    parser.add_argument("--import-all", action="store_true", help="also time importing every dependency")
+    parser.add_argument("--real", action="store_true", help="also benchmark the pioarduino set (needs the index)")
     parser.add_argument(
         "--json",
         type=Path,
         default=Path("bench-results.json"),
         help="write raw timings, summaries and machine info here (bench-results.json)",
     )
-    parser.add_argument("--real", action="store_true", help="also benchmark the pioarduino set (needs the index)")
     parser.add_argument("--keep", action="store_true", help="keep the temp directory")
-    parser.add_argument(
-        "--only", choices=["warm", "cold"], help="run only the warm (no-op) tables or only the cold comparison"
-    )
-    parser.add_argument("--cold-rounds", type=int, default=15, help="measured rounds of the cold comparison (15)")
     args = parser.parse_args(argv)
-    if args.rounds < 1 or args.cold_rounds < 1:
-        parser.error("--rounds and --cold-rounds must be at least 1")
+    if min(args.rounds, args.cold_rounds, args.import_rounds, args.cold_size) < 1:
+        parser.error("--rounds, --cold-rounds, --import-rounds and --cold-size must be at least 1")
     return args
 
 
@@ -560,29 +718,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     root = Path(tempfile.mkdtemp(prefix="penvcache-bench-"))
     started = time.perf_counter()
     results: dict[str, Any] = {"machine": machine_info(), "rounds": args.rounds, "warmup_rounds": WARMUP_ROUNDS}
-    print(f"penvcache bench in {root}: sizes {args.sizes}, {args.rounds} rounds")
+    print(f"penvcache bench in {root}: sizes {args.sizes}, {args.rounds} rounds, load average {loadavg()}")
     try:
+        print("building penvcache's wheel and installing it in each layout (online) ...")
+        layouts = install_layouts(root, build_penvcache_wheel(root))
+        results["layouts"] = {layout.name: [os.fspath(c) for c in layout.command] for layout in layouts}
         with hermetic_environment(root):
-            if args.only != "cold":
+            if args.only in (None, "imports"):
+                results["imports_ms"] = import_costs(layouts[0].python, root, args.import_rounds)
+            if args.only in (None, "warm"):
                 workloads: list[Workload] = []
                 for size in args.sizes:
                     print(f"building synthetic-{size} ...")
-                    workloads.append(synthetic_workload(root, size))
+                    workloads.append(synthetic_workload(root, size, layouts, with_pip=args.pip))
                 if args.real:
                     print("building real-pioarduino (online) ...")
-                    real = real_workload(root)
+                    real = real_workload(root, layouts, with_pip=args.pip)
                     if real is not None:
                         workloads.append(real)
-                results["workloads"] = [bench_workload(w, args.rounds) for w in workloads]
-            if args.only != "warm":
-                results["cold"] = cold_comparison(root, min(args.sizes), args.cold_rounds)
+                results["workloads"] = [
+                    bench_workload(w, layouts, root, args.rounds, with_pip=args.pip, import_all=args.import_all)
+                    for w in workloads
+                ]
+            if args.only in (None, "cold"):
+                cold_layouts = [layout for layout in layouts if "no .pyc" not in layout.name]
+                results["cold"] = cold_comparison(root, cold_layouts, args.cold_size, args.cold_rounds)
     finally:
         if args.keep:
             print(f"\nkept {root}")
         else:
             shutil.rmtree(root, ignore_errors=True)
     results["total_seconds"] = time.perf_counter() - started
-    print(f"\ntotal {results['total_seconds']:.0f}s")
+    results["loadavg_end"] = loadavg()
+    print(f"\ntotal {results['total_seconds']:.0f}s, load average {loadavg()} (the machine's others share the cores)")
     args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {args.json}")
     return 0
