@@ -378,7 +378,7 @@ def install(
             cmd += ["--requirement", lock]
         if deps.constraints:
             cmd += ["--constraint", temp_file("constraints.txt", map(deps.install_line, deps.constraints))]
-        if deps.hashes and ("--require-hashes", "") not in deps.options:  # as pip: one --hash turns it on
+        if deps.implies_require_hashes():  # as pip: one --hash turns it on
             cmd.append("--require-hashes")
         cmd += deps.install_options()
         for link in deps.find_links:

@@ -38,8 +38,20 @@ _LINE_OPTIONS = re.compile(r"\s(?=--?[A-Za-z])")
 # The hash algorithms pip and uv accept in ``--hash``, with their hex digest lengths.
 _HASH_LENGTHS = {"md5": 32, "sha256": 64, "sha384": 96, "sha512": 128}
 _HEX = re.compile(r"[0-9a-fA-F]+")
+# A word as shlex splits text without quotes or backslashes: its whitespace is these four characters only.
+_WORD = re.compile(r"[^ \t\r\n]+")
 # pip's rule: only ${NAME} with upper-case letters, digits and underscores; left as it is when unset.
 _ENV_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
+# pip's reading of a deps file's encoding: byte order marks (UTF-32 before UTF-16: one is a prefix of the other),
+# else a PEP 263 comment.
+_BOMS = (
+    ("BOM_UTF8", "utf-8"),
+    ("BOM_UTF32_BE", "utf-32-be"),
+    ("BOM_UTF32_LE", "utf-32-le"),
+    ("BOM_UTF16_BE", "utf-16-be"),
+    ("BOM_UTF16_LE", "utf-16-le"),
+)
+_PEP263 = re.compile(rb"coding[:=]\s*([-\w.]+)")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _VCS = ("git+", "hg+", "svn+", "bzr+")
 _ARCHIVES = (".whl", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".zip", ".tar")
@@ -79,6 +91,9 @@ _SPELLINGS = {
     "--config-setting": "--config-setting",
     "-C": "--config-setting",
     "--require-hashes": "--require-hashes",
+    "--no-require-hashes": "--no-require-hashes",
+    "--all-releases": "--all-releases",
+    "--only-final": "--only-final",
     "--extra": "--extra",
     "--all-extras": "--all-extras",
     "--group": "--group",
@@ -86,7 +101,16 @@ _SPELLINGS = {
     "--no-editable": "--no-editable",
     "--exact": "--exact",
 }
-_FLAGS = {"--no-index", "--pre", "--prefer-binary", "--require-hashes", "--all-extras", "--no-editable", "--exact"}
+_FLAGS = {
+    "--no-index",
+    "--pre",
+    "--prefer-binary",
+    "--require-hashes",
+    "--no-require-hashes",
+    "--all-extras",
+    "--no-editable",
+    "--exact",
+}
 _ARGUMENT_ONLY = {"--extra", "--all-extras", "--group", "--prerelease", "--project", "--no-editable", "--exact"}
 # Options people write that uv does not take, and what to write instead.
 _INSTEAD = {
@@ -96,7 +120,17 @@ _INSTEAD = {
     "--build-option": "--config-settings KEY=VALUE",
     "--use-pep517": "nothing: uv always builds with PEP 517",
     "--no-deps": "a constraints file (-c) or a pinned set",
+    "--no-build": "--only-binary :all:",
+    "--upgrade": "nothing: a miss installs what the set needs; pin a version (NAME==X) to move it",
+    "-U": "nothing: a miss installs what the set needs; pin a version (NAME==X) to move it",
+    "--index-strategy": "nothing here: name the index that must win with --index-url",
 }
+# A `name @ file:///...` line whose file is gone: pip freeze wrote where a package was built (conda's /croot/...).
+_FREEZE_HINT = (
+    "; pip freeze writes where a package was built: `pip list --format=freeze` writes NAME==VERSION lines instead"
+)
+# uv installs from git only; what to write for the other VCS pip knows.
+_OTHER_VCS = {"hg+": "Mercurial", "svn+": "Subversion", "bzr+": "Bazaar"}
 
 
 @dataclass
@@ -122,6 +156,8 @@ class DepsSet:
     #: uv options that change what is installed, as (option, value or ""), in canonical order of first use
     options: list[tuple[str, str]] = field(default_factory=list)
     no_index: bool = False
+    #: pip's ``--no-require-hashes``: hashes are checked where given, not required for every package
+    no_require_hashes: bool = False
     #: ``pylock.toml`` files, handed to uv as they are (``-r``)
     locks: list[str] = field(default_factory=list)
     #: :func:`normalise`\ d requirements read from a lock: validated, but installed from the lock itself
@@ -150,6 +186,7 @@ class DepsSet:
         lines += sorted({f"-c {self.pinned(r)}" for r in self.constraints})
         lines += sorted({f"-r {lock}" for lock in self.locks})
         lines += sorted({f"{option} {redact(value)}".strip() for option, value in self.options})
+        lines += ["--no-require-hashes"] if self.no_require_hashes else []
         return lines
 
     def source_lines(self) -> list[str]:
@@ -178,6 +215,21 @@ class DepsSet:
         for option, value in self.options:
             argv += [option, value] if value else [option]
         return argv
+
+    def implies_require_hashes(self) -> bool:
+        """pip's rule: one ``--hash`` requires a hash for every package (unless ``--no-require-hashes``). Not when
+        a requirement cannot have one (a local directory, an editable, a VCS URL): pip refuses such a file and uv
+        installs it, checking hashes where given, which is how ``uv export`` output (``-e .`` beside hashed pins)
+        is meant to be read."""
+        if not self.hashes or self.no_require_hashes or ("--require-hashes", "") in self.options:
+            return False
+        for req in self.requirements:
+            url = req.url or ""
+            if url.startswith(_VCS) or normalise(req) in self.editables:
+                return False
+            if url.startswith("file:") and os.path.isdir(_url_path(url)):
+                return False
+        return True
 
     @property
     def exact(self) -> bool:
@@ -287,6 +339,36 @@ def read_bounded(path: str, what: str = "deps file") -> bytes:
     return data
 
 
+def _decode(path: str, data: bytes) -> str:
+    """A deps file's text, pip's way: a byte order mark, else a PEP 263 ``coding:`` comment in the first two
+    lines, else UTF-8. Undecodable bytes are bad input naming the line."""
+    import codecs
+
+    encoding, start = "utf-8", 0
+    for bom, name in _BOMS:
+        if data.startswith(getattr(codecs, bom)):
+            encoding, start = name, len(getattr(codecs, bom))
+            break
+    else:
+        for head in data.split(b"\n", 2)[:2]:
+            match = _PEP263.search(head) if head.lstrip().startswith(b"#") else None
+            if match:
+                encoding = match.group(1).decode("ascii")
+                try:
+                    codecs.lookup(encoding)
+                except LookupError as e:
+                    msg = f"{path}: unknown encoding {encoding!r} in its coding comment (save it as UTF-8)"
+                    raise InvalidDeps(msg) from e
+                break
+    try:
+        return data[start:].decode(encoding)
+    except UnicodeDecodeError as e:
+        lineno = data[: start + e.start].count(b"\n") + 1
+        label = "UTF-8" if encoding == "utf-8" else encoding
+        msg = f"{path}:{lineno}: not {label} text: {e.reason} at byte {start + e.start} (save it as UTF-8)"
+        raise InvalidDeps(msg) from e
+
+
 def _expand(text: str, deps: DepsSet) -> str:
     """``${NAME}`` replaced by the environment variable's value, pip's way; each name read is in the key."""
 
@@ -327,12 +409,7 @@ class _Reader:
         except InvalidDeps as e:
             msg = f"{where}{e}"
             raise InvalidDeps(msg) from e
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as e:
-            lineno = len((data[: e.start].decode("utf-8-sig") + "x").splitlines())
-            msg = f"{path}:{lineno}: not UTF-8 text: {e.reason} at byte {e.start}"
-            raise InvalidDeps(msg) from e
+        text = _decode(path, data)
         deps.files[path] = hex_digest(data)
         deps.lines.setdefault(path, [])
         name = os.path.basename(path)
@@ -361,6 +438,12 @@ class _Reader:
         own = deps.lines.setdefault(source, [])
         if source != ARGUMENTS:  # pip and uv expand ${NAME} in files only
             line = _expand(line, deps)
+        editable = _editable_value(line, here) if source != ARGUMENTS else None
+        if editable is not None:  # -e takes the rest of the line, as pip does: `-e NAME @ URL` too
+            req = self.editable(editable, base, here)
+            (deps.constraints if constraint else deps.requirements).append(req)
+            own.append(deps.pinned(req))
+            return
         if not line.startswith("-"):
             req, hashes = self.requirement_line(line, base, here)
             (deps.constraints if constraint else deps.requirements).append(req)
@@ -394,6 +477,13 @@ class _Reader:
             elif option == "--prefer-binary":
                 deps.warnings.append(f"{here}ignoring --prefer-binary, as uv does (uv prefers wheels anyway)")
                 own.append("--prefer-binary")
+            elif option == "--no-require-hashes":  # pip's: one --hash no longer requires a hash for all
+                deps.no_require_hashes = True
+                own.append("--no-require-hashes")
+            elif option in {"--all-releases", "--only-final"}:
+                uv_option, uv_value = _releases_option(option, value, here)
+                deps.add_option(uv_option, uv_value)
+                own.append(f"{uv_option} {uv_value}")
             elif option == "--extra":
                 deps.extras.append(canonicalize_name(value))
                 own.append(f"--extra {canonicalize_name(value)}")
@@ -423,7 +513,7 @@ class _Reader:
         if len(parts) == 1:
             return req, hashes
         try:
-            words = shlex.split(parts[1])
+            words = _words(parts[1])
         except ValueError as e:
             msg = f"{here}cannot parse {line!r}: {e}"
             raise InvalidDeps(msg) from e
@@ -454,14 +544,16 @@ class _Reader:
             return self.direct(location, extras, marker, base, where, text)
         req = _parse_requirement(text, where)
         if req.url:
+            _refuse_other_vcs(req.url, where, text)
             url = req.url
             if not _SCHEME.match(url) or len(url.split(":")[0]) == 1:  # name @ ./pkg, as uv allows
                 url = _file_url(_abspath(base, url))
             elif url.startswith("file:") and not url.startswith("file://"):
                 url = _file_url(_abspath(base, unquote(url[len("file:") :])))
+            hint = _cwd_hint(req.url, base) if url != req.url else _FREEZE_HINT
             if url != req.url:
                 req.url = url
-            self._local(req, where)
+            self._local(req, where, hint)
         return req
 
     def direct(  # noqa: PLR0917
@@ -473,22 +565,27 @@ class _Reader:
         except ValueError as e:  # urllib's word on a malformed URL (a bad IPv6 host...)
             msg = f"{where}: invalid URL {location!r}: {e}"
             raise InvalidDeps(msg) from e
+        _refuse_other_vcs(url, where, text)
         if name is None:
             name = _project_name(url)
         if name is None:
             msg = (
                 f"{where}: cannot tell the package name of {text!r}; write it as `NAME @ {url}` "
-                "(or add #egg=NAME to the URL)"
+                f"(or add #egg=NAME to the URL){_cwd_hint(location, base)}"
             )
             raise InvalidDeps(msg)
         req = _parse_requirement(f"{name}{extras} @ {url}{' ; ' + marker if marker else ''}", where)
-        self._local(req, where)
+        self._local(req, where, _cwd_hint(location, base))
         return req
 
     def editable(self, value: str, base: str, here: str) -> Requirement:
         """``-e PATH`` (a local directory, installed editable) or ``-e VCS_URL#egg=NAME`` (from pip freeze: uv
         cannot install a VCS source editable, so it is installed from the URL, with a warning)."""
         location, extras, marker = _split_direct(value)
+        if location is None and "@" in value:  # -e NAME @ URL, as pip's documentation writes it
+            named = self.named_editable(value, base, here)
+            if named is not None:
+                return named
         if location is None or location.startswith(_VCS) or not os.path.isdir(_path_of(location, base)):
             if location is not None and location.startswith(_VCS):
                 req = self.direct(location, extras, marker, base, here.rstrip(": "), value)
@@ -499,6 +596,7 @@ class _Reader:
             msg = (
                 f"{here}-e {value}: an editable requirement must be a local project directory "
                 "(e.g. `-e ./pkg`); for a package from an index write it without -e"
+                f"{_cwd_hint(location, base) if location is not None else ''}"
             )
             raise InvalidDeps(msg)
         req = self.direct(location, extras, marker, base, here.rstrip(": "), value)
@@ -506,14 +604,40 @@ class _Reader:
         self.deps.editables[text] = _path_of(location, base) + extras
         return req
 
-    def _local(self, req: Requirement, where: str) -> None:
+    def named_editable(self, value: str, base: str, here: str) -> Requirement | None:
+        """``-e NAME @ URL``: a local directory is installed editable; a VCS URL from it, with a warning."""
+        try:
+            named = Requirement(value)
+        except InvalidRequirement:
+            return None
+        if not named.url:
+            return None
+        req = self.requirement(value, base, here.rstrip(": "))
+        url = req.url or ""
+        if url.startswith(_VCS):
+            self.deps.warnings.append(
+                f"{here}-e {value}: uv cannot install a VCS source editable; installing it from the URL"
+            )
+            return req
+        path = _url_path(url)
+        if not url.startswith("file:") or not os.path.isdir(path):
+            msg = f"{here}-e {value}: an editable requirement must be a local project directory (e.g. `-e ./pkg`)"
+            raise InvalidDeps(msg)
+        extras = "[" + ",".join(sorted(req.extras)) + "]" if req.extras else ""
+        self.deps.editables[normalise(req)] = path + extras
+        return req
+
+    def _local(self, req: Requirement, where: str, hint: str = "") -> None:
         """A local project or archive: the files that stand for it go into the key."""
         if not req.url or not req.url.startswith("file:"):
             return
         path = _url_path(req.url)
         if not os.path.exists(path):
-            msg = f"{where}: {req}: no such file or directory: {path}"
+            msg = f"{where}: {req}: no such file or directory: {path}{hint}"
             raise InvalidDeps(msg)
+        self._local_files(req, path, where)
+
+    def _local_files(self, req: Requirement, path: str, where: str) -> None:
         files = {}
         for name in _fingerprint.local_project_files(path):
             try:
@@ -568,12 +692,29 @@ class _Reader:
                 raise InvalidDeps(msg)
             where = f"optional-dependencies.{by_name[extra]}"
             texts += [(t, where) for t in _strings(optional[by_name[extra]], path, where)]
+        tool = data.get("tool")
+        uv = tool.get("uv") if isinstance(tool, dict) else None
+        uv = uv if isinstance(uv, dict) else {}
+        legacy = uv.get("dev-dependencies")
+        if legacy is not None and isinstance(groups, dict):  # uv's older spelling of the `dev` group: uv merges it
+            dev = next((k for k in groups if canonicalize_name(k) == "dev"), "dev")
+            groups = {**groups, dev: [*groups.get(dev, []), *_strings(legacy, path, "tool.uv.dev-dependencies")]}
         for group in deps.groups:
             texts += _group(groups, group, path, ())
+        sources = uv.get("sources")
+        sourced = {canonicalize_name(k): v for k, v in sources.items()} if isinstance(sources, dict) else {}
         own = deps.lines[path]
         base = os.path.dirname(path)
         for line, where in texts:
             req = self.requirement(line, base, f"{path}: {where}")
+            source = sourced.get(canonicalize_name(req.name))
+            if source is not None and not req.url:
+                msg = (
+                    f"{path}: {where}: {req.name} has a [tool.uv.sources] entry ({source!r}) "
+                    "that penvcache does not apply; write the source in a requirements file instead "
+                    f"(`{req.name} @ URL`, `-e ./DIR`): `uv export --format requirements-txt` writes one"
+                )
+                raise InvalidDeps(msg)
             (deps.constraints if constraint else deps.requirements).append(req)
             own.append(deps.pinned(req))
 
@@ -595,9 +736,17 @@ class _Reader:
             if isinstance(package.get("marker"), str):
                 text += f" ; {package['marker']}"
             req = _parse_requirement(text, f"{path}: packages[{number}]")
+            for kind in ("directory", "archive"):  # a local project or archive: its files are in the key
+                source = package.get(kind)
+                if isinstance(source, dict) and isinstance(source.get("path"), str):
+                    local = _abspath(os.path.dirname(path), source["path"])
+                    if not os.path.exists(local):
+                        msg = f"{path}: packages[{number}] ({req.name}): no such file or directory: {local}"
+                        raise InvalidDeps(msg)
+                    self._local_files(req, local, f"{path}: packages[{number}]")
             self.deps.requirements.append(req)
             self.deps.from_lock.add(normalise(req))
-            own.append(normalise(req))
+            own.append(self.deps.pinned(req))
         self.deps.locks.append(path)
 
 
@@ -768,7 +917,7 @@ def _argument_option(line: str, here: str) -> list[tuple[str, str]]:
 def _split_options(line: str, here: str) -> list[tuple[str, str]]:
     """The options of an option line (several may share one), canonical names and values."""
     try:
-        words = shlex.split(line)
+        words = _words(line)
     except ValueError as e:
         msg = f"{here}cannot parse {line!r}: {e}"
         raise InvalidDeps(msg) from e
@@ -808,6 +957,80 @@ def _split_options(line: str, here: str) -> list[tuple[str, str]]:
     return found
 
 
+def _words(text: str) -> list[str]:
+    """``shlex.split(text)``; text without quotes or backslashes is split on whitespace, which gives the same words
+    far faster (shlex reads character by character: 1,600 ``--hash`` options of a compiled lock took 0.2 s)."""
+    if "'" in text or '"' in text or "\\" in text:
+        return shlex.split(text)
+    return _WORD.findall(text)
+
+
+def _editable_value(line: str, here: str) -> str | None:
+    """The value of an ``-e``/``--editable`` line (the rest of it, unquoted), or None for any other line."""
+    match = re.match(r"(?:-e\s*|--editable(?:=|\s+))(\S.*)$", line)
+    if match is None:
+        return None
+    value, *options = _LINE_OPTIONS.split(match.group(1), maxsplit=1)
+    if options:
+        msg = (
+            f"{here}option {options[0].split()[0]} is not supported on a requirement line by penvcache: {line!r} "
+            "(write it on a line of its own, as uv takes it)"
+        )
+        raise InvalidDeps(msg)
+    value = value.strip()
+    if value[:1] in {"'", '"'}:
+        try:
+            words = shlex.split(value)
+        except ValueError as e:
+            msg = f"{here}cannot parse {line!r}: {e}"
+            raise InvalidDeps(msg) from e
+        if len(words) == 1:
+            value = words[0]
+    return value
+
+
+def _cwd_hint(location: str, base: str) -> str:
+    """For a relative path in a deps file that names something else (or nothing) there, but something from the
+    current directory, where pip and uv look: what to write instead."""
+    if location.startswith("file:"):
+        location = unquote(location[len("file:") :])
+    if _SCHEME.match(location) or os.path.isabs(os.path.expanduser(location)):
+        return ""
+    path, _, _ = location.partition("#")
+    from_cwd = _abspath(os.getcwd(), path)
+    if from_cwd == _abspath(base, path) or not os.path.exists(from_cwd):
+        return ""
+    relative = os.path.relpath(from_cwd, base)
+    relative = relative if relative.startswith(".") else f"./{relative}"
+    return (
+        f"; paths in a deps file are relative to the file, where pip and uv take them from the current "
+        f"directory: for {from_cwd} write {relative}"
+    )
+
+
+def _refuse_other_vcs(url: str, where: str, text: str) -> None:
+    """uv installs from git only: a Mercurial, Subversion or Bazaar URL is bad input saying what to write."""
+    for prefix, vcs in _OTHER_VCS.items():
+        if url.startswith(prefix):
+            msg = (
+                f"{where}: {text!r}: uv installs from git only, not {vcs}; write an archive URL of the revision "
+                "(`NAME @ https://HOST/NAME-1.0.tar.gz`) or install a local checkout (`-e ./DIR`)"
+            )
+            raise InvalidDeps(msg)
+
+
+def _releases_option(option: str, value: str, here: str) -> tuple[str, str]:
+    """pip's ``--all-releases``/``--only-final`` as uv's ``--prerelease``: for ``:all:`` only."""
+    if value == ":all:":
+        return ("--prerelease", "allow") if option == "--all-releases" else ("--prerelease", "disallow")
+    instead = "--pre" if option == "--all-releases" else "--prerelease disallow"
+    msg = (
+        f"{here}{option} {value}: uv takes pre-releases for every package or by specifier only "
+        f"(write {instead} for every package, or a pre-release in the requirement, e.g. `NAME>=2.0b1`)"
+    )
+    raise InvalidDeps(msg)
+
+
 def _nearest(option: str) -> str:
     import difflib
 
@@ -835,7 +1058,7 @@ def _logical_lines(text: str) -> Iterable[tuple[int, str]]:
     for lineno, raw in enumerate(text.splitlines(), start=1):
         if not pending:
             start = lineno
-        line = _COMMENT.sub("", raw)
+        line = _COMMENT.sub("", raw) if "#" in raw else raw
         if line.endswith("\\"):
             pending.append(line[:-1])
             continue
