@@ -13,6 +13,7 @@ from ._errors import (
     LockTimeout,
     OfflineUnavailable,
     PenvcacheError,
+    ValidationFailed,
 )
 from .version import __version__
 
@@ -28,6 +29,7 @@ __all__ = [
     "LockTimeout",
     "OfflineUnavailable",
     "PenvcacheError",
+    "ValidationFailed",
     "__version__",
     "ensure",
     "use",

@@ -82,6 +82,7 @@ class _Key:
         self.installer: dict[str, Any] | None = None  # identified for real (a miss), not the hit's stand-in
         self.components_sources: list[str] = []
         self.python_request = ""
+        self.local: list[list[Any]] = []  #: each local project or archive: what _local.describe records
         self.skip_imports: tuple[str, ...] = ()
 
 
@@ -103,6 +104,7 @@ def ensure(
     salt_files: Iterable[str | os.PathLike[str]] = (),
     options: Iterable[str] = (),
     require_hit: bool = False,
+    retry: bool = False,
     store: Iterable[str] = (),
     store_write: bool = True,
     skip_imports: Iterable[str] = (),
@@ -117,6 +119,8 @@ def ensure(
     ``require_hit``, a miss raises :class:`CacheMiss` naming why, and installs nothing. ``options`` are the
     command line's uv options, one per string, e.g. ``["--index-url https://host/simple", "-e ./pkg",
     "--project .", "--group dev", "--extra test", "--exact", "--pre"]`` (paths relative to the current directory).
+    A set that still failed validation after an install fails again at once (:class:`ValidationFailed`, nothing
+    installed) until an input or the venv changes; ``retry`` installs and validates again anyway.
     ``skip_imports``: module (or distribution) names validation does not import (also ``PENVCACHE_SKIP_IMPORT``,
     comma-separated; part of the key); their versions, metadata and files are still checked.
     ``validate_timeout`` bounds a validation. ``store`` names shared stores (URLs; default ``$PENVCACHE_STORE``)
@@ -140,6 +144,7 @@ def ensure(
         skip_imports=skip_imports,
         validate_timeout=validate_timeout,
         options=options,
+        retry=retry,
     )
 
 
@@ -229,6 +234,7 @@ def run_ensure(
     salt_files: Iterable[str | os.PathLike[str]] = (),
     options: Iterable[str] = (),
     require_hit: bool = False,
+    retry: bool = False,
     skip_imports: Iterable[str] = (),
     validate_timeout: float = 300.0,
     verbose: bool = False,
@@ -295,6 +301,8 @@ def run_ensure(
                 if state["installer"] != key.installer:  # uv was reinstalled as the same version
                     _state.write(directory, {**state, "installer": key.installer})
                 return result("hit", key, waited, warnings=state.get("warnings"))
+            if not retry:
+                _fail_as_recorded(directory, key)
             lock.exclude_users()  # no `run`/`use` of the venv may see it change
             waited = lock.waited
             output = _Output(verbose, progress, python_downloads)
@@ -303,21 +311,70 @@ def run_ensure(
             )
             # the venv may have been (re)created: its identity now
             key = _key(inputs, target, None, exact=True, deps=key.deps, installer=key.installer)
-            _record(directory, target, key, status, report)
+            _record(directory, target, key, status, report)  # its summary replaces a recorded failure
             return result(status, key, waited, fallback, report.warnings)
     except PenvcacheError as e:
-        from ._errors import InstallFailed, LockTimeout
+        from ._errors import InstallFailed, LockTimeout, ValidationFailed
 
         if isinstance(e, LockTimeout):
             waited = e.waited
         _stats.record(cache, _stats.event("miss", status="failed", waited=waited))
+        if isinstance(e, ValidationFailed) and e.report is None:  # read back from the record: keep it as it is
+            raise
         if isinstance(e, InstallFailed):  # the venv is what failed (a timeout or bad input changed nothing)
-            last = {"venv": target.path, "status": "failed", "error": str(e), "when": time.time()}
+            last: dict[str, Any] = {"venv": target.path, "status": "failed", "error": str(e), "when": time.time()}
+            if isinstance(e, ValidationFailed):  # it still failed after an install: not again until something changes
+                failed = _key(inputs, target, None, exact=True, deps=key.deps, installer=key.installer)
+                paths: list[str] = getattr(e.report, "stamp_paths", [])
+                if failed.fingerprint is not None:
+                    last["failure"] = {
+                        "fingerprint": failed.fingerprint,
+                        "stamp_paths": paths,
+                        "stamp": _stamp.take(paths),
+                    }
             import contextlib
 
             with contextlib.suppress(OSError):
                 _state.summarise(directory, last)
         raise
+
+
+def recorded_failure(directory: str, key: _Key) -> dict[str, Any] | None:
+    """The failure recorded for this exact key, while the venv's content is as it was then; else ``None``."""
+    import json
+
+    data = _state.read_regular(os.path.join(directory, _state.SUMMARY), limit=1 << 20, follow=False)
+    if data is None:
+        return None
+    try:
+        last = json.loads(data)
+        failure = last["failure"]
+        matches = (
+            key.fingerprint is not None
+            and failure["fingerprint"] == key.fingerprint
+            and isinstance(failure["stamp_paths"], list)
+            and all(isinstance(path, str) for path in failure["stamp_paths"])
+            and _stamp.take(failure["stamp_paths"]) == failure["stamp"]
+            and isinstance(last["error"], str)
+        )
+    except (OSError, ValueError, TypeError, KeyError):  # none, unreadable or foreign: no failure to repeat
+        return None
+    return last if matches else None
+
+
+def _fail_as_recorded(directory: str, key: _Key) -> None:
+    """Raise the recorded failure again when nothing has changed since the install that ended in it."""
+    last = recorded_failure(directory, key)
+    if last is None:
+        return
+    from ._errors import ValidationFailed
+
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last.get("when", 0)))
+    msg = (
+        f"{last['error']} [recorded at {when} and not retried: nothing changed since; "
+        "change the dependencies or the venv, or pass --retry]"
+    )
+    raise ValidationFailed(msg)
 
 
 def check_hit(
@@ -475,6 +532,7 @@ def _record(directory: str, target: Venv, key: _Key, status: Status, report: Rep
                 "vcs": resolved_commits(key.deps, report.stamp_paths),
             },
             "installer": key.installer,
+            "local": key.local,
             "stamp": _stamp.take(report.stamp_paths),
             "stamp_paths": report.stamp_paths,
             "python": report.python,
@@ -527,6 +585,8 @@ def _key(
     key.skip_imports = inputs.skip_imports
     components = key.components
     components["requirements"] = key.requirements
+    key.local = _local_projects(key.deps, state)
+    components["local"] = _fingerprint.local_component(key.local)
     components["sources"] = digest(key.components_sources)
     components["salt"] = digest(key.salt) if key.salt else ""
     components["skip_imports"] = digest(list(inputs.skip_imports)) if inputs.skip_imports else ""
@@ -548,6 +608,37 @@ def _key(
             components["venv"] = digest(key.identity["pyvenv_cfg"])
     key.fingerprint = _fingerprint.fingerprint(components)
     return key
+
+
+def _local_projects(deps: DepsSet | None, state: dict[str, Any] | None) -> list[list[Any]]:
+    """The local projects and archives of the set, described now: read afresh when the deps were parsed, else
+    from what was recorded (a hit: plain reads and stat calls, nothing parsed)."""
+    recorded: list[list[Any]] = state.get("local", []) if state is not None else []
+    if deps is None:
+        if not recorded:
+            return []
+        from ._local import digest_of
+
+        return [digest_of(project)[1] for project in recorded]
+    from ._local import describe, path_of
+
+    paths = sorted({path for r in deps.requirements if r.url and (path := path_of(r.url)) is not None})
+    return [describe(path) for path in paths]
+
+
+def _changed_local_projects(deps: DepsSet, state: dict[str, Any] | None) -> list[str]:
+    """The local projects whose key is not the one recorded for this venv: reinstall them even if they validate."""
+    from packaging.utils import canonicalize_name
+
+    from ._local import describe, path_of
+
+    recorded = {project[0]: project[3] for project in (state or {}).get("local", [])}
+    changed = set()
+    for req in deps.requirements:
+        path = path_of(req.url) if req.url else None
+        if path is not None and recorded.get(path) != describe(path)[3]:
+            changed.add(canonicalize_name(req.name))
+    return sorted(changed)
 
 
 def _salt(inputs: _fingerprint.Inputs) -> list[list[str]]:
@@ -686,7 +777,6 @@ def _repair(
     """Under the lock: create the venv if needed, validate, install what is missing, validate again."""
     from dataclasses import replace
 
-    from ._errors import InstallFailed
     from ._installer import create_venv, find_python, install
     from ._probe import validate
     from ._requirements import read_deps
@@ -735,9 +825,11 @@ def _repair(
     if created and deps.requirements:  # a new, empty venv: everything is missing, skip the first validation
         missing, broken = sorted({r.name for r in deps.requirements}), []
     else:
+        # a local project whose metadata may have changed validates as it was: uv must build and install it again
+        local = _changed_local_projects(deps, state)
         with output.step(*_validating(deps, venv), enabled=bool(deps.requirements)):
             report = validated()
-        changed = _changed_local(deps, state)
+        changed = sorted({*_changed_local(deps, state), *local})
         if report.satisfied and not changed and not deps.exact:  # exact: uv says whether anything is extra
             return ("installed" if created else "adopted"), False, report
         missing, broken = sorted({*report.failures, *changed}), sorted({*report.broken, *changed})
@@ -764,8 +856,10 @@ def _repair(
     with output.step(*_validating(deps, venv), enabled=bool(deps.requirements)):
         report = validated()
     if not report.satisfied:
+        from ._errors import ValidationFailed
+
         msg = f"{venv.path} still fails validation after installing: {report.summary()}"
-        raise InstallFailed(msg)
+        raise ValidationFailed(msg, report=report)
     if attempt is not None:
         _store_stats(directory, stores, attempt, venv, inputs, deps)
     return "installed", fallback, report
@@ -808,6 +902,7 @@ def use(
     salt_files: Iterable[str | os.PathLike[str]] = (),
     options: Iterable[str] = (),
     require_hit: bool = False,
+    retry: bool = False,
     store: Iterable[str] = (),
     store_write: bool = True,
     skip_imports: Iterable[str] = (),
@@ -837,6 +932,7 @@ def use(
         skip_imports=tuple(skip_imports),
         validate_timeout=validate_timeout,
         options=tuple(options),
+        retry=retry,
     )
 
 

@@ -47,6 +47,17 @@ class InstallFailed(PenvcacheError, RuntimeError):
     exit_code = 1
 
 
+class ValidationFailed(InstallFailed):
+    """The set still fails validation after an install. It is recorded: the same call fails at once, without
+    installing again, until an input or the venv changes or ``retry`` is given."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, report: object = None) -> None:
+        super().__init__(message)
+        self.report = report  #: the probe's report (None when the failure was read back from the record)
+
+
 class OfflineUnavailable(InstallFailed):
     """Offline, and the dependencies cannot be satisfied from the cache or the find-links."""
 

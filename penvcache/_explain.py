@@ -6,7 +6,7 @@ import os
 from typing import Any
 
 from . import _state
-from ._coordinator import _is_hit, _Key, _key, parse
+from ._coordinator import _is_hit, _Key, _key, parse, recorded_failure
 from ._fingerprint import COMPONENTS, Inputs
 from ._requirements import ARGUMENTS, DepsSet
 from ._venv import Venv
@@ -79,6 +79,13 @@ def explain(
         reasons = _reasons(
             inputs, venv, directory, state, key, deps, probe=probe, timeout=validate_timeout, found=found
         )
+        failure = recorded_failure(directory, key)
+        if failure is not None:
+            reasons.insert(
+                0,
+                f"failed: {failure['error']} (recorded; nothing changed since, so ensure fails at once without "
+                "installing: change the dependencies or the venv, or pass --retry)",
+            )
         check = Check(venv, key, state, False, reasons)
         check.found_warnings = found
     check.notes = _moving(deps, state)
@@ -139,6 +146,8 @@ def _reasons(  # noqa: PLR0917
             reasons.append("venv recreated (a new pyvenv.cfg)" if was[1] != now[1] else "venv: pyvenv.cfg changed")
         elif name == "installer":
             reasons.append(f"installer changed: {old.get(name)} -> {new.get(name)}")
+        elif name == "local":
+            reasons.append("local projects changed: " + _local(state.get("local", []), key.local))
         elif name == "skip_imports" and name not in old:
             reasons.append("skipped imports: not in the record (an older penvcache made it)")
         elif name == "skip_imports":
@@ -199,6 +208,20 @@ def _python(details: dict[str, Any], key: _Key) -> str:
     return f"python changed: {new_base[0]} was replaced (upgraded or reinstalled)"
 
 
+def _local(old: list[list[Any]], new: list[list[Any]]) -> str:
+    was = {project[0]: project[3] for project in old}
+    now = {project[0]: project[3] for project in new}
+    changes = []
+    for path in sorted(set(was) | set(now)):
+        if path not in now:
+            changes.append(f"{path} removed")
+        elif path not in was:
+            changes.append(f"{path} added")
+        elif was[path] != now[path]:
+            changes.append(f"{path} changed (its pyproject.toml, setup.py, setup.cfg or cache-keys, or its bytes)")
+    return ", ".join(changes) or "reordered"
+
+
 def _salt(old: list[list[str]], new: list[list[str]]) -> str:
     was = {str(where): digest for where, digest in old}
     now = {str(where): digest for where, digest in new}
@@ -252,6 +275,8 @@ def _describe(name: str, key: _Key, venv: Venv) -> str:  # noqa: PLR0911
         return f"{venv.path} (pyvenv.cfg inode {key.identity['pyvenv_cfg'][1]})"
     if name == "installer":
         return str(key.components.get("installer"))
+    if name == "local":
+        return ", ".join(project[0] for project in key.local) or "none"
     if name == "skip_imports":
         return ", ".join(key.skip_imports) or "none"
     return ", ".join(where for where, _ in key.salt) or "none"

@@ -76,6 +76,7 @@ FLAG_OPTIONS = {
     "-v": None,
     "--verbose": None,
     "--require-hit": None,  # a hit is what it requires
+    "--retry": None,  # a hit is a hit: there is nothing to retry
     "--store-readonly": None,
     "--no-store-write": None,
     "--no-index": "options",

@@ -5,6 +5,8 @@ The key is a digest of named components (:data:`COMPONENTS`), each one a digest 
 bytes (requirement strings and every deps file read, nested ones included) and needs no parsing; the
 ``requirements`` component hashes the normalised set. When ``inputs`` equals the recorded one, the recorded
 component is reused, so a hit never parses. Salt files are read as raw bytes on every call, like deps files.
+The ``local`` component is what would change the metadata of each local project or archive a requirement
+points at (see :mod:`penvcache._local`), computed again on every hit from what was recorded.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from ._digest import digest, hex_digest
 TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays light
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from typing import Any
 
 #: the largest deps file read, in bytes; a larger one (or one that is not a regular file) is bad input
 MAX_FILE_BYTES = 16 * 1024 * 1024
 
 #: every component of the key, in the order ``explain`` shows them
-COMPONENTS = ("requirements", "sources", "python", "venv", "installer", "salt", "skip_imports")
+COMPONENTS = ("requirements", "local", "sources", "python", "venv", "installer", "salt", "skip_imports")
 
 
 class Inputs:
@@ -148,3 +151,8 @@ def fingerprint(components: Mapping[str, str | None]) -> str | None:
     if any(components.get(name) is None for name in COMPONENTS):
         return None
     return digest({name: components[name] for name in COMPONENTS})
+
+
+def local_component(local: list[list[Any]]) -> str:
+    """The ``local`` component: each local project's path and key, or "" when the set has none."""
+    return digest([[path, key] for path, _kind, _keys, key in local]) if local else ""

@@ -413,7 +413,8 @@ def install(
 ) -> bool:
     """Install the dependency set into the venv; returns True when it fell back to offline.
 
-    ``fresh``: without uv's cache (``--no-cache``), for files damaged in place that uv's cache shares (hardlinks).
+    ``fresh`` fetches and unpacks what it installs anew (``--no-cache``): uv hardlinks installed files from its
+    cache, so a file damaged in place in a venv is damaged in the cache too and a plain reinstall brings it back.
     """
     with contextlib.ExitStack() as stack:
         cmd = [uv_bin(), "pip", "install", "--python", venv.python]

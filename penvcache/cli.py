@@ -156,6 +156,14 @@ def add_ensure_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_retry_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--retry",
+        action="store_true",
+        help="install and validate again even though this same set failed validation after an install",
+    )
+
+
 def ensure_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """The keyword arguments of :func:`penvcache.ensure` that :func:`add_ensure_options` parsed."""
     return {
@@ -172,6 +180,7 @@ def ensure_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "store": args.store,
         "store_write": not args.store_readonly,
         "options": option_lines(args),
+        "retry": getattr(args, "retry", False),
     }
 
 
@@ -198,14 +207,23 @@ def _parser() -> argparse.ArgumentParser:
     ensure.add_argument(
         "--require-hit", action="store_true", help="on a miss, exit 5 with the reason and install nothing"
     )
+    add_retry_option(ensure)
     run = commands.add_parser(
         "run",
         help="ensure, then run a command with the venv activated, keeping the venv unchanged while it runs",
         usage="penvcache run [ensure options] -- CMD [ARG ...]",
     )
     add_ensure_options(run)
+    add_retry_option(run)
     explain = commands.add_parser("explain", help="show the key's components and why a call would miss")
     add_ensure_options(explain)
+    verify = commands.add_parser(
+        "verify", help="check every RECORD hash of the set's whole closure in the venv; exit 1 on any mismatch"
+    )
+    add_ensure_options(verify)
+    verify.add_argument(
+        "--repair", action="store_true", help="reinstall the distributions that fail, fetched and unpacked anew"
+    )
     status = commands.add_parser("status", help="exit 0 on a hit, 1 on a miss; installs nothing")
     add_ensure_options(status)
     stats = commands.add_parser("stats", help="counts of hits, misses, installs, lock waits... for the cache dir")
@@ -459,6 +477,76 @@ def _status(args: argparse.Namespace) -> int:
     return 0 if check.hit else 1
 
 
+def _verify(args: argparse.Namespace) -> int:
+    """Check every RECORD hash of the closure; with --repair, reinstall what fails afresh and check again."""
+    from ._coordinator import parse
+    from ._locking import VenvLock
+    from ._verify import repair, verify
+
+    target, inputs, _, directory = prepare(
+        args.venv,
+        args.requirements,
+        args.deps,
+        args.python,
+        args.offline,
+        args.find_links,
+        args.cache_dir,
+        args.salt,
+        args.salt_file,
+        option_lines(args),
+    )
+    deps = parse(inputs)
+    with VenvLock(directory, target.path, args.lock_timeout) as lock:  # no install changes it while it is read
+        found = verify(target, deps)
+        before, repaired = found, found.failed
+        if args.repair and repaired:
+            if not args.json and not args.quiet:
+                _print_mismatches(found)
+                print(
+                    f"penvcache: repairing {', '.join(repaired)}: reinstalling, fetched anew (uv --no-cache); uv's "
+                    f"cache may still hold the damaged files (uv hardlinks them): `uv cache clean {' '.join(repaired)}`"
+                )
+            lock.exclude_users()
+            repair(
+                target,
+                deps,
+                repaired,
+                find_links=list(inputs.find_links),
+                offline=inputs.offline,
+                verbose=args.verbose,
+            )
+            found = verify(target, deps)
+    if args.json:
+        out = found.to_dict()
+        if args.repair:
+            out["repaired"] = repaired
+            out["mismatches_before"] = before.mismatches
+            if repaired and found.clean:
+                out["status"] = "repaired"
+        print(json.dumps(out))
+    else:
+        if not args.quiet or not found.clean:
+            _print_mismatches(found)
+        if not args.quiet or not found.clean:
+            status = ("repaired" if args.repair and repaired else "clean") if found.clean else "mismatch"
+            counts = f"{len(found.distributions)} distributions, {found.files} files checked"
+            skipped = ", ".join(f"{n} {why}" for why, n in sorted(found.skipped.items()))
+            bad = f", {len(found.mismatches)} mismatches in {', '.join(found.failed)}" if found.mismatches else ""
+            print(f"penvcache: {status} {found.venv}: {counts}{bad}" + (f" (skipped: {skipped})" if skipped else ""))
+    return 0 if found.clean else 1
+
+
+def _print_mismatches(found: Any) -> None:
+    for m in found.mismatches:
+        where = f"penvcache: verify: {m['distribution']} {m['version']}: {m['file']}"
+        if m["found"] == "missing":
+            print(f"{where}: missing (expected {m['expected']})")
+        else:
+            print(f"{where}: expected {m['expected']}, found {m['found']}")
+    for req in found.not_installed:
+        print(f"penvcache: verify: {req} is not installed (run penvcache ensure)")
+
+
 def _cache_dir(args: argparse.Namespace) -> str:
     from ._state import check_owned, default_cache_dir
 
@@ -628,6 +716,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": _run,
     "explain": _explain,
     "status": _status,
+    "verify": _verify,
     "stats": _stats,
     "list": _list,
     "clear": _clear,

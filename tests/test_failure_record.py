@@ -1,0 +1,93 @@
+"""No reinstall loop: a set that still fails validation after an install fails at once until something changes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+import penvcache
+from penvcache import ValidationFailed
+from tests._kit import build_wheel, site_packages
+from tests.conftest import run_cli
+
+
+@pytest.fixture
+def house(tmp_path: Path) -> Path:
+    """A wheelhouse of the test's own: the test takes the broken wheel away to prove nothing installs again."""
+    house = tmp_path / "house"
+    build_wheel(house, "broken-pkg", "1.0", module_source="raise ImportError('broken on purpose')\n")
+    build_wheel(house, "gamma-pkg", "1.0")
+    return house
+
+
+def ensure(venv: Path, house: Path, *reqs: str, **kwargs: object) -> penvcache.EnsureResult:
+    return penvcache.ensure(venv, reqs, find_links=[house], offline=True, **kwargs)  # type: ignore[arg-type]
+
+
+def fail_once(venv: Path, house: Path, tmp_path: Path) -> str:
+    """Install the broken set (it fails validation after the install), then make any new install impossible."""
+    with pytest.raises(ValidationFailed) as first:
+        ensure(venv, house, "broken-pkg")
+    assert "still fails validation after installing" in str(first.value)
+    assert "broken on purpose" in str(first.value)
+    # neither the find-links (its path is in the key, not its content) nor uv's cache can install it again
+    (house / "broken_pkg-1.0-py3-none-any.whl").unlink()
+    shutil.rmtree(tmp_path / "uv-cache")
+    return str(first.value)
+
+
+def test_the_same_call_fails_at_once_with_the_same_reason(venv: Path, house: Path, tmp_path: Path) -> None:
+    reason = fail_once(venv, house, tmp_path)
+    with pytest.raises(ValidationFailed) as again:  # an install would fail as OfflineUnavailable: none was tried
+        ensure(venv, house, "broken-pkg")
+    assert str(again.value).startswith(reason)
+    assert "--retry" in str(again.value)
+    assert again.value.exit_code == 1
+
+
+def test_retry_installs_again(venv: Path, house: Path, tmp_path: Path) -> None:
+    fail_once(venv, house, tmp_path)
+    with pytest.raises(penvcache.OfflineUnavailable, match="broken-pkg"):  # it did try to install
+        ensure(venv, house, "broken-pkg", retry=True)
+
+
+def test_a_changed_input_installs_again(venv: Path, house: Path, tmp_path: Path) -> None:
+    fail_once(venv, house, tmp_path)
+    with pytest.raises(penvcache.OfflineUnavailable):
+        ensure(venv, house, "broken-pkg", "gamma-pkg")
+
+
+def test_a_changed_venv_installs_again(venv: Path, house: Path, tmp_path: Path) -> None:
+    fail_once(venv, house, tmp_path)
+    (site_packages(venv) / "something_else.py").write_text("X = 1\n")  # the venv changed since the failure
+    with pytest.raises(penvcache.OfflineUnavailable):  # so it tried to install again
+        ensure(venv, house, "broken-pkg")
+
+
+def test_the_cli_exits_1_at_once_and_explain_shows_it(venv: Path, house: Path, tmp_path: Path) -> None:
+    fail_once(venv, house, tmp_path)
+    args = ["--venv", str(venv), "--offline", "--find-links", str(house), "broken-pkg"]
+    proc = run_cli("ensure", *args)
+    assert proc.returncode == 1, proc.stderr
+    assert "broken on purpose" in proc.stderr
+    assert "recorded" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    explained = run_cli("explain", "--json", *args)
+    assert explained.returncode == 0, explained.stderr
+    reasons = json.loads(explained.stdout)["reasons"]
+    assert reasons[0].startswith("failed: ")
+    assert "broken on purpose" in reasons[0]
+    retried = run_cli("ensure", "--retry", *args)
+    assert retried.returncode == 4, retried.stderr  # offline and nothing to install it from: it tried
+
+
+def test_use_takes_retry(venv: Path, house: Path, tmp_path: Path) -> None:
+    fail_once(venv, house, tmp_path)
+    with (
+        pytest.raises(penvcache.OfflineUnavailable),
+        penvcache.use(venv, ["broken-pkg"], find_links=[house], offline=True, retry=True),
+    ):
+        pass
