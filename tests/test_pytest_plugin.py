@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import start, wait_for
+from tests.conftest import DEADLINE, hold_lock, stop
 
 # Each test that uses penv appends one JSON line to records/<worker id>.jsonl next to the test file.
 RECORDING_TESTS = """
@@ -41,18 +41,27 @@ def test_uses_penv(penv, worker_id, n):
 """
 
 
-def pytest_run(cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def pytest_run(cwd: Path, *args: str, timeout: float = DEADLINE) -> subprocess.CompletedProcess[str]:
     """``python -m pytest ARGS`` in ``cwd``, with this test's (hermetic) environment minus the outer pytest's."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}  # xdist worker ids, addopts
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args],
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly", "-q", *args],
         cwd=cwd,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        check=False,
-        timeout=timeout,
+        start_new_session=True,  # its workers and their children are killed with it
     )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        stop(proc)
+        pytest.fail(f"pytest {' '.join(args)} did not finish in {timeout:g}s")
+    finally:
+        if proc.returncode is None:
+            stop(proc)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def records(test_dir: Path) -> dict[str, list[dict[str, Any]]]:
@@ -85,13 +94,14 @@ def test_registered_through_the_entry_point_with_its_own_option_group(tmp_path: 
         assert f"  {key} " in out
 
 
+@pytest.mark.timeout(180)
 def test_under_xdist_exactly_one_worker_installs(tmp_path: Path, wheelhouse: Path) -> None:
     test_dir = project(tmp_path, RECORDING_TESTS.format(count=8), deps="slow-pkg\nalpha-pkg\n")
     proc = pytest_run(
         tmp_path,
         *("-n", "4", "--dist", "load"),  # 8 tests on 4 workers: load scheduling sends each worker 2 at once
         *("--penv-deps", "deps.txt", "--penv-venv", "venv", "--penv-offline", "--penv-find-links", str(wheelhouse)),
-        timeout=300,
+        timeout=150,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     found = records(test_dir)
@@ -182,9 +192,7 @@ def test_a_lock_timeout_is_a_one_line_failure(
 ) -> None:
     project(tmp_path, USES_PENV)
     venv = tmp_path / "venv"
-    ready, stop = tmp_path / "ready", tmp_path / "stop"
-    holder = start(procs, "--hold-lock", str(tmp_path / "penvcache-cache"), str(venv), str(ready), str(stop))
-    wait_for(ready, holder)
+    holder, _ = hold_lock(tmp_path, venv, procs)
     proc = pytest_run(
         tmp_path,
         *("--penv-deps", "deps.txt", "--penv-venv", "venv", "--penv-offline", "--penv-find-links", str(wheelhouse)),
