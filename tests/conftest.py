@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from penvcache._state import venv_dir
-from tests._kit import build_slow_sdist, build_wheel
+from tests._kit import build_slow_sdist, build_wheel, site_packages
 
 SLOW_SECONDS = 3.0
 SLOW_IMPORT_SOURCE = """\
@@ -184,3 +184,24 @@ def entry_of(tmp_path: Path, venv: Path) -> Path:
 def entry(tmp_path: Path, venv: Path) -> Path:
     """The test ``venv``'s entry in the test's cache dir (it may not exist yet)."""
     return entry_of(tmp_path, venv)
+
+
+def measure_coverage_in(venv: Path) -> None:
+    """When the suite runs under ``coverage run`` (.ci/run), measure the Python processes of a venv tests made too.
+
+    The validation probe runs in the venv's own interpreter with ``-I``, which still reads ``.pth`` files: one in
+    the venv's site-packages starts coverage from a directory that holds nothing but coverage (so the probe sees
+    no other distribution), then takes that directory off ``sys.path`` again.
+    """
+    if not os.environ.get("COVERAGE_PROCESS_CONFIG"):
+        return
+    import coverage
+
+    only = venv / "coverage-only"
+    only.mkdir()
+    (only / "coverage").symlink_to(Path(coverage.__file__).parent)
+    code = (
+        f"sys.path.append({str(only)!r}); import coverage; coverage.process_startup(slug='pth'); "
+        f"sys.path.remove({str(only)!r})"
+    )
+    (site_packages(venv) / "a1_coverage.pth").write_text(f"import sys; exec({code!r})\n")

@@ -14,6 +14,7 @@ import pytest
 
 from penvcache.cli import main
 from tests._kit import site_packages
+from tests.conftest import offline_args
 
 
 class Setup:
@@ -22,7 +23,7 @@ class Setup:
         (tmp_path / "deps.txt").write_text("alpha-pkg\n-c cons.txt\n")
         (tmp_path / "cons.txt").write_text("alpha-pkg<=1.5\n")
         (tmp_path / "salt.txt").write_text("one\n")
-        self.args = ["--venv", str(venv), "-r", "deps.txt", "--offline", "--find-links", str(wheelhouse)]
+        self.args = [*offline_args(venv, wheelhouse), "-r", "deps.txt"]
         self.args += ["--salt-file", "salt.txt"]
 
 

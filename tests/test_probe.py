@@ -15,6 +15,7 @@ from packaging.markers import default_environment
 from penvcache import _probe
 from penvcache._requirements import read_deps
 from tests._kit import build_wheel
+from tests.conftest import measure_coverage_in
 
 ODD_MESSAGE = 'broken "on" purpose: caf\u00e9 \U0001f40d back\\slash\ttab'
 
@@ -56,6 +57,7 @@ def make_venv(venv: Path) -> None:
     subprocess.run(
         [sys.executable, "-m", "uv", "venv", str(venv), "--python", sys.executable, "--offline", "-q"], check=True
     )
+    measure_coverage_in(venv)
 
 
 def install(venv: Path, *args: str) -> None:
