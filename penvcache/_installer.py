@@ -157,7 +157,7 @@ def install(
         for link in deps.find_links:
             cmd += ["--find-links", link]
         for url in deps.index_urls[-1:]:
-            cmd += ["--index-url", url]
+            cmd += ["--default-index", url]  # uv's name: beats $UV_DEFAULT_INDEX, as --index-url does not
         for url in deps.extra_index_urls:
             cmd += ["--extra-index-url", url]
         for name in reinstall:

@@ -133,3 +133,20 @@ def build_slow_sdist(wheelhouse: Path, name: str, version: str, seconds: float) 
 def site_packages(venv: Path) -> Path:
     (lib,) = (venv / "lib").glob("python3*")
     return lib / "site-packages"
+
+
+def build_wheel_with_files(wheelhouse: Path, name: str, version: str, files: Mapping[str, str]) -> Path:
+    """A wheel of ``name`` holding ``files`` (paths relative to site-packages) and its metadata, nothing else."""
+    dist = f"{name.replace('-', '_')}-{version}"
+    content = {path: text.encode() for path, text in files.items()}
+    content[f"{dist}.dist-info/METADATA"] = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
+    content[f"{dist}.dist-info/WHEEL"] = _WHEEL
+    record = [_record_line(path, data) for path, data in content.items()]
+    record.append(f"{dist}.dist-info/RECORD,,")
+    content[f"{dist}.dist-info/RECORD"] = ("\n".join(record) + "\n").encode()
+    wheelhouse.mkdir(parents=True, exist_ok=True)
+    path = wheelhouse / f"{dist}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as zf:
+        for name_in_zip, data in content.items():
+            zf.writestr(name_in_zip, data)
+    return path
