@@ -127,16 +127,19 @@ def test_killed_after_a_delay(
     shutil.rmtree(venv, ignore_errors=True)
 
 
+@pytest.mark.parametrize("mine", ["notes.txt", "bin/my-tool"])
 def test_a_failed_venv_creation_leaves_no_licence_to_clear_the_directory(
-    tmp_path: Path, venv: Path, wheelhouse: Path
+    tmp_path: Path, venv: Path, wheelhouse: Path, entry: Path, mine: str
 ) -> None:
     not_python = tmp_path / "not-python"
     not_python.write_text("#!/bin/sh\nexit 1\n")
     not_python.chmod(0o755)
     with pytest.raises(penvcache.InstallFailed):
         penvcache.ensure(venv, REQS, offline=True, find_links=[wheelhouse], python=str(not_python))
-    venv.mkdir(exist_ok=True)
-    (venv / "notes.txt").write_text("mine\n")
+    assert not (entry / "creating").exists()  # uv failed and said so: the creation is over
+    # Someone then makes the directory theirs; "bin/" alone looks like what `uv venv` writes first.
+    (venv / mine).parent.mkdir(parents=True, exist_ok=True)
+    (venv / mine).write_text("mine\n")
     with pytest.raises(penvcache.InvalidInput, match="is not a virtual environment"):
         penvcache.ensure(venv, REQS, offline=True, find_links=[wheelhouse])
-    assert (venv / "notes.txt").read_text() == "mine\n"
+    assert (venv / mine).read_text() == "mine\n"

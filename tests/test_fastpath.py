@@ -115,3 +115,18 @@ def test_what_the_fast_path_leaves_to_argparse(args: list[str]) -> None:
 )
 def test_json_object_is_json_dumps(data: dict[str, object]) -> None:
     assert _fastpath.json_object(data) == json.dumps(data)
+
+
+def test_the_fast_path_reads_the_venv_from_penvcache_venv(
+    tmp_path: Path, wheelhouse: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``.venv`` in the cwd is a hit; ``$PENVCACHE_VENV`` names another venv, which must be the one answered for."""
+    monkeypatch.chdir(tmp_path)
+    args = ["ensure", "alpha-pkg", "--offline", "--find-links", str(wheelhouse)]
+    assert _fastpath.main(args) == 0
+    assert capsys.readouterr().out.startswith(f"penvcache: installed {tmp_path / '.venv'} (")
+    monkeypatch.setenv("PENVCACHE_VENV", str(tmp_path / "other"))
+    assert _fastpath.main(args) == 0
+    assert capsys.readouterr().out.startswith(f"penvcache: installed {tmp_path / 'other'} (")
+    assert _fastpath.main(args) == 0
+    assert capsys.readouterr().out.startswith(f"penvcache: hit {tmp_path / 'other'} (")
