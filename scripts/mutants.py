@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+SOURCE = [ROOT]  #: the tree that is copied (--tree)
 
 
 @dataclass(frozen=True)
@@ -243,8 +244,8 @@ MUTANTS = [
 def _copy_tree(dest: Path) -> None:
     ignore = shutil.ignore_patterns("__pycache__", ".pytest_cache", "*.pyc")
     for name in ("penvcache", "tests"):
-        shutil.copytree(ROOT / name, dest / name, ignore=ignore)
-    shutil.copy2(ROOT / "pyproject.toml", dest / "pyproject.toml")
+        shutil.copytree(SOURCE[0] / name, dest / name, ignore=ignore)
+    shutil.copy2(SOURCE[0] / "pyproject.toml", dest / "pyproject.toml")
 
 
 def apply(mutant: Mutant, tree: Path) -> None:
@@ -282,7 +283,8 @@ def run(mutant: Mutant | None, tests: tuple[str, ...], deadline: float, workers:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         seconds = time.monotonic() - began
-    tail = "\n".join(out.strip().splitlines()[-3:])
+    lines = out.strip().splitlines()
+    tail = "\n".join([line for line in lines if line.startswith(("FAILED ", "ERROR "))][:3] + lines[-1:])
     return ("missed" if proc.returncode == 0 else "caught"), seconds, tail
 
 
@@ -294,7 +296,10 @@ def main() -> int:
     parser.add_argument("-n", "--workers", default="2", help="pytest-xdist workers (default 2)")
     parser.add_argument("--baseline", action="store_true", help="first check the unmutated tree passes each test set")
     parser.add_argument("-v", "--verbose", action="store_true", help="show the tail of pytest's output per mutant")
+    parser.add_argument("--tree", type=Path, help="mutate and test another checkout (e.g. an older commit's)")
     args = parser.parse_args()
+    if args.tree:
+        SOURCE[0] = args.tree.resolve()
     mutants = [m for m in MUTANTS if not args.only or m.name in args.only]
     unknown = set(args.only or ()) - {m.name for m in MUTANTS}
     if unknown:
@@ -337,7 +342,7 @@ def _scratch() -> Path:
         _scratch_dir.append(tmp)
     tree = _scratch_dir[0]
     for m in MUTANTS:  # undo: restore the file from the working tree before each check
-        shutil.copy2(ROOT / "penvcache" / m.file, tree / "penvcache" / m.file)
+        shutil.copy2(SOURCE[0] / "penvcache" / m.file, tree / "penvcache" / m.file)
     return tree
 
 

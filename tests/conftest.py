@@ -75,20 +75,26 @@ ROOT = Path(__file__).resolve().parent.parent
 DEADLINE = 60.0
 
 
-def stop(proc: subprocess.Popen[str]) -> None:
-    """Kill ``proc``'s whole process group (its children too: they may hold its pipes) and reap it."""
+#: pids of the processes started in a session of their own (their group outlives them while a child lives)
+_GROUP_LEADERS: set[int] = set()
+
+
+def stop(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    """Kill ``proc``'s whole process group (its children too: they may hold its pipes), reap it, return its output."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        if os.getpgid(proc.pid) == proc.pid:  # started in a session of its own: kill all of it
-            os.killpg(proc.pid, signal.SIGKILL)
-        else:
+        if proc.pid in _GROUP_LEADERS or (proc.poll() is None and os.getpgid(proc.pid) == proc.pid):
+            os.killpg(proc.pid, signal.SIGKILL)  # a session of its own: kill all of it, even once it has exited
+        elif proc.poll() is None:
             proc.kill()
     try:
-        proc.communicate(timeout=DEADLINE)
+        out, err = proc.communicate(timeout=DEADLINE)
     except (subprocess.TimeoutExpired, ValueError):  # a process outside its group holds a pipe: stop reading
         for pipe in (proc.stdin, proc.stdout, proc.stderr):
             if pipe is not None:
                 pipe.close()
         proc.wait(timeout=DEADLINE)
+        return "", ""
+    return out or "", err or ""
 
 
 def spawn(
@@ -98,6 +104,7 @@ def spawn(
     kwargs.setdefault("stdout", subprocess.PIPE)
     kwargs.setdefault("stderr", subprocess.PIPE)
     proc = subprocess.Popen(cmd, text=True, start_new_session=True, **kwargs)
+    _GROUP_LEADERS.add(proc.pid)
     procs.append(proc)
     return proc
 
@@ -120,7 +127,7 @@ def wait_until(check: Callable[[], object], proc: subprocess.Popen[str] | None, 
     deadline = time.monotonic() + DEADLINE
     while not check():
         if proc is not None and proc.poll() is not None:
-            out, err = proc.communicate()
+            out, err = stop(proc)  # its children may still hold its pipes
             pytest.fail(f"waiting for {what}: the process exited with {proc.returncode}: {out}{err}")
         if time.monotonic() > deadline:
             pytest.fail(f"waited {DEADLINE:g}s for {what}")
@@ -145,6 +152,7 @@ def run_cli(
         env=env,
         start_new_session=True,
     )
+    _GROUP_LEADERS.add(proc.pid)
     try:
         out, err = proc.communicate(timeout=DEADLINE)
     except subprocess.TimeoutExpired:

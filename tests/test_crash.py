@@ -39,8 +39,9 @@ def installed(venv: Path) -> set[str]:
 
 
 def kill_group(proc: subprocess.Popen[str]) -> None:
-    assert proc.poll() is None, proc.communicate()  # the kill lands in a running ensure
-    stop(proc)
+    running = proc.poll() is None
+    out, err = stop(proc)
+    assert running, out + err  # the kill landed in a running ensure
 
 
 def ensure_after_the_crash(venv: Path, wheelhouse: Path) -> penvcache.EnsureResult:
