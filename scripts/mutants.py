@@ -192,7 +192,7 @@ MUTANTS = [
     Mutant(
         "failure-not-the-last-status",
         "_coordinator.py",
-        "        if isinstance(e, InstallFailed):  # the venv is what failed",
+        "        if isinstance(e, InstallFailed):  # the venv is what failed (a timeout or bad input changed nothing)",
         "        if False:",
         ("tests/test_stats.py",),
     ),
@@ -225,10 +225,10 @@ MUTANTS = [
         ("tests/test_ensure.py",),
     ),
     Mutant(
-        "fast-reader-without-record",
+        "fast-reader-reads-folded-headers",
         "_probe_script.py",
-        "        if not record:\n            raise Unusual()",
-        '        if not record:\n            record = ""',
+        '        if any("\\n" in value for value in [self.version, *self.requires]):\n            raise Unusual()',
+        "        if False:\n            raise Unusual()",
         ("tests/test_probe.py",),
     ),
     Mutant(
@@ -255,7 +255,13 @@ def apply(mutant: Mutant, tree: Path) -> None:
     if count != 1:
         msg = f"{mutant.name}: the text to replace occurs {count} times in penvcache/{mutant.file}"
         raise SystemExit(msg)
-    path.write_text(text.replace(mutant.old, mutant.new))
+    text = text.replace(mutant.old, mutant.new)
+    try:
+        compile(text, str(path), "exec")
+    except SyntaxError as e:
+        msg = f"{mutant.name}: the mutated penvcache/{mutant.file} does not compile: {e}"
+        raise SystemExit(msg) from e
+    path.write_text(text)
 
 
 def run(mutant: Mutant | None, tests: tuple[str, ...], deadline: float, workers: str) -> tuple[str, float, str]:
