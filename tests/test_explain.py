@@ -166,3 +166,58 @@ def test_never_recorded_is_explained(venv: Path, capsys: pytest.CaptureFixture[s
     assert out.startswith(f"penvcache: miss {venv}\n")
     assert "venv: " in out
     assert not venv.exists()
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "reason"),
+    [
+        (["alpha-pkg", "gamma-pkg"], ["alpha-pkg"], "requirements: requirement arguments changed: removed gamma-pkg"),
+        (["alpha-pkg", "-r", "more.txt"], ["alpha-pkg"], "requirements: more.txt is no longer read"),
+        (["alpha-pkg", "--find-links", "{tmp}"], ["alpha-pkg"], "sources changed: removed --find-links {tmp}"),
+        (["alpha-pkg", "--salt", "a"], ["alpha-pkg"], "salt changed: --salt removed"),
+    ],
+)
+def test_what_went_away_is_named(
+    tmp_path: Path,
+    venv: Path,
+    wheelhouse: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    first: list[str],
+    then: list[str],
+    reason: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "more.txt").write_text("gamma-pkg\n")
+    base = offline_args(venv, wheelhouse)
+    assert main(["ensure", "-q", *base, *[a.format(tmp=tmp_path) for a in first]]) == 0
+    capsys.readouterr()
+    assert main(["explain", "--json", *base, *then]) == 0
+    explained = json.loads(capsys.readouterr().out)
+    assert explained["status"] == "miss"
+    assert explained["reasons"] == [reason.format(tmp=tmp_path)]
+
+
+def test_an_unreadable_record_is_explained(
+    venv: Path, wheelhouse: Path, entry: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["alpha-pkg", *offline_args(venv, wheelhouse)]
+    assert main(["ensure", "-q", *args]) == 0
+    (entry / "state.marshal").write_bytes(b"garbage")
+    assert main(["explain", "--json", *args]) == 0
+    assert json.loads(capsys.readouterr().out)["reasons"] == [
+        "the record is unreadable or from another penvcache version"
+    ]
+
+
+def test_a_changed_venv_that_still_validates_is_explained(
+    venv: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["alpha-pkg", *offline_args(venv, wheelhouse)]
+    assert main(["ensure", "-q", *args]) == 0
+    (site_packages(venv) / "unrelated.txt").write_text("x")  # site-packages changed; alpha-pkg did not
+    assert main(["explain", "--json", *args]) == 0
+    assert json.loads(capsys.readouterr().out)["reasons"] == [
+        "the venv's content changed since it was validated",
+        "validation: it still passes (ensure would adopt it without installing)",
+    ]

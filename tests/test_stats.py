@@ -122,3 +122,18 @@ def test_a_lock_timeout_counts_its_wait_and_leaves_the_last_status(
     assert stats["lock_wait_seconds"] >= 0.5
     listing = _json(capsys, "list")
     assert [row["status"] for row in listing["venvs"]] == ["installed"]  # type: ignore[attr-defined]
+
+
+def test_a_fresh_cache_dir_and_lines_that_are_not_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """No stats file: zeros. Lines another version (or a torn write) left are skipped, the rest counted."""
+    cache = tmp_path / "penvcache-cache"
+    assert _json(capsys, "stats")["hits"] == 0
+    assert main(["list"]) == 0
+    assert capsys.readouterr().out == f"penvcache: {cache} knows no venvs\n"
+    cache.mkdir()
+    (cache / "stats.log").write_bytes(b"hit\n\nbogus 1\nmiss installed=x wait=0.5\nhit \xff\nmiss failed\n")
+    stats = _json(capsys, "stats")
+    assert (stats["hits"], stats["misses"], stats["failures"], stats["installs"]) == (2, 2, 1, 0)
+    assert (stats["lock_waits"], stats["lock_wait_seconds"]) == (1, 0.5)
+    assert main(["clear", "--all"]) == 0
+    assert capsys.readouterr().out == "penvcache: forgot 0 venvs\n"
