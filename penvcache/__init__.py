@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ._coordinator import EnsureResult, InUse, ensure, use
 from ._errors import (
+    CacheDirError,
     CacheMiss,
     InstallFailed,
     InvalidDeps,
@@ -15,6 +16,7 @@ from ._errors import (
 from .version import __version__
 
 __all__ = [
+    "CacheDirError",
     "CacheMiss",
     "EnsureResult",
     "InUse",

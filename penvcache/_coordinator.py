@@ -58,6 +58,8 @@ class EnsureResult:
     __hash__ = None  # type: ignore[assignment]
 
 
+_DYING_GRACE = 5.0  #: seconds a killed holder's uv may take to die and release <venv>/.lock, whatever the timeout
+
 _RESULT_FIELDS = ("status", "venv", "python", "fingerprint", "elapsed", "waited", "offline_fallback")
 
 
@@ -95,7 +97,10 @@ def ensure(
     cache_dir: str | os.PathLike[str] | None = None,
     salt: Iterable[str] = (),
     salt_files: Iterable[str | os.PathLike[str]] = (),
+    options: Iterable[str] = (),
     require_hit: bool = False,
+    store: Iterable[str] = (),
+    store_write: bool = True,
 ) -> EnsureResult:
     """Make sure ``venv`` holds ``requirements`` and the deps files; install with uv only on a miss.
 
@@ -103,7 +108,11 @@ def ensure(
     ``lock_timeout`` seconds, else :class:`LockTimeout`), creates the venv if it is missing or broken,
     validates by importing every dependency in it, installs what is missing, validates again and records.
     ``salt`` texts and the content of ``salt_files`` (and ``PENVCACHE_SALT``) are part of the key. With
-    ``require_hit``, a miss raises :class:`CacheMiss` naming why, and installs nothing.
+    ``require_hit``, a miss raises :class:`CacheMiss` naming why, and installs nothing. ``options`` are the
+    command line's uv options, one per string, e.g. ``["--index-url https://host/simple", "-e ./pkg",
+    "--project .", "--group dev", "--extra test", "--exact", "--pre"]`` (paths relative to the current directory).
+    ``store`` names shared stores (URLs; default ``$PENVCACHE_STORE``) that a miss installs from when they
+    hold the set, and publishes to after an install from elsewhere unless ``store_write`` is false.
     """
     return run_ensure(
         venv,
@@ -117,6 +126,9 @@ def ensure(
         salt=salt,
         salt_files=salt_files,
         require_hit=require_hit,
+        store=store,
+        store_write=store_write,
+        options=options,
     )
 
 
@@ -129,6 +141,9 @@ def make_inputs(
     find_links: Iterable[str | os.PathLike[str]],
     salt: Iterable[str],
     salt_files: Iterable[str | os.PathLike[str]],
+    store: Iterable[str] = (),
+    store_write: bool = True,
+    options: Iterable[str] = (),
 ) -> _fingerprint.Inputs:
     """The inputs of one call, with the environment's say (``PENVCACHE_OFFLINE``, ``PENVCACHE_SALT``...)."""
     salts = tuple(("--salt", text) for text in salt)
@@ -144,13 +159,29 @@ def make_inputs(
         salts=salts,
         salt_files=tuple(os.path.abspath(os.fspath(f)) for f in salt_files),
         installer=os.environ.get("PENVCACHE_UV", ""),
+        stores=tuple(store),
+        store_write=store_write,
+        options=_options(options),
+        uv_env=_fingerprint.uv_environment(),
     )
+
+
+def _options(options: Iterable[str]) -> tuple[str, ...]:
+    """Option lines, sorted (their order does not matter); a lone string is refused, not split into letters."""
+    if isinstance(options, (str, bytes, os.PathLike)):
+        from ._errors import InvalidInput
+
+        msg = f"options must be a list of option lines, not one string: {options!r}"
+        raise InvalidInput(msg)
+    return tuple(sorted(set(options)))
 
 
 def cache_entry(cache_dir: str | os.PathLike[str] | None, venv: Venv) -> tuple[str, str]:
     """The cache dir and the venv's entry (directory) in it."""
     cache = os.fspath(cache_dir) if cache_dir else _state.default_cache_dir()
-    return cache, _state.venv_dir(cache, venv.path)
+    directory = _state.venv_dir(cache, venv.path)
+    _state.check_owned(directory)  # a few lstat calls: refuse an entry another user could have written
+    return cache, directory
 
 
 def run_ensure(
@@ -165,8 +196,11 @@ def run_ensure(
     cache_dir: str | os.PathLike[str] | None = None,
     salt: Iterable[str] = (),
     salt_files: Iterable[str | os.PathLike[str]] = (),
+    options: Iterable[str] = (),
     require_hit: bool = False,
     verbose: bool = False,
+    store: Iterable[str] = (),
+    store_write: bool = True,
 ) -> EnsureResult:
     """:func:`ensure`, plus the CLI's ``verbose`` (uv's output on stderr)."""
     start = time.monotonic()
@@ -176,7 +210,18 @@ def run_ensure(
         msg = f"lock timeout must be a number of seconds >= 0, not {lock_timeout!r}"
         raise InvalidInput(msg)
     target, inputs, cache, directory = prepare(
-        venv, requirements, deps_files, python, offline, find_links, cache_dir, salt, salt_files
+        venv,
+        requirements,
+        deps_files,
+        python,
+        offline,
+        find_links,
+        cache_dir,
+        salt,
+        salt_files,
+        options,
+        store,
+        store_write,
     )
 
     def result(status: Status, key: _Key, waited: float = 0.0, fallback: bool = False) -> EnsureResult:
@@ -196,6 +241,10 @@ def run_ensure(
     try:
         with VenvLock(directory, target.path, lock_timeout) as lock:
             waited = lock.waited
+            from ._installer import wait_for_installs
+
+            # a uv left by a killed holder (or the user's own) must be gone before we look: it holds <venv>/.lock
+            wait_for_installs(target, max(lock_timeout - waited, _DYING_GRACE))
             state = _state.read(directory)
             # the deps parsed just before the lock are reused while their files are byte for byte the same
             unchanged = key.deps is not None and _file_digests(key.files) == key.files
@@ -207,7 +256,7 @@ def run_ensure(
                 return result("hit", key, waited)
             lock.exclude_users()  # no `run`/`use` of the venv may see it change
             waited = lock.waited
-            status, fallback, report = _repair(target, inputs, key, directory, verbose=verbose)
+            status, fallback, report = _repair(target, inputs, key, directory, verbose=verbose, state=state)
             # the venv may have been (re)created: its identity now
             key = _key(inputs, target, None, exact=True, deps=key.deps, installer=key.installer)
             _record(directory, target, key, status, report)
@@ -223,7 +272,7 @@ def run_ensure(
             import contextlib
 
             with contextlib.suppress(OSError):
-                _state.write_json(os.path.join(directory, "last.json"), last)
+                _state.summarise(directory, last)
         raise
 
 
@@ -238,11 +287,12 @@ def check_hit(
     cache_dir: str | os.PathLike[str] | None = None,
     salt: Iterable[str] = (),
     salt_files: Iterable[str | os.PathLike[str]] = (),
+    options: Iterable[str] = (),
 ) -> EnsureResult | None:
     """The result of :func:`ensure` when it is a hit, else ``None``: no lock, no process, nothing changed."""
     start = time.monotonic()
     target, inputs, cache, directory = prepare(
-        venv, requirements, deps_files, python, offline, find_links, cache_dir, salt, salt_files
+        venv, requirements, deps_files, python, offline, find_links, cache_dir, salt, salt_files, options
     )
     state = _state.read(directory)
     key = _key(inputs, target, state)
@@ -259,6 +309,9 @@ def prepare(  # noqa: PLR0917 (the arguments of ensure)
     cache_dir: str | os.PathLike[str] | None,
     salt: Iterable[str],
     salt_files: Iterable[str | os.PathLike[str]],
+    options: Iterable[str] = (),
+    store: Iterable[str] = (),
+    store_write: bool = True,
 ) -> tuple[Venv, _fingerprint.Inputs, str, str]:
     """The venv, what it must hold, the cache dir and the venv's entry in it."""
     target = Venv(venv)
@@ -271,6 +324,9 @@ def prepare(  # noqa: PLR0917 (the arguments of ensure)
         find_links=find_links,
         salt=salt,
         salt_files=salt_files,
+        store=store,
+        store_write=store_write,
+        options=options,
     )
     return (target, inputs, *cache_entry(cache_dir, target))
 
@@ -307,6 +363,9 @@ def _require_hit(
 
 
 def _record(directory: str, target: Venv, key: _Key, status: Status, report: Report) -> None:
+    from ._requirements import resolved_commits
+
+    when = time.time()
     assert key.deps is not None
     assert key.identity is not None
     _state.write(
@@ -324,6 +383,8 @@ def _record(directory: str, target: Venv, key: _Key, status: Status, report: Rep
                 "python_request": key.python_request,
                 "pyvenv_cfg": key.identity["pyvenv_cfg"],
                 "salt": key.salt,
+                # VCS references that can move (a branch, a tag): the commit each was installed at
+                "vcs": resolved_commits(key.deps, report.stamp_paths),
             },
             "installer": key.installer,
             "stamp": _stamp.take(report.stamp_paths),
@@ -331,9 +392,13 @@ def _record(directory: str, target: Venv, key: _Key, status: Status, report: Rep
             "python": report.python,
             "venv": target.path,
             "status": status,
-            "when": time.time(),
+            "when": when,
         },
     )
+    import contextlib
+
+    with contextlib.suppress(OSError):  # what `list` shows: the state above is what counts
+        _state.summarise(directory, {"venv": target.path, "status": status, "when": when})
 
 
 def _link(link: str) -> str:
@@ -343,7 +408,7 @@ def _link(link: str) -> str:
 def parse(inputs: _fingerprint.Inputs) -> DepsSet:
     from ._requirements import read_deps
 
-    return read_deps(inputs.requirements, inputs.deps_files)
+    return read_deps(inputs.requirements, inputs.deps_files, inputs.options)
 
 
 def _key(
@@ -398,14 +463,14 @@ def _salt(inputs: _fingerprint.Inputs) -> list[list[str]]:
     """Each salt as [where it came from, SHA-256 of its text or its file's bytes]."""
     parts = [[where, hex_digest(text.encode("utf-8", "surrogateescape"))] for where, text in inputs.salts]
     for path in inputs.salt_files:
-        try:
-            with open(path, "rb") as f:
-                parts.append([f"--salt-file {path}", _stamp.file_digest(f)])
-        except OSError as e:
+        data = _state.read_regular(path)  # never a FIFO or a device: a hit must not hang
+        if data is None:
             from ._errors import InvalidInput
 
-            msg = f"--salt-file {path}: cannot read it: {e.strerror or e}"
-            raise InvalidInput(msg) from e
+            why = "no such file" if not os.path.lexists(path) else "not a readable regular file, or too big"
+            msg = f"--salt-file {path}: cannot read it: {why}"
+            raise InvalidInput(msg)
+        parts.append([f"--salt-file {path}", hex_digest(data)])
     return parts
 
 
@@ -427,14 +492,24 @@ def _installer_stand_in(inputs: _fingerprint.Inputs, state: dict[str, Any] | Non
 
 
 def _file_digests(paths: Iterable[str]) -> dict[str, str] | None:
-    """Each file's SHA-256, or None if one cannot be read."""
+    """Each file's SHA-256, or None if one cannot be read, or is not a regular file of at most the deps-file cap
+    (then the parser says why)."""
+    import stat
+
     files: dict[str, str] = {}
     for path in paths:
-        try:
-            with open(path, "rb") as f:
-                files[path] = _stamp.file_digest(f)
-        except OSError:
+        if path.startswith("${"):  # an environment variable a deps file expanded
+            files[path] = _fingerprint.env_digest(path[2:-1])
+            continue
+        try:  # O_NONBLOCK: a FIFO put in a deps file's place must not block a hit
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        except (OSError, ValueError):
             return None
+        with open(fd, "rb") as f:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_size > _fingerprint.MAX_FILE_BYTES:
+                return None
+            files[path] = hex_digest(f.read(_fingerprint.MAX_FILE_BYTES + 1))
     return files
 
 
@@ -465,66 +540,100 @@ def _matches(state: dict[str, Any] | None, fingerprint: str | None) -> bool:
     )
 
 
+def _changed_local(deps: DepsSet, state: dict[str, Any] | None) -> list[str]:
+    """The local projects and archives whose files changed since ``state`` was recorded (all, without a state):
+    validation cannot see that a project's source changed, so these are reinstalled."""
+    from ._requirements import normalise
+
+    recorded = {line for lines in (state or {}).get("details", {}).get("lines", {}).values() for line in lines}
+    return sorted({r.name for r in deps.requirements if normalise(r) in deps.local and deps.pinned(r) not in recorded})
+
+
 def _repair(
-    venv: Venv, inputs: _fingerprint.Inputs, key: _Key, directory: str, *, verbose: bool
+    venv: Venv,
+    inputs: _fingerprint.Inputs,
+    key: _Key,
+    directory: str,
+    *,
+    verbose: bool,
+    state: dict[str, Any] | None = None,
 ) -> tuple[Status, bool, Report]:
     """Under the lock: create the venv if needed, validate, install what is missing, validate again."""
     from dataclasses import replace
 
-    from ._errors import InstallFailed, InvalidInput
+    from ._errors import InstallFailed
     from ._installer import create_venv, find_python, install
     from ._probe import validate
     from ._requirements import read_deps
+    from ._venv import CreationMark, make_room
 
     if key.deps is None:
-        key.deps = read_deps(inputs.requirements, inputs.deps_files)
+        key.deps = read_deps(inputs.requirements, inputs.deps_files, inputs.options)
     deps = key.deps
     links = list(inputs.find_links)  # the arguments' find-links first, then the deps files'
     links += (link for link in deps.find_links if link not in links)
     deps = replace(deps, find_links=links)
     created = False
+    venv.check_target()
     wanted = find_python(inputs.python) if inputs.python else None
+    mark = CreationMark(directory, venv)
     problem = venv.problem()
     if problem is None:  # a creation killed after uv finished left its mark: the venv is whole
-        import contextlib
-
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(os.path.join(directory, "creating"))
+        mark.remove()
     if problem is None and wanted and os.path.realpath(wanted) != os.path.realpath(venv.python):
         problem = f"it runs {os.path.realpath(venv.python)}, not {wanted}"
     if problem is not None:
-        exists = os.path.isdir(venv.path)
-        creating = os.path.join(directory, "creating")  # present while uv creates it: a kill leaves it behind
-        if exists and os.path.exists(creating) and venv.is_partial():  # a creation killed part way
-            import shutil
-
-            shutil.rmtree(venv.path)  # uv will not clear it
-            exists = False
-        elif exists and not venv.is_replaceable():
-            msg = f"{venv.path} is not a virtual environment and is not empty; refusing to replace it"
-            raise InvalidInput(msg)
-        with open(creating, "w", encoding="utf-8") as f:
-            f.write(venv.path)
-        try:
-            create_venv(venv, wanted, clear=exists, offline=inputs.offline, verbose=verbose)
-        except Exception:  # uv failed and said why: nothing of ours to finish (a kill or Ctrl-C leaves the mark)
-            os.remove(creating)
-            raise
-        os.remove(creating)
+        make_room(venv, mark)  # refuses what penvcache may not clear; the mark stays until the venv is whole
+        create_venv(venv, wanted, offline=inputs.offline, verbose=verbose)
+        mark.remove()
         created = True
     if created and deps.requirements:  # a new, empty venv: everything is missing, skip the first validation
         missing, broken = sorted({r.name for r in deps.requirements}), []
     else:
         report = validate(venv.python, deps)
-        if report.satisfied:
+        changed = _changed_local(deps, state)
+        if report.satisfied and not changed and not deps.exact:  # exact: uv says whether anything is extra
             return ("installed" if created else "adopted"), False, report
-        missing, broken = sorted(report.failures), sorted(report.broken)
-    fallback = install(venv, deps, missing=missing, reinstall=broken, offline=inputs.offline, verbose=verbose)
+        missing, broken = sorted({*report.failures, *changed}), sorted({*report.broken, *changed})
+    stores = _stores(inputs)
+    attempt = None
+    if stores:
+        from ._store import install_from_store
+
+        attempt = install_from_store(stores, venv, inputs, key.components, deps, verbose=verbose)
+    fallback = False
+    if attempt is None or attempt.served_by is None:
+        fallback = install(venv, deps, missing=missing, reinstall=broken, offline=inputs.offline, verbose=verbose)
     report = validate(venv.python, deps)
     if not report.satisfied:
         msg = f"{venv.path} still fails validation after installing: {report.summary()}"
         raise InstallFailed(msg)
+    if attempt is not None:
+        _store_stats(directory, stores, attempt, venv, inputs, deps)
     return "installed", fallback, report
+
+
+def _stores(inputs: _fingerprint.Inputs) -> list[str]:
+    if not inputs.stores and not os.environ.get("PENVCACHE_STORE"):
+        return []
+    from ._store import store_urls
+
+    return store_urls(inputs.stores)
+
+
+def _store_stats(  # noqa: PLR0917
+    directory: str, stores: list[str], attempt: Any, venv: Venv, inputs: _fingerprint.Inputs, deps: DepsSet
+) -> None:
+    """Publish what was installed (unless the store is read-only here) and count the store's traffic."""
+    from ._store import publish_after
+
+    published = 0
+    if inputs.store_write:
+        published = publish_after(stores, attempt, venv, inputs, deps, [str(r) for r in deps.requirements])
+    if attempt.key is not None:
+        cache = os.path.dirname(os.path.dirname(directory))
+        outcome = "store_hit" if attempt.served_by else "store_miss"
+        _stats.record(cache, f"{outcome} fetched={attempt.bytes_fetched} published={published}")
 
 
 def use(
@@ -539,7 +648,10 @@ def use(
     cache_dir: str | os.PathLike[str] | None = None,
     salt: Iterable[str] = (),
     salt_files: Iterable[str | os.PathLike[str]] = (),
+    options: Iterable[str] = (),
     require_hit: bool = False,
+    store: Iterable[str] = (),
+    store_write: bool = True,
 ) -> InUse:
     """:func:`ensure`, then keep the venv from being changed while the ``with`` block uses it.
 
@@ -559,6 +671,9 @@ def use(
         salt=tuple(salt),
         salt_files=tuple(salt_files),
         require_hit=require_hit,
+        store=tuple(store),
+        store_write=store_write,
+        options=tuple(options),
     )
 
 

@@ -8,6 +8,12 @@ class PenvcacheError(Exception):
 
     exit_code = 1
 
+    def __str__(self) -> str:
+        """The message, with the credentials of any URL in it hidden (``user:****@``)."""
+        from ._redact import redact
+
+        return redact(super().__str__())
+
 
 class InvalidInput(PenvcacheError, ValueError):
     """A caller's input is wrong: a venv path that is a file, a ``--python`` that does not exist."""
@@ -39,6 +45,18 @@ class OfflineUnavailable(InstallFailed):
     """Offline, and the dependencies cannot be satisfied from the cache or the find-links."""
 
     exit_code = 4
+
+
+class CacheDirError(PenvcacheError, OSError):
+    """The cache dir cannot be used: a full disk, a read-only mount, no permission, a bad disk. The message
+    names the path and the error."""
+
+    exit_code = 1
+
+    def __str__(self) -> str:  # OSError's own __str__ would show "[Errno ...]" around the message
+        from ._redact import redact
+
+        return redact(str(self.args[0]) if self.args else "")
 
 
 class CacheMiss(PenvcacheError, LookupError):

@@ -11,7 +11,7 @@ from ._fingerprint import COMPONENTS, Inputs
 from ._requirements import ARGUMENTS, DepsSet
 from ._venv import Venv
 
-_SOURCE_OPTIONS = ("--find-links ", "--index-url ", "--extra-index-url ")
+_SOURCE_OPTIONS = ("--find-links ", "--index-url ", "--extra-index-url ", "--no-index")
 
 
 class Check:
@@ -23,6 +23,7 @@ class Check:
         self.state = state
         self.hit = hit
         self.reasons = reasons
+        self.notes: list[str] = []  #: what a person should know even on a hit (VCS references that can move)
 
     def components(self) -> dict[str, dict[str, Any]]:
         """Each component: its value now, the recorded one, whether it changed, and a readable description."""
@@ -45,6 +46,7 @@ class Check:
             "recorded_fingerprint": self.state["fingerprint"] if self.state else None,
             "components": self.components(),
             "reasons": self.reasons,
+            "notes": self.notes,
         }
 
 
@@ -62,8 +64,27 @@ def explain(inputs: Inputs, venv: Venv, directory: str, *, probe: bool, quick: b
     deps = parse(inputs)
     key = _key(inputs, venv, state, exact=True, deps=deps)
     if _is_hit(state, key):
-        return Check(venv, key, state, True, [])
-    return Check(venv, key, state, False, _reasons(inputs, venv, directory, state, key, deps, probe=probe))
+        check = Check(venv, key, state, True, [])
+    else:
+        check = Check(venv, key, state, False, _reasons(inputs, venv, directory, state, key, deps, probe=probe))
+    check.notes = _moving(deps, state)
+    return check
+
+
+def _moving(deps: DepsSet, state: dict[str, Any] | None) -> list[str]:
+    """A note for each VCS reference that can move: the commit it was installed at."""
+    from ._requirements import moving_vcs, normalise
+
+    commits = state["details"].get("vcs", {}) if state else {}
+    notes = []
+    for req in moving_vcs(deps):
+        at = commits.get(normalise(req))
+        installed = f"installed at commit {at}" if at else "not installed yet"
+        notes.append(
+            f"{req.name}: {req.url} is a branch, a tag or no reference: it can move ({installed}); a hit does not "
+            "fetch it again: pin a commit, or change --salt to take the new one"
+        )
+    return notes
 
 
 def _reasons(  # noqa: PLR0917

@@ -31,7 +31,38 @@ VALUE_OPTIONS = {
     "--salt": "salt",
     "--salt-file": "salt_files",
     "--lock-timeout": None,
+    "--store": None,  # where a miss installs from: no bearing on a hit
+    "-e": "options",
+    "--editable": "options",
+    "--index-url": "options",
+    "--default-index": "options",
+    "--extra-index-url": "options",
+    "--index": "options",
+    "--prerelease": "options",
+    "--extra": "options",
+    "--group": "options",
+    "--project": "options",
 }
+#: the option line (as :func:`penvcache.cli.option_lines` writes it) of each option that sets ``options``
+OPTION_LINES = {
+    "-e": "--editable",
+    "--editable": "--editable",
+    "--index-url": "--index-url",
+    "--default-index": "--index-url",
+    "--extra-index-url": "--extra-index-url",
+    "--index": "--extra-index-url",
+    "--prerelease": "--prerelease",
+    "--extra": "--extra",
+    "--group": "--group",
+    "--project": "--project",
+    "--no-editable": "--no-editable",
+    "--exact": "--exact",
+    "--no-index": "--no-index",
+    "--pre": "--pre",
+    "--all-extras": "--all-extras",
+}
+#: ``--prerelease``'s values (argparse refuses others)
+PRERELEASE = ("disallow", "allow", "if-necessary", "explicit", "if-necessary-or-explicit")
 #: ``ensure`` flags, and what each one sets
 FLAG_OPTIONS = {
     "--offline": "offline",
@@ -41,8 +72,15 @@ FLAG_OPTIONS = {
     "-v": None,
     "--verbose": None,
     "--require-hit": None,  # a hit is what it requires
+    "--store-readonly": None,
+    "--no-store-write": None,
+    "--no-index": "options",
+    "--pre": "options",
+    "--all-extras": "options",
+    "--no-editable": "options",
+    "--exact": "options",
 }
-_LISTS = ("requirements", "deps_files", "find_links", "salt", "salt_files")
+_LISTS = ("requirements", "deps_files", "find_links", "salt", "salt_files", "options")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -74,7 +112,7 @@ def _ensure_hit(args: list[str]) -> int | None:
     return 0
 
 
-def parse_ensure(args: list[str]) -> tuple[dict[str, Any], set[str]] | None:
+def parse_ensure(args: list[str]) -> tuple[dict[str, Any], set[str]] | None:  # noqa: PLR0911
     """``ensure``'s arguments as ``check_hit`` keywords and the output flags, or ``None`` when they need argparse.
 
     Only the plain spellings are read here (``--opt VALUE``, ``--opt=VALUE``, flags, requirement strings);
@@ -101,7 +139,14 @@ def parse_ensure(args: list[str]) -> tuple[dict[str, Any], set[str]] | None:
                     return None
                 value, i = args[i], i + 1
             dest = VALUE_OPTIONS[name]
-            if dest in _LISTS:
+            if dest == "options":
+                line = OPTION_LINES[name]
+                if line == "--prerelease" and value not in PRERELEASE:
+                    return None
+                if line in {"--index-url", "--prerelease"}:  # argparse keeps the last one
+                    options[dest] = [o for o in options[dest] if not o.startswith(line + " ")]
+                options[dest].append(f"{line} {value}")
+            elif dest in _LISTS:
                 options[dest].append(value)
             elif dest is not None:
                 options[dest] = value
@@ -111,6 +156,8 @@ def parse_ensure(args: list[str]) -> tuple[dict[str, Any], set[str]] | None:
             flags.add(arg)
             if FLAG_OPTIONS[arg] == "offline":
                 options["offline"] = True
+            elif FLAG_OPTIONS[arg] == "options" and OPTION_LINES[arg] not in options["options"]:
+                options["options"].append(OPTION_LINES[arg])
         else:
             return None
     quiet, verbose = flags & {"-q", "--quiet"}, flags & {"-v", "--verbose"}

@@ -9,11 +9,16 @@ component is reused, so a hit never parses. Salt files are read as raw bytes on 
 
 from __future__ import annotations
 
-from ._digest import digest
+import os
+
+from ._digest import digest, hex_digest
 
 TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays light
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+#: the largest deps file read, in bytes; a larger one (or one that is not a regular file) is bad input
+MAX_FILE_BYTES = 16 * 1024 * 1024
 
 #: every component of the key, in the order ``explain`` shows them
 COMPONENTS = ("requirements", "sources", "python", "venv", "installer", "salt")
@@ -22,7 +27,20 @@ COMPONENTS = ("requirements", "sources", "python", "venv", "installer", "salt")
 class Inputs:
     """What a caller asked for, as given (paths made absolute)."""
 
-    __slots__ = ("deps_files", "find_links", "installer", "offline", "python", "requirements", "salt_files", "salts")
+    __slots__ = (
+        "deps_files",
+        "find_links",
+        "installer",
+        "offline",
+        "options",
+        "python",
+        "requirements",
+        "salt_files",
+        "salts",
+        "store_write",
+        "stores",
+        "uv_env",
+    )
 
     def __init__(  # noqa: PLR0917
         self,
@@ -34,6 +52,10 @@ class Inputs:
         salts: tuple[tuple[str, str], ...] = (),
         salt_files: tuple[str, ...] = (),
         installer: str = "",
+        stores: tuple[str, ...] = (),
+        store_write: bool = True,
+        options: tuple[str, ...] = (),
+        uv_env: tuple[tuple[str, str], ...] = (),
     ) -> None:
         self.requirements = requirements
         self.deps_files = deps_files
@@ -43,16 +65,79 @@ class Inputs:
         self.salts = salts  #: (where it came from, text): ``--salt`` and ``PENVCACHE_SALT``
         self.salt_files = salt_files
         self.installer = installer  #: ``PENVCACHE_UV``, or "" for the bundled uv
+        self.stores = stores  #: the shared stores' URLs, in chain order: where from, not what (not in the key)
+        self.store_write = store_write  #: publish to them after an install from elsewhere
+        #: option lines given as arguments (``--index-url URL``, ``-e ./pkg``, ``--group dev``...), sorted
+        self.options = options
+        self.uv_env = uv_env  #: :data:`UV_SOURCES` that are set, as (name, value)
+
+
+#: uv's environment variables that change where packages come from or which versions are allowed: uv reads them,
+#: so the key does
+UV_SOURCES = (
+    "UV_DEFAULT_INDEX",
+    "UV_EXTRA_INDEX_URL",
+    "UV_FIND_LINKS",
+    "UV_INDEX",
+    "UV_INDEX_URL",
+    "UV_NO_INDEX",
+    "UV_PRERELEASE",
+)
+
+
+def uv_environment() -> tuple[tuple[str, str], ...]:
+    """The :data:`UV_SOURCES` set in this process's environment."""
+    return tuple((name, os.environ[name]) for name in UV_SOURCES if os.environ.get(name))
+
+
+def has_relative_paths(texts: tuple[str, ...]) -> bool:
+    """Whether requirement or option arguments may name a path relative to the current directory."""
+    starts = (".", "-e", "--editable", "--project")
+    return any(
+        ("://" not in text and ("/" in text or text.startswith(starts) or "file:" in text))
+        or text.endswith((".whl", ".zip", ".tar.gz"))
+        for text in texts
+    )
+
+
+def env_digest(name: str) -> str:
+    """What stands for environment variable ``name`` among the deps files' digests (its value's, or unset)."""
+    value = os.environ.get(name)
+    return "unset" if value is None else hex_digest(value.encode("utf-8", "surrogateescape"))
+
+
+def local_project_files(path: str) -> list[str]:
+    """The files whose bytes stand for a local project or archive in the key (its ``pyproject.toml``,
+    ``setup.cfg`` and ``setup.py``; an archive itself). The hook for the local-project rule: a fuller function
+    (sources, a digest of the tree) plugs in here."""
+    if os.path.isdir(path):
+        names = ("pyproject.toml", "setup.cfg", "setup.py")
+        return [os.path.join(path, name) for name in names if os.path.isfile(os.path.join(path, name))]
+    return [path]
 
 
 def inputs_digest(inputs: Inputs, files: Mapping[str, str]) -> str:
     """Digest of the raw dependency inputs, given each deps file's byte digest."""
-    return digest([inputs.requirements, inputs.deps_files, sorted(files.items())])
+    parts: list[object] = [inputs.requirements, inputs.deps_files, sorted(files.items())]
+    if inputs.options or inputs.uv_env:
+        parts += [inputs.options, inputs.uv_env]
+    if has_relative_paths(inputs.requirements + inputs.options):
+        parts.append(os.getcwd())
+    return digest(parts)
 
 
 def sources(inputs: Inputs, file_sources: list[str]) -> list[str]:
-    """Every index and find-links source, from the arguments and the deps files, in canonical form."""
-    return sorted({*(f"--find-links {link}" for link in inputs.find_links), *file_sources})
+    """Every index and find-links source, from the arguments, the deps files and uv's environment variables, in
+    canonical form (credentials hidden: a rotated token is not a miss)."""
+    from ._redact import redact
+
+    return sorted(
+        {
+            *(f"--find-links {redact(link)}" for link in inputs.find_links),
+            *file_sources,
+            *(f"{name}={redact(value)}" for name, value in inputs.uv_env),
+        }
+    )
 
 
 def fingerprint(components: Mapping[str, str | None]) -> str | None:

@@ -8,11 +8,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ._errors import InstallFailed, InvalidInput, OfflineUnavailable
-from ._requirements import DepsSet
+from ._requirements import DepsSet, normalise
 from ._venv import Venv
 
 # What uv says when it cannot reach an index (connection refused, DNS, TLS, timeouts).
@@ -78,31 +78,250 @@ def identify(request: str) -> dict[str, Any]:
 
 
 def _run(cmd: Sequence[str], *, verbose: bool) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
-    if verbose and proc.stdout:
-        sys.stderr.write(proc.stdout)
-    return proc
+    """Run uv in a process group of its own that never outlives penvcache.
+
+    On Linux uv gets SIGKILL when the thread that started it dies (``kill -9`` of penvcache included). Ctrl-C,
+    SIGTERM and SIGHUP stop uv's whole group and wait for it before they go on (to release the lock): Ctrl-C as
+    :class:`KeyboardInterrupt`, SIGTERM and SIGHUP as ``SystemExit(128 + N)``. The terminal's Ctrl-C reaches
+    penvcache only: uv is not in the foreground group.
+    """
+    proc = subprocess.Popen(
+        cmd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        preexec_fn=_die_with_parent(),  # noqa: PLW1509 (async-signal-safe: a prctl and a getppid)
+    )
+    with _StopSignals() as stop:
+        try:
+            output, _ = proc.communicate()
+        except BaseException:
+            stop.stopping = True  # a second signal must not cut the stopping short
+            _stop(proc)
+            raise
+    if stop.signum:
+        raise SystemExit(128 + stop.signum)
+    if verbose and output:
+        sys.stderr.write(output)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, output)
+
+
+_STOP_SIGNALS = ("SIGTERM", "SIGHUP")
+_STOP_GRACE = 5.0  #: seconds uv's group has to stop on SIGTERM before it is killed
+
+
+class _Stopped(BaseException):
+    """Raised by the SIGTERM/SIGHUP handler while uv runs (caught by :func:`_run`)."""
+
+
+class _StopSignals:
+    """While uv runs: SIGTERM and SIGHUP raise :class:`_Stopped` once, then are only noted.
+
+    Only in the main thread, and only for a signal whose handler is the default (an application's own handler,
+    or an ignored signal, is left as it is: when that handler raises, uv is stopped all the same).
+    """
+
+    def __init__(self) -> None:
+        self.signum = 0
+        self.stopping = False
+        self.saved: dict[int, Any] = {}
+
+    def _handler(self, signum: int, _frame: object) -> None:
+        if self.signum or self.stopping:
+            self.signum = self.signum or signum
+            return
+        self.signum = signum
+        raise _Stopped
+
+    def __enter__(self) -> _StopSignals:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for name in _STOP_SIGNALS:
+                signum = getattr(signal, name, None)
+                if signum is not None and signal.getsignal(signum) is signal.SIG_DFL:
+                    self.saved[signum] = signal.signal(signum, self._handler)
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> bool:
+        import signal
+
+        for signum, handler in self.saved.items():
+            signal.signal(signum, handler)
+        return isinstance(exc, _Stopped)  # :func:`_run` exits by ``signum`` once uv is stopped
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    """Stop uv's whole process group: SIGTERM, then SIGKILL after a grace period; wait until it has gone."""
+    import signal
+
+    group = proc.pid  # start_new_session: uv leads its own group
+    blocked = {signal.SIGINT, *(getattr(signal, name) for name in _STOP_SIGNALS if hasattr(signal, name))}
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)  # a second Ctrl-C waits until uv has gone
+    try:
+        _stop_group(proc, group)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+def _stop_group(proc: subprocess.Popen[str], group: int) -> None:
+    import signal
+    import time
+
+    for signum, grace in ((signal.SIGTERM, _STOP_GRACE), (signal.SIGKILL, 10.0)):
+        try:
+            os.killpg(group, signum)
+        except ProcessLookupError:
+            break
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.communicate(timeout=grace)
+        deadline = time.monotonic() + grace
+        while _group_alive(group) and time.monotonic() < deadline:  # uv's children (a build backend)
+            time.sleep(0.01)
+        if proc.poll() is not None and not _group_alive(group):
+            break
+
+
+def _group_alive(group: int) -> bool:
+    """True while a process of the group runs (a zombie waiting for a parent that does not reap it does not)."""
+    if not os.path.isdir("/proc/self"):
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and fields[2] == str(group).encode() and fields[0] != b"Z":  # state, ppid, pgrp
+            return True
+    return False
+
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the child get SIGKILL when the thread that forked it dies (Linux only)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+    import signal
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    prctl.restype = ctypes.c_int
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the prctl took effect
+            os._exit(1)
+
+    return preexec
+
+
+def wait_for_installs(venv: Venv, timeout: float) -> None:
+    """Wait until no uv process installs into ``venv`` (uv holds ``<venv>/.lock`` while it changes a venv).
+
+    The next holder of penvcache's lock calls this first: an installer left by a killed holder (where no
+    parent-death signal stopped it) must finish or die before this process looks at the venv.
+    """
+    import fcntl
+    import time
+
+    from ._errors import LockTimeout
+
+    try:
+        fd = os.open(os.path.join(venv.path, ".lock"), os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return  # no venv, or uv never installed into it
+    try:
+        deadline = time.monotonic() + timeout
+        said = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    msg = (
+                        f"timed out after {timeout:g}s waiting for another installer to finish with {venv.path} "
+                        f"(a uv process holds {venv.path}/.lock)"
+                    )
+                    raise LockTimeout(msg) from None
+                if not said:
+                    sys.stderr.write(f"penvcache: waiting for the uv process that holds {venv.path}/.lock\n")
+                    said = True
+                time.sleep(0.05)
+            else:
+                return
+    finally:
+        os.close(fd)  # releases the flock
+
+
+# The OS errors that say the disk or the venv failed: ENOSPC, EROFS, EACCES, EPERM, EIO, EDQUOT.
+_OS_FAULTS = ("(os error 28)", "(os error 30)", "(os error 13)", "(os error 1)", "(os error 5)", "(os error 122)")
+
+
+def _logical_lines(output: str) -> list[str]:
+    """uv's output as lines, with its ``error:``/``cause:`` messages unwrapped (uv wraps them at ``COLUMNS``)."""
+    lines: list[str] = []
+    joinable = False
+    for raw in output.splitlines():
+        line = raw.strip()
+        if joinable and line and raw[:1].isspace() and not line.startswith(("error:", "cause:", "hint:", "warning:")):
+            lines[-1] += f" {line}"
+            continue
+        lines.append(line)
+        joinable = line.startswith(("error:", "cause:"))
+    return lines
+
+
+def _os_fault(output: str) -> str | None:
+    """uv's line that names a file-system fault (full disk, read-only, no permission, I/O error), if any."""
+    for line in _logical_lines(output):
+        if any(fault in line for fault in _OS_FAULTS):
+            text = line.strip()
+            for prefix in ("error:", "cause:", "Caused by:"):
+                text = text.removeprefix(prefix).strip()
+            return text
+    return None
 
 
 def _uv_error(output: str) -> str:
     """uv's error in one line: its ``error:`` line and the innermost ``cause:``."""
-    lines = [line.strip() for line in output.splitlines()]
+    lines = _logical_lines(output)
     errors = [line for line in lines if line.startswith("error:")]
     causes = [line[len("cause:") :].strip() for line in lines if line.startswith("cause:")]
     text = errors[0] if errors else (lines[-1] if lines else "no output")
     return f"{text} ({causes[-1]})" if causes else text
 
 
-def create_venv(venv: Venv, python: str | None, *, clear: bool, offline: bool, verbose: bool) -> None:
-    """Create (or, with ``clear``, replace) the venv with uv."""
+def create_venv(venv: Venv, python: str | None, *, offline: bool, verbose: bool) -> None:
+    """Create the venv with uv in the empty directory :func:`penvcache._venv.make_room` left."""
     cmd = [uv_bin(), "venv", venv.path, "--python", python or sys.executable]
-    if clear:
-        cmd.append("--clear")
     if offline:
         cmd += ["--offline", "--no-python-downloads"]
     proc = _run(cmd, verbose=verbose)
     if proc.returncode == 0:
-        return
+        problem = venv.problem()
+        if problem is None:
+            return
+        msg = f"the installer {cmd[0]} said it created the venv {venv.path}, but {problem}"
+        raise InstallFailed(msg)
     reason = _uv_error(proc.stdout)
     if "No interpreter found" in proc.stdout:
         msg = f"--python {python}: no such interpreter: {reason}"
@@ -146,20 +365,27 @@ def install(
                 f.writelines(f"{line}\n" for line in lines)
             return path
 
-        if deps.hashes:  # --hash pins reach uv only through a requirements file
-            cmd += ["--requirement", temp_file("requirements.txt", map(deps.install_line, deps.requirements))]
-        else:
-            cmd += [str(r) for r in deps.requirements]
+        # Requirements reach uv through a file, never argv (20,000 of them exceed the argument list).
+        own = [r for r in deps.requirements if normalise(r) not in deps.from_lock]
+        if own or not deps.locks:
+            cmd += ["--requirement", temp_file("requirements.txt", map(deps.install_line, own))]
+        for lock in deps.locks:  # pylock.toml, as uv reads it
+            cmd += ["--requirement", lock]
         if deps.constraints:
             cmd += ["--constraint", temp_file("constraints.txt", map(deps.install_line, deps.constraints))]
-        if deps.hashes:  # as pip does: one --hash turns on hash-checking mode for every package
+        if deps.hashes and ("--require-hashes", "") not in deps.options:  # as pip: one --hash turns it on
             cmd.append("--require-hashes")
+        cmd += deps.install_options()
         for link in deps.find_links:
             cmd += ["--find-links", link]
         for url in deps.index_urls[-1:]:
-            cmd += ["--default-index", url]  # uv's name: beats $UV_DEFAULT_INDEX, as --index-url does not
+            cmd += ["--default-index", url]  # uv's name: --index-url would lose to UV_DEFAULT_INDEX
         for url in deps.extra_index_urls:
             cmd += ["--extra-index-url", url]
+        if deps.no_index:
+            cmd.append("--no-index")
+        for warning in dict.fromkeys(deps.warnings):
+            sys.stderr.write(f"penvcache: warning: {warning}\n")
         for name in reinstall:
             cmd += ["--reinstall-package", name]
         if offline:
@@ -168,7 +394,11 @@ def install(
         if proc.returncode == 0:
             return False
         reason = _uv_error(proc.stdout)
-        names = ", ".join(missing)
+        names = ", ".join(missing) or "the set"  # exact mode installs when nothing is missing
+        fault = _os_fault(proc.stdout)
+        if fault:  # the disk or the venv, not the network: exit 1, whatever --offline says
+            msg = f"installing {names} into {venv.path} failed: {fault}"
+            raise InstallFailed(msg)
         if offline:
             msg = f"offline, and {names} cannot be installed from uv's cache or the find-links: {reason}"
             raise OfflineUnavailable(msg)

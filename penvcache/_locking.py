@@ -23,26 +23,50 @@ from types import TracebackType
 
 from filelock import FileLock, ReadWriteLock, Timeout
 
-from ._errors import InvalidInput, LockTimeout
+from . import _state
+from ._errors import CacheDirError, InvalidInput, LockTimeout
+from ._redact import redact
 from ._state import write_json
 
 REPORT_EVERY = 10.0  #: seconds between "still waiting" lines
 
 
 def _cache_entry(directory: str) -> str:
+    """The venv's entry, made owner-only if missing; refused if another user owns it or may write it."""
+    return _state.make_dirs(directory)
+
+
+def _lock_file(path: str) -> str:
+    """``path`` for a lock: absent or a regular file (a planted symlink is refused, never followed)."""
     try:
-        os.makedirs(directory, exist_ok=True)
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return path
     except OSError as e:
-        msg = f"cannot use the cache dir: {directory}: {e.strerror or e}"
-        raise InvalidInput(msg) from e
-    return directory
+        raise _state.fault(path, e) from e
+    if st.st_mode & 0o170000 != 0o100000:
+        msg = f"refusing the lock file {path}: it is not a regular file (a symlink?); remove it"
+        raise InvalidInput(msg)
+    return path
+
+
+def _users_db(directory: str) -> str:
+    """The shared use lock's database, created owner-only (SQLite would make it 0644)."""
+    path = os.path.join(directory, "users.db")
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600))
+    except FileExistsError:
+        pass
+    except OSError as e:
+        raise _state.fault(path, e, "cannot lock") from e
+    return _lock_file(path)
 
 
 def _describe_me() -> dict[str, object]:
     return {
         "pid": os.getpid(),
         "host": socket.gethostname(),
-        "command": " ".join(sys.argv) or sys.executable,
+        "command": redact(" ".join(sys.argv) or sys.executable),
         "since": time.time(),
     }
 
@@ -60,13 +84,21 @@ def _alive(info: dict[str, object]) -> bool:
     return True
 
 
-def _read_info(path: str) -> dict[str, object] | None:
+def _read_info(path: str, *, remove_stale: bool = False) -> dict[str, object] | None:
+    """What a holder or user file says, unless its process has exited (then, with ``remove_stale``, it goes)."""
+    data = _state.read_regular(path, limit=1 << 16, follow=False)
     try:
-        with open(path, encoding="utf-8") as f:
-            info = json.load(f)
-    except (OSError, ValueError):
+        info = json.loads(data) if data is not None else None
+    except ValueError:
+        info = None
+    if not isinstance(info, dict):
         return None
-    return info if isinstance(info, dict) and _alive(info) else None
+    if not _alive(info):
+        if remove_stale:
+            with contextlib.suppress(OSError):
+                os.remove(path)
+        return None
+    return info
 
 
 def _format(info: dict[str, object]) -> str:
@@ -117,7 +149,7 @@ class VenvLock:
         self.venv_path = venv_path
         self.timeout = timeout
         self.holder_file = os.path.join(directory, "holder.json")
-        self._lock = FileLock(os.path.join(directory, "lock"))
+        self._lock = FileLock(_lock_file(os.path.join(directory, "lock")), mode=0o600)
         self._users: ReadWriteLock | None = None
         self._start = 0.0
         self.waited = 0.0
@@ -130,12 +162,18 @@ class VenvLock:
     def __enter__(self) -> VenvLock:
         self._start = time.monotonic()
         where = f"the lock on {self.venv_path}"
-        self.waited = _wait(lambda s: self._lock.acquire(timeout=s), self.timeout, where, self.holder)
+        try:
+            self.waited = _wait(lambda s: self._lock.acquire(timeout=s), self.timeout, where, self.holder)
+        except LockTimeout:  # a TimeoutError, so an OSError too
+            raise
+        except OSError as e:  # a read-only cache dir, a full disk: nobody can lock, so nothing can change
+            raise _state.fault(os.path.join(self.directory, "lock"), e, f"cannot lock {self.venv_path}") from e
         try:
             write_json(self.holder_file, _describe_me())
         except BaseException:
             self._lock.release()
             raise
+        _state.remove_stale_temps(self.directory)
         return self
 
     def exclude_users(self) -> None:
@@ -149,7 +187,11 @@ class VenvLock:
                 f"({_format(mine[0])}): change it before `penvcache run` or `penvcache.use()`, not inside"
             )
             raise LockTimeout(msg)
-        users = ReadWriteLock(os.path.join(self.directory, "users.db"), is_singleton=False)
+        db = _users_db(self.directory)
+        try:
+            users = ReadWriteLock(db, is_singleton=False)
+        except OSError as e:
+            raise _state.fault(db, e, f"cannot lock {self.venv_path}") from e
         left = self.timeout - (time.monotonic() - self._start)
         what = f"the commands using {self.venv_path} to finish"
         try:
@@ -159,6 +201,9 @@ class VenvLock:
             e.waited = self.waited
             users.close()
             raise
+        except OSError as e:
+            users.close()
+            raise _state.fault(db, e, f"cannot lock {self.venv_path}") from e
         except BaseException:
             users.close()
             raise
@@ -183,7 +228,8 @@ def _users(directory: str) -> list[dict[str, object]]:
         names = sorted(os.listdir(os.path.join(directory, "users")))
     except OSError:
         names = []
-    return [info for name in names if (info := _read_info(os.path.join(directory, "users", name)))]
+    found = (_read_info(os.path.join(directory, "users", name), remove_stale=True) for name in names)
+    return [info for info in found if info]
 
 
 def users_of(directory: str) -> str:
@@ -214,32 +260,48 @@ class UseLock:
     """Shared lock for one venv while it is used: any number of users, no installer (see :class:`VenvLock`)."""
 
     def __init__(self, directory: str, venv_path: str, timeout: float) -> None:
-        self.directory = _cache_entry(directory)
+        self.directory = directory
         self.venv_path = venv_path
         self.timeout = timeout
-        self._users = ReadWriteLock(os.path.join(directory, "users.db"), is_singleton=False)
+        self._users: ReadWriteLock | None = None
         self._me = os.path.join(directory, "users", f"{os.getpid()}-{id(self):x}.json")
         self.waited = 0.0
+        try:
+            _cache_entry(directory)
+            self._users = ReadWriteLock(_users_db(directory), is_singleton=False)
+        except OSError as e:  # CacheDirError included
+            if not _state.is_read_only(directory):
+                if isinstance(e, CacheDirError):
+                    raise
+                raise _state.fault(os.path.join(directory, "users.db"), e, f"cannot lock {venv_path}") from e
+            # A read-only cache dir: nobody can take the install lock either, so the venv cannot change through
+            # penvcache while it is used; there is nothing to lock and nowhere to say who uses it.
 
     def __enter__(self) -> UseLock:
+        users = self._users
+        if users is None:
+            return self
         what = f"the installer of {self.venv_path} to finish"
         holder = lambda: _format(_read_info(os.path.join(self.directory, "holder.json")) or {})  # noqa: E731
         try:
-            self.waited = _wait(lambda s: self._users.acquire_read(timeout=s), self.timeout, what, holder)
+            self.waited = _wait(lambda s: users.acquire_read(timeout=s), self.timeout, what, holder)
         except BaseException:
-            self._users.close()
+            users.close()
             raise
         try:
-            write_json(self._me, _describe_me())
+            _state.make_dir(os.path.dirname(self._me))
+            write_json(self._me, _describe_me(), durable=False)
         except BaseException:
-            self._users.release()
-            self._users.close()
+            users.release()
+            users.close()
             raise
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if self._users is None:
+            return
         with contextlib.suppress(OSError):
             os.remove(self._me)
         self._users.release()

@@ -1,18 +1,36 @@
-"""Reading dependency sets: requirement strings and pip-style deps files (comments, continuations, -r/-c)."""
+"""Reading dependency sets as uv reads them: requirement strings, requirements files (every line form and option
+``uv pip install -r`` takes), ``pyproject.toml`` (dependencies, extras, PEP 735 groups) and ``pylock.toml``.
+
+Everything ends in a :class:`DepsSet`: named requirements (direct references as ``name @ URL``), the options
+that change what uv installs, and every file and environment variable read, so that the key can tell when
+any of them changes. Bad input raises :class:`InvalidDeps` naming the file, the line and what to write instead.
+"""
 
 from __future__ import annotations
 
 import os
 import re
 import shlex
+import stat
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
+from urllib.request import pathname2url
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
 
+from . import _fingerprint
 from ._digest import hex_digest
 from ._errors import InvalidDeps
+from ._redact import redact
 
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 # Where the options of a requirement line (``name==1.0 --hash=sha256:...``) begin.
@@ -20,25 +38,70 @@ _LINE_OPTIONS = re.compile(r"\s(?=--?[A-Za-z])")
 # The hash algorithms pip and uv accept in ``--hash``, with their hex digest lengths.
 _HASH_LENGTHS = {"md5": 32, "sha256": 64, "sha384": 96, "sha512": 128}
 _HEX = re.compile(r"[0-9a-fA-F]+")
-#: the source name of requirement strings given as arguments (not in a file)
+# pip's rule: only ${NAME} with upper-case letters, digits and underscores; left as it is when unset.
+_ENV_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_VCS = ("git+", "hg+", "svn+", "bzr+")
+_ARCHIVES = (".whl", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".zip", ".tar")
+#: the source name of requirement strings and options given as arguments (not in a file)
 ARGUMENTS = "arguments"
-# Options that take a value, by every spelling pip and uv accept in a requirements file.
-_VALUE_OPTIONS = {
-    "-r": "requirement",
-    "--requirement": "requirement",
-    "-c": "constraint",
-    "--constraint": "constraint",
-    "-f": "find-links",
-    "--find-links": "find-links",
-    "-i": "index-url",
-    "--index-url": "index-url",
-    "--extra-index-url": "extra-index-url",
+MAX_FILE_BYTES = _fingerprint.MAX_FILE_BYTES
+#: how deep ``-r``/``-c`` may nest
+MAX_DEPTH = 64
+#: uv's ``--prerelease`` strategies
+PRERELEASE = ("disallow", "allow", "if-necessary", "explicit", "if-necessary-or-explicit")
+
+# Every option a requirements file (or the arguments) may give, by each spelling pip and uv accept:
+# canonical name -> takes a value. ``_ARGUMENT_ONLY`` ones are uv command-line options, not file lines.
+_SPELLINGS = {
+    "-r": "--requirement",
+    "--requirement": "--requirement",
+    "-c": "--constraint",
+    "--constraint": "--constraint",
+    "-e": "--editable",
+    "--editable": "--editable",
+    "-f": "--find-links",
+    "--find-links": "--find-links",
+    "-i": "--index-url",
+    "--index-url": "--index-url",
+    "--default-index": "--index-url",
+    "--extra-index-url": "--extra-index-url",
+    "--index": "--extra-index-url",
+    "--no-index": "--no-index",
+    "--pre": "--pre",
+    "--prerelease": "--prerelease",
+    "--prefer-binary": "--prefer-binary",
+    "--only-binary": "--only-binary",
+    "--no-binary": "--no-binary",
+    "--trusted-host": "--allow-insecure-host",
+    "--allow-insecure-host": "--allow-insecure-host",
+    "--config-settings": "--config-setting",
+    "--config-setting": "--config-setting",
+    "-C": "--config-setting",
+    "--require-hashes": "--require-hashes",
+    "--extra": "--extra",
+    "--all-extras": "--all-extras",
+    "--group": "--group",
+    "--project": "--project",
+    "--no-editable": "--no-editable",
+    "--exact": "--exact",
+}
+_FLAGS = {"--no-index", "--pre", "--prefer-binary", "--require-hashes", "--all-extras", "--no-editable", "--exact"}
+_ARGUMENT_ONLY = {"--extra", "--all-extras", "--group", "--prerelease", "--project", "--no-editable", "--exact"}
+# Options people write that uv does not take, and what to write instead.
+_INSTEAD = {
+    "--use-feature": "nothing: uv has no feature flags",
+    "--global-option": "--config-settings KEY=VALUE",
+    "--install-option": "--config-settings KEY=VALUE",
+    "--build-option": "--config-settings KEY=VALUE",
+    "--use-pep517": "nothing: uv always builds with PEP 517",
+    "--no-deps": "a constraints file (-c) or a pinned set",
 }
 
 
 @dataclass
 class DepsSet:
-    """A dependency set as read from requirement strings and deps files."""
+    """A dependency set as read from requirement strings, options and deps files."""
 
     requirements: list[Requirement] = field(default_factory=list)
     constraints: list[Requirement] = field(default_factory=list)
@@ -47,36 +110,83 @@ class DepsSet:
     extra_index_urls: list[str] = field(default_factory=list)
     #: ``--hash`` values by :func:`normalise`\ d requirement or constraint
     hashes: dict[str, set[str]] = field(default_factory=dict)
-    #: every file read (absolute path) with the SHA-256 of its bytes, in reading order
+    #: every file read (absolute path) with the SHA-256 of its bytes, in reading order; ``${NAME}`` entries are
+    #: environment variables a file expanded, with the digest of their value (``_fingerprint.env_digest``)
     files: dict[str, str] = field(default_factory=dict)
     #: each source's own lines, normalised (``ARGUMENTS`` or a file's path): what ``explain`` compares
     lines: dict[str, list[str]] = field(default_factory=dict)
+    #: :func:`normalise`\ d requirements installed editable, with the local directory
+    editables: dict[str, str] = field(default_factory=dict)
+    #: :func:`normalise`\ d direct references to local projects and archives, with the files in the key
+    local: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: uv options that change what is installed, as (option, value or ""), in canonical order of first use
+    options: list[tuple[str, str]] = field(default_factory=list)
+    no_index: bool = False
+    #: ``pylock.toml`` files, handed to uv as they are (``-r``)
+    locks: list[str] = field(default_factory=list)
+    #: :func:`normalise`\ d requirements read from a lock: validated, but installed from the lock itself
+    from_lock: set[str] = field(default_factory=set)
+    #: pyproject.toml selection from the arguments: extra names, whether all, group names
+    extras: list[str] = field(default_factory=list)
+    all_extras: bool = False
+    groups: list[str] = field(default_factory=list)
+    #: ``--project`` directories (absolute), and whether they are installed editable
+    projects: list[str] = field(default_factory=list)
+    editable_projects: bool = True
+    #: what uv would warn about (ignored options), said once per install
+    warnings: list[str] = field(default_factory=list)
 
     def pinned(self, req: Requirement) -> str:
-        """A requirement in canonical form with its ``--hash`` options, if any."""
+        """A requirement in canonical form with its ``--hash`` options and local files, if any."""
         text = normalise(req)
-        return text + "".join(f" --hash={h}" for h in sorted(self.hashes.get(text, ())))
+        line = text + "".join(f" --hash={h}" for h in sorted(self.hashes.get(text, ())))
+        line += "".join(f" ({path} sha256:{d})" for path, d in sorted(self.local.get(text, {}).items()))
+        return f"-e {line}" if text in self.editables else line
 
     def requirement_lines(self) -> list[str]:
-        """The requirements and constraints in canonical form: order, case, spacing and comments do not matter."""
+        """The requirements, constraints and install options in canonical form: order, case and comments do not
+        matter."""
         lines = sorted({self.pinned(r) for r in self.requirements})
         lines += sorted({f"-c {self.pinned(r)}" for r in self.constraints})
+        lines += sorted({f"-r {lock}" for lock in self.locks})
+        lines += sorted({f"{option} {redact(value)}".strip() for option, value in self.options})
         return lines
 
     def source_lines(self) -> list[str]:
-        """Where the deps files say packages come from (indexes and find-links), in canonical form."""
-        lines = [f"--find-links {link}" for link in sorted(set(self.find_links))]
-        lines += [f"--index-url {url}" for url in self.index_urls[-1:]]
-        lines += [f"--extra-index-url {url}" for url in sorted(set(self.extra_index_urls))]
+        """Where the deps files say packages come from (indexes and find-links), in canonical form, credentials
+        hidden (``user:****@``): they are shown and stored, and a rotated token is not a new source."""
+        lines = [f"--find-links {redact(link)}" for link in sorted(set(self.find_links))]
+        lines += [f"--index-url {redact(url)}" for url in self.index_urls[-1:]]
+        lines += [f"--extra-index-url {redact(url)}" for url in sorted(set(self.extra_index_urls))]
+        lines += ["--no-index"] if self.no_index else []
         return lines
 
     def normalised(self) -> list[str]:
-        """The whole set in canonical form: requirements, constraints, then sources."""
+        """The whole set in canonical form: requirements, constraints, options, then sources."""
         return self.requirement_lines() + self.source_lines()
 
     def install_line(self, req: Requirement) -> str:
         """A line for a requirements file passed to uv: the requirement as written, with its hashes."""
-        return str(req) + "".join(f" --hash={h}" for h in sorted(self.hashes.get(normalise(req), ())))
+        text = normalise(req)
+        if text in self.editables:
+            return f"-e {self.editables[text]}"
+        return str(req) + "".join(f" --hash={h}" for h in sorted(self.hashes.get(text, ())))
+
+    def install_options(self) -> list[str]:
+        """The options that reach uv's command line (``--pre`` and others that uv ignores in a file)."""
+        argv: list[str] = []
+        for option, value in self.options:
+            argv += [option, value] if value else [option]
+        return argv
+
+    @property
+    def exact(self) -> bool:
+        """uv's ``--exact``: whatever the set does not need is removed."""
+        return ("--exact", "") in self.options
+
+    def add_option(self, option: str, value: str = "") -> None:
+        if (option, value) not in self.options:
+            self.options.append((option, value))
 
 
 def normalise(req: Requirement) -> str:
@@ -84,22 +194,108 @@ def normalise(req: Requirement) -> str:
     text: str = canonicalize_name(req.name)
     if req.extras:
         text += "[" + ",".join(sorted(canonicalize_name(e) for e in req.extras)) + "]"
-    text += f" @ {req.url}" if req.url else str(req.specifier)
+    text += f" @ {redact(req.url)}" if req.url else str(req.specifier)
     if req.marker is not None:
         text += f"; {req.marker}"
     return text
 
 
-def read_deps(requirements: Iterable[str] = (), deps_files: Iterable[str | os.PathLike[str]] = ()) -> DepsSet:
-    """Read requirement strings and deps files into one :class:`DepsSet`; bad input raises :class:`InvalidDeps`."""
+def read_deps(
+    requirements: Iterable[str] = (),
+    deps_files: Iterable[str | os.PathLike[str]] = (),
+    options: Iterable[str] = (),
+) -> DepsSet:
+    """Read requirement strings, option lines (as in a requirements file, plus uv's ``--extra``, ``--group``...,
+    relative to the current directory) and deps files into one :class:`DepsSet`; bad input raises
+    :class:`InvalidDeps`."""
     deps = DepsSet()
+    base = os.getcwd()
+    reader = _Reader(deps)
+    for number, text in enumerate(options, start=1):
+        reader.line(text, base, ARGUMENTS, f"option argument {number}: ", constraint=False, depth=0)
+    for project in deps.projects:
+        reader.project(project)
     for number, text in enumerate(requirements, start=1):
-        req = _parse_requirement(text, f"requirement argument {number}")
+        req = reader.requirement(text, base, f"requirement argument {number}")
         deps.requirements.append(req)
-        deps.lines.setdefault(ARGUMENTS, []).append(normalise(req))
+        deps.lines.setdefault(ARGUMENTS, []).append(deps.pinned(req))
     for path in deps_files:
-        _read_file(os.path.abspath(os.fspath(path)), deps, constraint=False, stack=(), where="")
+        reader.file(os.path.abspath(os.fspath(path)), constraint=False, stack=(), where="")
+    others = [r for r in deps.requirements if normalise(r) not in deps.from_lock]
+    if deps.locks and (others or len(deps.locks) > 1):
+        what = f"another pylock.toml ({deps.locks[1]})" if len(deps.locks) > 1 else f"other requirements ({others[0]})"
+        msg = f"{deps.locks[0]}: a pylock.toml is installed on its own, as uv does; it cannot be combined with {what}"
+        raise InvalidDeps(msg)
     return deps
+
+
+def moving_vcs(deps: DepsSet) -> list[Requirement]:
+    """The VCS requirements whose reference is not a full commit id (a branch, a tag, none): they can move."""
+    moving = []
+    for req in deps.requirements:
+        if req.url and req.url.startswith(_VCS):
+            ref = (
+                urlsplit(req.url.split("+", 1)[1]).path.rpartition("@")[2] if "@" in req.url.split("://", 1)[-1] else ""
+            )
+            if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", ref):
+                moving.append(req)
+    return moving
+
+
+def resolved_commits(deps: DepsSet, paths: Iterable[str]) -> dict[str, str]:
+    """What each moving VCS requirement resolved to when installed: the commit in uv's ``direct_url.json``."""
+    import json
+
+    dist_infos = {}
+    for path in paths:
+        base = os.path.basename(path)
+        if base.endswith(".dist-info"):
+            dist_infos[canonicalize_name(base[: -len(".dist-info")].rsplit("-", 1)[0])] = path
+    commits = {}
+    for req in moving_vcs(deps):
+        where = dist_infos.get(canonicalize_name(req.name))
+        try:
+            with open(os.path.join(where or "", "direct_url.json"), encoding="utf-8") as f:
+                commit = json.load(f)["vcs_info"]["commit_id"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if isinstance(commit, str):
+            commits[normalise(req)] = commit
+    return commits
+
+
+def read_bounded(path: str, what: str = "deps file") -> bytes:
+    """A regular file's bytes, at most :data:`MAX_FILE_BYTES`; anything else is :class:`InvalidDeps`, unread."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except (OSError, ValueError) as e:  # ValueError: a NUL in the path
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        msg = f"cannot read {what} {path}: {reason}"
+        raise InvalidDeps(msg) from e
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            msg = f"cannot read {what} {path}: not a regular file"
+            raise InvalidDeps(msg)
+        if st.st_size > MAX_FILE_BYTES:
+            msg = f"cannot read {what} {path}: {st.st_size} bytes, more than the {MAX_FILE_BYTES} bytes allowed"
+            raise InvalidDeps(msg)
+        data = f.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:  # it grew while we read it
+        msg = f"cannot read {what} {path}: more than the {MAX_FILE_BYTES} bytes allowed"
+        raise InvalidDeps(msg)
+    return data
+
+
+def _expand(text: str, deps: DepsSet) -> str:
+    """``${NAME}`` replaced by the environment variable's value, pip's way; each name read is in the key."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        deps.files[f"${{{name}}}"] = _fingerprint.env_digest(name)
+        return os.environ.get(name, match.group(0))
+
+    return _ENV_VAR.sub(value, text)
 
 
 def _parse_requirement(text: str, where: str) -> Requirement:
@@ -111,84 +307,525 @@ def _parse_requirement(text: str, where: str) -> Requirement:
         raise InvalidDeps(msg) from e
 
 
-def _read_file(path: str, deps: DepsSet, *, constraint: bool, stack: tuple[str, ...], where: str) -> None:
-    """Read one deps file into ``deps``; ``where`` is the including line (``file:N: ``), if any."""
-    if path in stack:
-        cycle = " -> ".join([*stack[stack.index(path) :], path])
-        msg = f"{where}requirements files include each other: {cycle}"
-        raise InvalidDeps(msg)
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except (OSError, ValueError) as e:  # ValueError: a NUL in the path
-        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-        msg = f"{where}cannot read deps file {path}: {reason}"
-        raise InvalidDeps(msg) from e
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        lineno = len((data[: e.start].decode("utf-8-sig") + "x").splitlines())
-        msg = f"{path}:{lineno}: not UTF-8 text: {e.reason} at byte {e.start}"
-        raise InvalidDeps(msg) from e
-    deps.files[path] = hex_digest(data)
-    own = deps.lines.setdefault(path, [])
-    base = os.path.dirname(path)
-    for lineno, line in _logical_lines(text):
-        here = f"{path}:{lineno}: "
+class _Reader:
+    def __init__(self, deps: DepsSet) -> None:
+        self.deps = deps
+
+    # -- files ---------------------------------------------------------------------------------------------------
+    def file(self, path: str, *, constraint: bool, stack: tuple[str, ...], where: str) -> None:
+        """Read one deps file into the set; ``where`` is the including line (``file:N: ``), if any."""
+        deps = self.deps
+        if path in stack:
+            cycle = " -> ".join([*stack[stack.index(path) :], path])
+            msg = f"{where}requirements files include each other: {cycle}"
+            raise InvalidDeps(msg)
+        if len(stack) >= MAX_DEPTH:
+            msg = f"{where}requirements files nest more than {MAX_DEPTH} deep (at {path})"
+            raise InvalidDeps(msg)
+        try:
+            data = read_bounded(path)
+        except InvalidDeps as e:
+            msg = f"{where}{e}"
+            raise InvalidDeps(msg) from e
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            lineno = len((data[: e.start].decode("utf-8-sig") + "x").splitlines())
+            msg = f"{path}:{lineno}: not UTF-8 text: {e.reason} at byte {e.start}"
+            raise InvalidDeps(msg) from e
+        deps.files[path] = hex_digest(data)
+        deps.lines.setdefault(path, [])
+        name = os.path.basename(path)
+        if name == "pyproject.toml":
+            self.pyproject(path, text, constraint=constraint)
+            return
+        if name == "pylock.toml" or (name.startswith("pylock.") and name.endswith(".toml")):
+            self.pylock(path, text)
+            return
+        base = os.path.dirname(path)
+        for lineno, line in _logical_lines(text):
+            self.line(line, base, path, f"{path}:{lineno}: ", constraint=constraint, depth=len(stack) + 1, stack=stack)
+
+    def line(
+        self,
+        line: str,
+        base: str,
+        source: str,
+        here: str,
+        *,
+        constraint: bool,
+        depth: int,
+        stack: tuple[str, ...] = (),
+    ) -> None:
+        deps = self.deps
+        own = deps.lines.setdefault(source, [])
+        if source != ARGUMENTS:  # pip and uv expand ${NAME} in files only
+            line = _expand(line, deps)
         if not line.startswith("-"):
-            req, hashes = _parse_requirement_line(line, here)
+            req, hashes = self.requirement_line(line, base, here)
             (deps.constraints if constraint else deps.requirements).append(req)
             if hashes:
                 deps.hashes.setdefault(normalise(req), set()).update(hashes)
-            own.append(normalise(req) + "".join(f" --hash={h}" for h in sorted(hashes)))
-            continue
-        option, value = _split_option(line, here)
-        if option == "requirement":
-            own.append(f"-r {value}")
-            _read_file(os.path.join(base, value), deps, constraint=constraint, stack=(*stack, path), where=here)
-        elif option == "constraint":
-            own.append(f"-c {value}")
-            _read_file(os.path.join(base, value), deps, constraint=True, stack=(*stack, path), where=here)
-        elif option == "find-links":
-            is_url = "://" in value
-            link = value if is_url else os.path.normpath(os.path.join(base, value))
-            deps.find_links.append(link)
-            own.append(f"--find-links {link}")
-        elif option == "index-url":
-            deps.index_urls.append(value)
-            own.append(f"--index-url {value}")
-        else:
-            deps.extra_index_urls.append(value)
-            own.append(f"--extra-index-url {value}")
+            own.append(deps.pinned(req))
+            return
+        for option, value in _split_options(line, here) if source != ARGUMENTS else _argument_option(line, here):
+            if option in {"--requirement", "--constraint"}:
+                own.append(f"{'-r' if option == '--requirement' else '-c'} {value}")
+                path = os.path.join(base, os.path.expanduser(value))
+                nested = (*stack, source) if source != ARGUMENTS else ()
+                self.file(path, constraint=constraint or option == "--constraint", stack=nested, where=here)
+            elif option == "--editable":
+                req = self.editable(value, base, here)
+                (deps.constraints if constraint else deps.requirements).append(req)
+                own.append(deps.pinned(req))
+            elif option == "--find-links":
+                link = value if _SCHEME.match(value) and len(value.split(":")[0]) > 1 else _abspath(base, value)
+                deps.find_links.append(link)
+                own.append(f"--find-links {redact(link)}")
+            elif option == "--index-url":
+                deps.index_urls.append(value)
+                own.append(f"--index-url {redact(value)}")
+            elif option == "--extra-index-url":
+                deps.extra_index_urls.append(value)
+                own.append(f"--extra-index-url {redact(value)}")
+            elif option == "--no-index":
+                deps.no_index = True
+                own.append("--no-index")
+            elif option == "--prefer-binary":
+                deps.warnings.append(f"{here}ignoring --prefer-binary, as uv does (uv prefers wheels anyway)")
+                own.append("--prefer-binary")
+            elif option == "--extra":
+                deps.extras.append(canonicalize_name(value))
+                own.append(f"--extra {canonicalize_name(value)}")
+            elif option == "--all-extras":
+                deps.all_extras = True
+                own.append("--all-extras")
+            elif option == "--project":
+                deps.projects.append(_abspath(base, value))
+                own.append(f"--project {_abspath(base, value)}")
+            elif option == "--no-editable":
+                deps.editable_projects = False
+                own.append("--no-editable")
+            elif option == "--group":
+                deps.groups.append(canonicalize_name(value))
+                own.append(f"--group {canonicalize_name(value)}")
+            else:
+                uv_option, uv_value = _uv_option(option, value, here)
+                deps.add_option(uv_option, uv_value)
+                own.append(f"{uv_option} {redact(uv_value)}".strip())
 
-
-def _parse_requirement_line(line: str, here: str) -> tuple[Requirement, list[str]]:
-    """A requirement line of a deps file: the requirement and its ``--hash`` values (lower case)."""
-    parts = _LINE_OPTIONS.split(line, maxsplit=1)
-    req = _parse_requirement(parts[0].strip(), here.rstrip(": "))
-    hashes: list[str] = []
-    if len(parts) == 1:
+    # -- requirements --------------------------------------------------------------------------------------------
+    def requirement_line(self, line: str, base: str, here: str) -> tuple[Requirement, list[str]]:
+        """A requirement line of a deps file: the requirement and its ``--hash`` values (lower case)."""
+        parts = _LINE_OPTIONS.split(line, maxsplit=1)
+        req = self.requirement(parts[0].strip(), base, here.rstrip(": "))
+        hashes: list[str] = []
+        if len(parts) == 1:
+            return req, hashes
+        try:
+            words = shlex.split(parts[1])
+        except ValueError as e:
+            msg = f"{here}cannot parse {line!r}: {e}"
+            raise InvalidDeps(msg) from e
+        while words:
+            word = words.pop(0)
+            if word == "--hash" and words:
+                value = words.pop(0)
+            elif word.startswith("--hash="):
+                value = word[len("--hash=") :]
+            else:
+                msg = (
+                    f"{here}option {word} is not supported on a requirement line by penvcache: {line!r} "
+                    f"(write it on a line of its own, as uv takes it)"
+                )
+                raise InvalidDeps(msg)
+            algorithm, _, digest = value.partition(":")
+            if _HASH_LENGTHS.get(algorithm) != len(digest) or not _HEX.fullmatch(digest):
+                msg = f"{here}--hash {value!r} is not ALGORITHM:HEXDIGEST (md5, sha256, sha384 or sha512): {line!r}"
+                raise InvalidDeps(msg)
+            hashes.append(f"{algorithm}:{digest.lower()}")
         return req, hashes
+
+    def requirement(self, text: str, base: str, where: str) -> Requirement:
+        """A requirement: a PEP 508 one, or a local path, archive or URL as pip and uv take them (``./pkg``,
+        ``x.whl``, ``file:///x``, ``https://h/x.tar.gz#egg=x``, ``git+https://h/x#egg=x``), named."""
+        location, extras, marker = _split_direct(text)
+        if location is not None:
+            return self.direct(location, extras, marker, base, where, text)
+        req = _parse_requirement(text, where)
+        if req.url:
+            url = req.url
+            if not _SCHEME.match(url) or len(url.split(":")[0]) == 1:  # name @ ./pkg, as uv allows
+                url = _file_url(_abspath(base, url))
+            elif url.startswith("file:") and not url.startswith("file://"):
+                url = _file_url(_abspath(base, unquote(url[len("file:") :])))
+            if url != req.url:
+                req.url = url
+            self._local(req, where)
+        return req
+
+    def direct(  # noqa: PLR0917
+        self, location: str, extras: str, marker: str, base: str, where: str, text: str
+    ) -> Requirement:
+        """A requirement for a path or URL written without a name."""
+        try:
+            url, name = _locate(location, base)
+        except ValueError as e:  # urllib's word on a malformed URL (a bad IPv6 host...)
+            msg = f"{where}: invalid URL {location!r}: {e}"
+            raise InvalidDeps(msg) from e
+        if name is None:
+            name = _project_name(url)
+        if name is None:
+            msg = (
+                f"{where}: cannot tell the package name of {text!r}; write it as `NAME @ {url}` "
+                "(or add #egg=NAME to the URL)"
+            )
+            raise InvalidDeps(msg)
+        req = _parse_requirement(f"{name}{extras} @ {url}{' ; ' + marker if marker else ''}", where)
+        self._local(req, where)
+        return req
+
+    def editable(self, value: str, base: str, here: str) -> Requirement:
+        """``-e PATH`` (a local directory, installed editable) or ``-e VCS_URL#egg=NAME`` (from pip freeze: uv
+        cannot install a VCS source editable, so it is installed from the URL, with a warning)."""
+        location, extras, marker = _split_direct(value)
+        if location is None or location.startswith(_VCS) or not os.path.isdir(_path_of(location, base)):
+            if location is not None and location.startswith(_VCS):
+                req = self.direct(location, extras, marker, base, here.rstrip(": "), value)
+                self.deps.warnings.append(
+                    f"{here}-e {value}: uv cannot install a VCS source editable; installing it from the URL"
+                )
+                return req
+            msg = (
+                f"{here}-e {value}: an editable requirement must be a local project directory "
+                "(e.g. `-e ./pkg`); for a package from an index write it without -e"
+            )
+            raise InvalidDeps(msg)
+        req = self.direct(location, extras, marker, base, here.rstrip(": "), value)
+        text = normalise(req)
+        self.deps.editables[text] = _path_of(location, base) + extras
+        return req
+
+    def _local(self, req: Requirement, where: str) -> None:
+        """A local project or archive: the files that stand for it go into the key."""
+        if not req.url or not req.url.startswith("file:"):
+            return
+        path = _url_path(req.url)
+        if not os.path.exists(path):
+            msg = f"{where}: {req}: no such file or directory: {path}"
+            raise InvalidDeps(msg)
+        files = {}
+        for name in _fingerprint.local_project_files(path):
+            try:
+                files[name] = hex_digest(read_bounded(name, "local project file"))
+            except InvalidDeps as e:
+                msg = f"{where}: {e}"
+                raise InvalidDeps(msg) from e
+        self.deps.files.update(files)
+        self.deps.local[normalise(req)] = files
+
+    def project(self, path: str) -> None:
+        """``--project DIR``: its pyproject.toml's dependencies (with the selected extras and groups), and the
+        project itself, editable unless ``--no-editable``."""
+        where = f"--project {path}"
+        pyproject = os.path.join(path, "pyproject.toml")
+        if not os.path.isfile(pyproject):
+            msg = f"{where}: no pyproject.toml in {path}"
+            raise InvalidDeps(msg)
+        self.file(pyproject, constraint=False, stack=(), where=f"{where}: ")
+        if self.deps.editable_projects:
+            req = self.editable(path, path, f"{where}: ")
+        else:
+            req = self.direct(path, "", "", path, where, path)
+        self.deps.requirements.append(req)
+        self.deps.lines.setdefault(ARGUMENTS, []).append(self.deps.pinned(req))
+
+    # -- projects and locks --------------------------------------------------------------------------------------
+    def pyproject(self, path: str, text: str, *, constraint: bool) -> None:
+        """``[project] dependencies``, the selected extras (``optional-dependencies``) and PEP 735 groups."""
+        data = _toml(path, text)
+        deps = self.deps
+        project = data.get("project")
+        groups = data.get("dependency-groups", {})
+        if not isinstance(project, dict):
+            msg = f"{path}: no [project] table: penvcache reads [project] dependencies"
+            raise InvalidDeps(msg)
+        if "dependencies" in project.get("dynamic", []):
+            msg = (
+                f"{path}: its dependencies are dynamic; install the project itself instead (-e {os.path.dirname(path)})"
+            )
+            raise InvalidDeps(msg)
+        texts = [(t, "dependencies") for t in _strings(project.get("dependencies", []), path, "dependencies")]
+        optional = project.get("optional-dependencies", {})
+        if not isinstance(optional, dict):
+            msg = f"{path}: [project.optional-dependencies] is not a table"
+            raise InvalidDeps(msg)
+        by_name: dict[str, str] = {canonicalize_name(k): k for k in optional}
+        wanted = list(by_name) if deps.all_extras else deps.extras
+        for extra in wanted:
+            if extra not in by_name:
+                msg = f"{path}: no extra {extra!r} in [project.optional-dependencies] (it has: {', '.join(by_name)})"
+                raise InvalidDeps(msg)
+            where = f"optional-dependencies.{by_name[extra]}"
+            texts += [(t, where) for t in _strings(optional[by_name[extra]], path, where)]
+        for group in deps.groups:
+            texts += _group(groups, group, path, ())
+        own = deps.lines[path]
+        base = os.path.dirname(path)
+        for line, where in texts:
+            req = self.requirement(line, base, f"{path}: {where}")
+            (deps.constraints if constraint else deps.requirements).append(req)
+            own.append(deps.pinned(req))
+
+    def pylock(self, path: str, text: str) -> None:
+        """A PEP 751 lock: handed to uv as it is; each package for this environment is validated at its version."""
+        data = _toml(path, text)
+        packages = data.get("packages")
+        if not isinstance(packages, list) or "lock-version" not in data:
+            msg = f"{path}: not a pylock.toml (PEP 751) file: no lock-version or [[packages]]"
+            raise InvalidDeps(msg)
+        own = self.deps.lines[path]
+        for number, package in enumerate(packages, start=1):
+            if not isinstance(package, dict) or not isinstance(package.get("name"), str):
+                msg = f"{path}: packages[{number}] has no name"
+                raise InvalidDeps(msg)
+            text = package["name"]
+            if isinstance(package.get("version"), str):
+                text += f"=={package['version']}"
+            if isinstance(package.get("marker"), str):
+                text += f" ; {package['marker']}"
+            req = _parse_requirement(text, f"{path}: packages[{number}]")
+            self.deps.requirements.append(req)
+            self.deps.from_lock.add(normalise(req))
+            own.append(normalise(req))
+        self.deps.locks.append(path)
+
+
+def _toml(path: str, text: str) -> dict[str, object]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
     try:
-        words = shlex.split(parts[1])
+        data: dict[str, object] = tomllib.loads(text)
+        return data
+    except tomllib.TOMLDecodeError as e:
+        msg = f"{path}: not valid TOML: {e}"
+        raise InvalidDeps(msg) from e
+
+
+def _strings(value: object, path: str, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        msg = f"{path}: {where} is not a list of requirement strings"
+        raise InvalidDeps(msg)
+    return list(value)
+
+
+def _group(groups: object, name: str, path: str, seen: tuple[str, ...]) -> list[tuple[str, str]]:
+    """A PEP 735 dependency group's requirements, its ``include-group``\\ s expanded."""
+    if not isinstance(groups, dict):
+        msg = f"{path}: [dependency-groups] is not a table"
+        raise InvalidDeps(msg)
+    by_name: dict[str, str] = {canonicalize_name(k): k for k in groups}
+    if name not in by_name:
+        msg = f"{path}: no dependency group {name!r} in [dependency-groups] (it has: {', '.join(by_name) or 'none'})"
+        raise InvalidDeps(msg)
+    if name in seen:
+        msg = f"{path}: dependency groups include each other: {' -> '.join([*seen, name])}"
+        raise InvalidDeps(msg)
+    entries = groups[by_name[name]]
+    if not isinstance(entries, list):
+        msg = f"{path}: dependency-groups.{by_name[name]} is not a list"
+        raise InvalidDeps(msg)
+    texts: list[tuple[str, str]] = []
+    for entry in entries:
+        if isinstance(entry, str):
+            texts.append((entry, f"dependency-groups.{by_name[name]}"))
+        elif isinstance(entry, dict) and isinstance(entry.get("include-group"), str):
+            texts += _group(groups, canonicalize_name(entry["include-group"]), path, (*seen, name))
+        else:
+            msg = f"{path}: dependency-groups.{by_name[name]}: {entry!r} is neither a requirement nor include-group"
+            raise InvalidDeps(msg)
+    return texts
+
+
+# -- paths and URLs ----------------------------------------------------------------------------------------------
+def _split_direct(text: str) -> tuple[str | None, str, str]:
+    """``(location, "[extras]", marker)`` when ``text`` is a path or URL without a name, else ``(None, "", "")``."""
+    location, _, marker = text.partition(";") if " ;" in text or "; " in text else (text, "", "")
+    location, marker = location.strip(), marker.strip()
+    extras = ""
+    match = re.fullmatch(r"(.*?)(\[[^\]]*\])", location)
+    if match and not _SCHEME.match(location):
+        location, extras = match.group(1), match.group(2)
+    if " @ " in location or ("@" in location.split("/")[0] and not location.startswith(_VCS)):
+        return None, "", ""
+    scheme = _SCHEME.match(location)
+    is_url = scheme is not None and len(scheme.group(0)) > 2  # not C:\ on Windows
+    is_path = (
+        location.startswith((".", "/", "~"))
+        or os.sep in location
+        or "/" in location
+        or location.lower().endswith(_ARCHIVES)
+    )
+    if not (is_url or is_path):
+        return None, "", ""
+    return location, extras, marker
+
+
+def _abspath(base: str, path: str) -> str:
+    return os.path.normpath(os.path.join(base, os.path.expanduser(path)))
+
+
+def _file_url(path: str) -> str:
+    return "file://" + pathname2url(path)
+
+
+def _url_path(url: str) -> str:
+    parts = urlsplit(url)
+    return unquote(parts.path)
+
+
+def _path_of(location: str, base: str) -> str:
+    if location.startswith("file:"):
+        return _url_path(location) if location.startswith("file://") else _abspath(base, unquote(location[5:]))
+    return _abspath(base, location)
+
+
+def _locate(location: str, base: str) -> tuple[str, str | None]:
+    """The URL for a path or URL, and the name its ``#egg=`` fragment or file name gives, if any."""
+    if location.startswith("file:") or not (_SCHEME.match(location) and len(location.split(":", maxsplit=1)[0]) > 1):
+        url = _file_url(_path_of(location, base))
+        fragment = location.partition("#")[2]
+        if fragment and not location.startswith("file://"):
+            url += "#" + fragment
+    else:
+        url = location
+    head, _, fragment = url.partition("#")
+    name = None
+    kept = []
+    for part in fragment.split("&") if fragment else []:
+        key, _, value = part.partition("=")
+        if key == "egg":
+            name = value
+        else:
+            kept.append(part)
+    url = head + ("#" + "&".join(kept) if kept else "")
+    if name is None and not url.startswith(_VCS):
+        filename = unquote(urlsplit(head).path.rstrip("/").rsplit("/", 1)[-1])
+        try:
+            if filename.endswith(".whl"):
+                name = parse_wheel_filename(filename)[0]
+            elif filename.endswith((".tar.gz", ".zip")):
+                name = parse_sdist_filename(filename)[0]
+        except (InvalidWheelFilename, InvalidSdistFilename):
+            name = None
+    return url, name
+
+
+def _project_name(url: str) -> str | None:
+    """A local project directory's name, from ``pyproject.toml`` or ``setup.cfg`` (no build needed)."""
+    if not url.startswith("file://"):
+        return None
+    path = _url_path(url)
+    if not os.path.isdir(path):
+        return None
+    pyproject = os.path.join(path, "pyproject.toml")
+    if os.path.isfile(pyproject):
+        data = _toml(pyproject, read_bounded(pyproject, "project file").decode("utf-8", "replace"))
+        project = data.get("project")
+        if isinstance(project, dict) and isinstance(project.get("name"), str):
+            name: str = project["name"]
+            return name
+    setup_cfg = os.path.join(path, "setup.cfg")
+    if os.path.isfile(setup_cfg):
+        import configparser
+
+        parser = configparser.ConfigParser()
+        try:
+            parser.read_string(read_bounded(setup_cfg, "project file").decode("utf-8", "replace"))
+        except configparser.Error:
+            return None
+        cfg_name: str | None = parser.get("metadata", "name", fallback=None)
+        return cfg_name or None
+    return None
+
+
+def _argument_option(line: str, here: str) -> list[tuple[str, str]]:
+    """One option given as an argument: ``OPTION`` or ``OPTION VALUE`` (the value taken as it is, spaces too)."""
+    head, _, value = line.strip().partition(" ")
+    option = _SPELLINGS.get(head)
+    if option is None or option in {"--requirement", "--constraint", "--find-links"}:
+        msg = f"{here}{line!r} is not an option penvcache takes as an argument (see penvcache ensure --help)"
+        raise InvalidDeps(msg)
+    value = value.strip()
+    if (option in _FLAGS) != (not value):
+        msg = f"{here}{head} takes {'no value' if option in _FLAGS else 'exactly one value'}: {line!r}"
+        raise InvalidDeps(msg)
+    return [(option, value)]
+
+
+def _split_options(line: str, here: str) -> list[tuple[str, str]]:
+    """The options of an option line (several may share one), canonical names and values."""
+    try:
+        words = shlex.split(line)
     except ValueError as e:
         msg = f"{here}cannot parse {line!r}: {e}"
         raise InvalidDeps(msg) from e
+    found: list[tuple[str, str]] = []
     while words:
-        word = words.pop(0)
-        if word == "--hash" and words:
+        head = words.pop(0)
+        value: str | None = None
+        if head.startswith("--") and "=" in head:  # --requirement=base.txt
+            head, value = head.split("=", 1)
+        elif head not in _SPELLINGS and head[:2] in _SPELLINGS and not head.startswith("--"):  # -rbase.txt
+            head, value = head[:2], head[2:]
+        option = _SPELLINGS.get(head)
+        if option is None or option in _ARGUMENT_ONLY:
+            if not head.startswith("-"):
+                msg = f"{here}{head!r} is neither an option nor a value of one: {line!r}"
+                raise InvalidDeps(msg)
+            instead = _INSTEAD.get(head) or _nearest(head)
+            hint = f" (write {instead})" if instead else ""
+            where = "in a requirements file" if option else ""
+            msg = f"{here}option {head} is not supported {where} by penvcache{hint}: {line!r}".replace("  ", " ")
+            raise InvalidDeps(msg)
+        if option in _FLAGS:
+            if value is not None:
+                msg = f"{here}{head} takes no value: {line!r}"
+                raise InvalidDeps(msg)
+            found.append((option, ""))
+            continue
+        if value is None:
+            if not words or (words[0].startswith("-") and words[0] != "-"):
+                msg = f"{here}{head} takes exactly one value: {line!r}"
+                raise InvalidDeps(msg)
             value = words.pop(0)
-        elif word.startswith("--hash="):
-            value = word[len("--hash=") :]
-        else:
-            msg = f"{here}option {word} is not supported on a requirement line by penvcache: {line!r}"
+        if not value:
+            msg = f"{here}{head} takes exactly one value: {line!r}"
             raise InvalidDeps(msg)
-        algorithm, _, digest = value.partition(":")
-        if _HASH_LENGTHS.get(algorithm) != len(digest) or not _HEX.fullmatch(digest):
-            msg = f"{here}--hash {value!r} is not ALGORITHM:HEXDIGEST (md5, sha256, sha384 or sha512): {line!r}"
-            raise InvalidDeps(msg)
-        hashes.append(f"{algorithm}:{digest.lower()}")
-    return req, hashes
+        found.append((option, value))
+    return found
+
+
+def _nearest(option: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(option, list(_SPELLINGS), n=1)
+    return close[0] if close else ""
+
+
+def _uv_option(option: str, value: str, here: str) -> tuple[str, str]:
+    """An option for uv's command line, as uv spells it."""
+    if option == "--pre":
+        return "--prerelease", "allow"
+    if option == "--prerelease" and value not in PRERELEASE:
+        msg = f"{here}--prerelease {value!r}: uv takes one of {', '.join(PRERELEASE)}"
+        raise InvalidDeps(msg)
+    if option == "--config-setting" and "=" not in value:
+        msg = f"{here}--config-settings {value!r} is not KEY=VALUE"
+        raise InvalidDeps(msg)
+    return option, value
 
 
 def _logical_lines(text: str) -> Iterable[tuple[int, str]]:
@@ -209,26 +846,3 @@ def _logical_lines(text: str) -> Iterable[tuple[int, str]]:
     tail = "".join(pending).strip()
     if tail:
         yield start, tail
-
-
-def _split_option(line: str, here: str) -> tuple[str, str]:
-    try:
-        words = shlex.split(line)
-    except ValueError as e:
-        msg = f"{here}cannot parse {line!r}: {e}"
-        raise InvalidDeps(msg) from e
-    head, *rest = words
-    if head.startswith("--") and "=" in head:  # --requirement=base.txt
-        head, value = head.split("=", 1)
-        rest = [value, *rest]
-    elif head not in _VALUE_OPTIONS and head[:2] in _VALUE_OPTIONS:  # -rbase.txt
-        head, rest = head[:2], [head[2:], *rest]
-    option = _VALUE_OPTIONS.get(head)
-    if option is None:
-        what = "editable requirements are" if head in {"-e", "--editable"} else f"option {head} is"
-        msg = f"{here}{what} not supported by penvcache: {line!r}"
-        raise InvalidDeps(msg)
-    if len(rest) != 1 or not rest[0]:
-        msg = f"{here}{head} takes exactly one value: {line!r}"
-        raise InvalidDeps(msg)
-    return option, rest[0]

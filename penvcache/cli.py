@@ -49,6 +49,59 @@ def add_ensure_options(parser: argparse.ArgumentParser) -> None:
         "--find-links", action="append", default=[], metavar="DIR", help="a directory of wheels to install from"
     )
     parser.add_argument(
+        "-e",
+        "--editable",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a local project directory to install editable; repeatable",
+    )
+    parser.add_argument(
+        "--index-url", "--default-index", dest="index_url", metavar="URL", help="the index (uv's --default-index)"
+    )
+    parser.add_argument(
+        "--extra-index-url",
+        "--index",
+        dest="extra_index_url",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="another index, before the default one (uv's --index); repeatable",
+    )
+    parser.add_argument("--no-index", action="store_true", help="use no index: only --find-links and local paths")
+    parser.add_argument("--pre", action="store_true", help="allow pre-releases (uv's --prerelease allow)")
+    parser.add_argument(
+        "--prerelease",
+        choices=("disallow", "allow", "if-necessary", "explicit", "if-necessary-or-explicit"),
+        help="uv's pre-release strategy",
+    )
+    parser.add_argument(
+        "--extra",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also a pyproject.toml deps file's optional dependencies NAME; repeatable",
+    )
+    parser.add_argument("--all-extras", action="store_true", help="every extra of the pyproject.toml deps files")
+    parser.add_argument(
+        "--group",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also a pyproject.toml deps file's dependency group NAME (PEP 735); repeatable",
+    )
+    parser.add_argument(
+        "--project",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a project: its pyproject.toml's dependencies (with --extra/--group) and the project itself",
+    )
+    parser.add_argument("--no-editable", action="store_true", help="install --project non-editable")
+    parser.add_argument(
+        "--exact", action="store_true", help="remove what the set does not need, as uv's --exact (part of the key)"
+    )
+    parser.add_argument(
         "--salt", action="append", default=[], metavar="TEXT", help="extra text for the key; repeatable"
     )
     parser.add_argument(
@@ -62,6 +115,21 @@ def add_ensure_options(parser: argparse.ArgumentParser) -> None:
         help="how long to wait for another process (300)",
     )
     add_cache_dir_option(parser)
+    parser.add_argument(
+        "--store",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a shared store (file://, s3://, gs://, az://, https:// WebDAV, or a directory) a miss installs from "
+        "and publishes to; repeatable, in order (default: $PENVCACHE_STORE)",
+    )
+    parser.add_argument(
+        "--store-readonly",
+        "--no-store-write",
+        dest="store_readonly",
+        action="store_true",
+        help="read the stores, never publish (for untrusted jobs)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     noise = parser.add_mutually_exclusive_group()
     noise.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
@@ -79,7 +147,24 @@ def ensure_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "cache_dir": args.cache_dir,
         "salt": args.salt,
         "salt_files": args.salt_file,
+        "store": args.store,
+        "store_write": not args.store_readonly,
+        "options": option_lines(args),
     }
+
+
+def option_lines(args: argparse.Namespace) -> list[str]:
+    """The uv options given on the command line, as the option lines :func:`penvcache.ensure` takes."""
+    lines = [f"--editable {path}" for path in args.editable]
+    lines += [f"--index-url {args.index_url}"] if args.index_url else []
+    lines += [f"--extra-index-url {url}" for url in args.extra_index_url]
+    lines += [f"--prerelease {args.prerelease}"] if args.prerelease else []
+    lines += [f"--extra {name}" for name in args.extra]
+    lines += [f"--group {name}" for name in args.group]
+    lines += [f"--project {path}" for path in args.project]
+    flags = ("--no-index", "--pre", "--all-extras", "--no-editable", "--exact")
+    lines += [flag for flag in flags if getattr(args, flag[2:].replace("-", "_"))]
+    return lines
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -116,6 +201,18 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--all", action="store_true", help="forget every venv")
     clear.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     clear.add_argument("--lock-timeout", type=float, default=300.0, metavar="SECONDS", help=argparse.SUPPRESS)
+    bundle = commands.add_parser(
+        "bundle", help="ensure the venv, then write its store entry (wheels + pylock.toml) into a directory"
+    )
+    add_ensure_options(bundle)
+    bundle.add_argument("--out", required=True, metavar="DIR", help="the bundle directory (a file:// store)")
+    store = commands.add_parser("store", help="look after a shared store: list, show KEY, gc")
+    store.add_argument("action", choices=["list", "show", "gc"])
+    store.add_argument("key", nargs="?", help="the portable key (show)")
+    store.add_argument(
+        "--store", action="append", default=[], metavar="URL", help="the store (default: $PENVCACHE_STORE)"
+    )
+    store.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     return parser
 
 
@@ -209,6 +306,7 @@ def _check(args: argparse.Namespace, *, probe: bool, quick: bool = False) -> Any
         args.cache_dir,
         args.salt,
         args.salt_file,
+        option_lines(args),
     )
     return explain(inputs, target, directory, probe=probe, quick=quick)
 
@@ -226,6 +324,8 @@ def _explain(args: argparse.Namespace) -> int:
         print(f"  {name:<13} {component['detail']}{short}{mark}")
     for reason in check.reasons:
         print(f"  why: {reason}")
+    for note in check.notes:
+        print(f"  note: {note}")
     return 0
 
 
@@ -240,9 +340,11 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _cache_dir(args: argparse.Namespace) -> str:
-    from ._state import default_cache_dir
+    from ._state import check_owned, default_cache_dir
 
-    return os.path.abspath(args.cache_dir) if args.cache_dir else default_cache_dir()
+    cache = os.path.abspath(args.cache_dir) if args.cache_dir else default_cache_dir()
+    check_owned(cache)  # another user's, or one others may write: refused before a file in it is read
+    return cache
 
 
 def _stats(args: argparse.Namespace) -> int:
@@ -253,9 +355,12 @@ def _stats(args: argparse.Namespace) -> int:
     if args.zero:
         try:
             stats.zero(cache)
-        except OSError as e:
-            msg = f"cannot reset the stats in {cache}: {e.strerror or e}"
-            raise InvalidInput(msg) from e
+        except PenvcacheError:
+            raise
+        except OSError as e:  # a full disk is exit 1, a file in the way exit 2
+            from ._state import fault
+
+            raise fault(cache, e, "cannot reset the stats in") from e
     if args.json:
         print(json.dumps({"cache_dir": cache, **counts, "zeroed": args.zero}))
         return 0
@@ -322,7 +427,97 @@ def _clear(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bundle(args: argparse.Namespace) -> int:
+    """Ensure the venv, then publish its entry into ``--out`` (whatever the ensure's outcome)."""
+    from . import _state
+    from ._installer import uv_bin
+    from ._store import Level, StoreUnusable, build_entry, portable_key, publish, target
+
+    kwargs = ensure_kwargs(args)
+    kwargs["store"], kwargs["store_write"] = [], False
+    result = run_ensure(args.venv, args.requirements, **kwargs, verbose=args.verbose)
+    _, inputs, _, directory = prepare(
+        args.venv,
+        args.requirements,
+        args.deps,
+        args.python,
+        args.offline,
+        args.find_links,
+        args.cache_dir,
+        args.salt,
+        args.salt_file,
+        option_lines(args),
+    )
+    from ._coordinator import parse
+    from ._store import _sources, portable
+
+    deps = parse(inputs)
+    why_not = portable(deps)
+    state = _state.read(directory)
+    if why_not is not None or state is None:
+        msg = f"cannot bundle {result.venv}: {why_not or 'nothing recorded'}"
+        raise InvalidInput(msg)
+    try:
+        indexes, resolve, build = _sources(deps, inputs)
+        key = portable_key(state["components"], indexes, target(result.python))
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="penvcache-bundle-") as work:
+            pylock, packages, blobs = build_entry(
+                result.python, [uv_bin(), "pip", "compile", *resolve], [str(r) for r in deps.requirements], build, work
+            )
+            level = Level("file://" + os.path.abspath(args.out))
+            new = publish(level, key, pylock, packages, blobs)
+    except StoreUnusable as e:
+        from ._errors import InstallFailed
+
+        msg = f"cannot bundle {result.venv}: {e}"
+        raise InstallFailed(msg) from e
+    if args.json:
+        print(json.dumps({"status": "written" if new else "present", "key": key, "out": os.path.abspath(args.out)}))
+    elif not args.quiet:
+        what = "wrote" if new else "already holds"
+        print(f"penvcache: {args.out} {what} entry {key[:12]} ({len(packages)} packages)")
+    return 0
+
+
+def _store(args: argparse.Namespace) -> int:
+    from ._store import Level, entries, gc, store_urls
+
+    urls = store_urls(args.store)
+    if len(urls) != 1:
+        msg = "give exactly one --store URL (or set PENVCACHE_STORE to one)"
+        raise InvalidInput(msg)
+    level = Level(urls[0])
+    if args.action == "list":
+        found = entries(level)
+        if args.json:
+            print(json.dumps({"store": level.shown, "entries": found}))
+        for entry in [] if args.json else found:
+            names = ", ".join(f"{p['name']}=={p['version']}" for p in entry.get("packages", []))
+            print(f"{entry['key'][:16]}  {entry.get('problem') or names}")
+        return 0
+    if args.action == "show":
+        if not args.key:
+            msg = "store show needs a KEY (see penvcache store list)"
+            raise InvalidInput(msg)
+        matches = [e for e in entries(level) if e["key"].startswith(args.key)]
+        if len(matches) != 1:
+            msg = f"{args.key!r} names {len(matches)} entries of {level.shown}, not one"
+            raise InvalidInput(msg)
+        print(json.dumps(matches[0], indent=None if args.json else 1))
+        return 0
+    deleted = gc(level)
+    if args.json:
+        print(json.dumps({"store": level.shown, "deleted": deleted}))
+    else:
+        print(f"penvcache: {level.shown}: deleted {len(deleted)} unreferenced blob{'' if len(deleted) == 1 else 's'}")
+    return 0
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "bundle": _bundle,
+    "store": _store,
     "ensure": _ensure,
     "run": _run,
     "explain": _explain,

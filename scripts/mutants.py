@@ -71,24 +71,24 @@ MUTANTS = [
     Mutant(
         "missing-salt-file-skipped",
         "_coordinator.py",
-        "        except OSError as e:\n            from ._errors import InvalidInput\n\n"
-        '            msg = f"--salt-file {path}: cannot read it: {e.strerror or e}"\n'
-        "            raise InvalidInput(msg) from e\n",
-        "        except OSError:\n            continue\n",
+        "        if data is None:\n            from ._errors import InvalidInput\n",
+        "        if data is None:\n            continue\n",
         ("tests/test_paths.py", "tests/test_explain.py"),
     ),
     Mutant(
         "state-write-in-place",
         "_state.py",
-        '    tmp = f"{path}.{os.getpid()}.tmp"\n',
-        "    tmp = path\n",
+        '    write_atomically(os.path.join(directory, STATE), MAGIC + len(payload).to_bytes(8, "big") + payload, '
+        "durable=False)",
+        '    with open(os.path.join(directory, STATE), "wb") as f:\n'
+        '        f.write(MAGIC + len(payload).to_bytes(8, "big") + payload)',
         ("tests/test_state.py",),
     ),
     Mutant(
-        "creating-mark-left-after-failure",
-        "_coordinator.py",
-        "(a kill or Ctrl-C leaves the mark)\n            os.remove(creating)\n",
-        "(a kill or Ctrl-C leaves the mark)\n",
+        "partial-venv-judged-by-top-level-names",
+        "_venv.py",
+        "    if not entries <= _UV_VENV_LAYOUT:\n        return False\n",
+        "    return entries <= _UV_VENV_LAYOUT\n",
         ("tests/test_crash.py",),
     ),
     Mutant(
@@ -170,9 +170,9 @@ MUTANTS = [
     ),
     Mutant(
         "killed-creation-never-cleared",
-        "_coordinator.py",
-        "            shutil.rmtree(venv.path)  # uv will not clear it",
-        "            pass",
+        "_venv.py",
+        "not (mark.matches(st) and _only_uv_layout(path, entries))",
+        "not (False and _only_uv_layout(path, entries))",
         ("tests/test_crash.py",),
     ),
     Mutant(

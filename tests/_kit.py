@@ -135,6 +135,74 @@ def site_packages(venv: Path) -> Path:
     return lib / "site-packages"
 
 
+_PROJECT_BACKEND = """
+import os, zipfile, base64, hashlib, tomllib
+
+def _meta():
+    with open("pyproject.toml", "rb") as f:
+        project = tomllib.load(f)["project"]
+    lines = ["Metadata-Version: 2.1", f"Name: {project['name']}", f"Version: {project['version']}"]
+    lines += [f"Requires-Dist: {r}" for r in project.get("dependencies", [])]
+    return project["name"], project["version"], "\\n".join(lines) + "\\n"
+
+def _line(path, data):
+    d = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{path},sha256={d},{len(data)}"
+
+def _wheel(directory, files_for):
+    name, version, metadata = _meta()
+    module = name.replace("-", "_").lower()
+    dist = f"{module}-{version}"
+    files = files_for(module)
+    files[f"{dist}.dist-info/METADATA"] = metadata.encode()
+    files[f"{dist}.dist-info/WHEEL"] = (
+        b"Wheel-Version: 1.0\\nGenerator: t\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"
+    )
+    record = [_line(p, d) for p, d in files.items()] + [f"{dist}.dist-info/RECORD,,"]
+    files[f"{dist}.dist-info/RECORD"] = ("\\n".join(record) + "\\n").encode()
+    wheel = f"{dist}-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(directory, wheel), "w") as zf:
+        for p, d in files.items():
+            zf.writestr(p, d)
+    return wheel
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+get_requires_for_build_editable = get_requires_for_build_wheel
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    def files(module):
+        out = {}
+        for root, _, names in os.walk(module):
+            for n in names:
+                if n.endswith(".py"):
+                    p = os.path.join(root, n)
+                    with open(p, "rb") as f:
+                        out[p.replace(os.sep, "/")] = f.read()
+        return out
+    return _wheel(wheel_directory, files)
+
+def build_editable(wheel_directory, config_settings=None, metadata_directory=None):
+    here = os.path.abspath(".")
+    return _wheel(wheel_directory, lambda module: {f"_{module}_editable.pth": (here + "\\n").encode()})
+"""
+
+
+def build_project(root: Path, name: str, version: str, *, requires: Iterable[str] = (), extra_toml: str = "") -> Path:
+    """A local project directory (PEP 517, an in-tree backend: builds offline, wheel and editable)."""
+    module = name.replace("-", "_").lower()
+    (root / module).mkdir(parents=True, exist_ok=True)
+    (root / module / "__init__.py").write_text(f'__version__ = "{version}"\n')
+    deps = ", ".join(f'"{r}"' for r in requires)
+    (root / "pyproject.toml").write_text(
+        '[build-system]\nrequires = []\nbuild-backend = "project_backend"\nbackend-path = ["."]\n\n'
+        f'[project]\nname = "{name}"\nversion = "{version}"\ndependencies = [{deps}]\n' + extra_toml
+    )
+    (root / "project_backend.py").write_text(_PROJECT_BACKEND)
+    return root
+
+
 def build_wheel_with_files(wheelhouse: Path, name: str, version: str, files: Mapping[str, str]) -> Path:
     """A wheel of ``name`` holding ``files`` (paths relative to site-packages) and its metadata, nothing else."""
     dist = f"{name.replace('-', '_')}-{version}"

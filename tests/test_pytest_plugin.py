@@ -184,7 +184,9 @@ def test_a_penvcache_error_is_a_one_line_failure(tmp_path: Path) -> None:
     test_dir = project(tmp_path, USES_PENV, deps="alpha-pkg\n-e ./somewhere\n")
     proc = pytest_run(test_dir, "--penv-deps", "../deps.txt")
     deps = tmp_path / "deps.txt"
-    assert_one_line_error(proc, f"penvcache: {deps}:2: editable requirements are not supported")
+    assert_one_line_error(
+        proc, f"penvcache: {deps}:2: -e ./somewhere: an editable requirement must be a local project directory"
+    )
 
 
 def test_a_lock_timeout_is_a_one_line_failure(

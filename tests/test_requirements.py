@@ -50,8 +50,8 @@ def test_missing_nested_file_names_the_including_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("line", "fragment"),
     [
-        ("-e .", "editable"),
-        ("--pre", "option --pre"),
+        ("-e alpha-pkg", "editable requirement must be a local project"),
+        ("--use-feature x", "option --use-feature"),
         ("-r", "takes exactly one value"),
         ("foo ==", "invalid requirement"),
     ],

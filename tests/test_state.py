@@ -56,7 +56,11 @@ def test_state_is_written_atomically_without_waiting_for_the_disk(
         "installer": {},
         "stamp": "s",
         "stamp_paths": [],
+        "venv": "/v",
+        "status": "installed",
+        "when": 1.0,
     }
+    (tmp_path / "entry").mkdir()
     _state.write(str(tmp_path / "entry"), state)
     assert _state.read(str(tmp_path / "entry")) == {"format": _state.FORMAT, **state}
     assert [p.name for p in (tmp_path / "entry").iterdir()] == [_state.STATE]
@@ -65,6 +69,7 @@ def test_state_is_written_atomically_without_waiting_for_the_disk(
 def test_a_state_write_replaces_the_file_and_never_rewrites_it_in_place(tmp_path: Path) -> None:
     """A reader holding the old file (here a second link to it) sees the old record whole, never part of the new."""
     entry = str(tmp_path / "entry")
+    (tmp_path / "entry").mkdir()
     _state.write(entry, _state_of("old"))
     old = tmp_path / "entry" / _state.STATE
     kept = tmp_path / "kept"
@@ -88,4 +93,7 @@ def _state_of(fingerprint: str) -> dict[str, object]:
         "installer": {},
         "stamp": "s",
         "stamp_paths": [],
+        "venv": "/v",
+        "status": "installed",
+        "when": 1.0,
     }

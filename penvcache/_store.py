@@ -1,0 +1,575 @@
+"""The shared store (L2): resolved, hash-checked wheelhouses on an object store, keyed by the portable key.
+
+Layout of one store (any URL obstore reads: ``file://``, ``s3://``, ``gs://``, ``az://``, ``http(s)://`` WebDAV)::
+
+    entries/<portable key>/manifest.json    written last, create-only: the first complete entry wins
+    entries/<portable key>/pylock.toml      PEP 751, as uv resolved it: exactly what was installed
+    blobs/sha256/<hh>/<sha256>              the wheels, content-addressed
+
+Reading checks every blob's size and sha256 before uv sees it, and uv installs them with ``--require-hashes``
+from that directory alone (``--offline --no-index``). A missing, partial or corrupt entry is a miss that falls
+through to the normal install with one line saying why. Whoever can write a store can poison it for everyone who
+reads it: give untrusted jobs ``--store-readonly``.
+
+This module imports obstore (the ``penvcache[store]`` extra) and is only imported on a miss.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from ._digest import digest, hex_digest
+from ._errors import InvalidInput
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+PYLOCK = "pylock.toml"
+#: a blob younger than this is never collected: its publisher may not have written the manifest yet
+GC_GRACE = 3600.0
+#: marker-environment fields left out of the portable key: kernel builds differ between machines of one fleet
+_MACHINE_SPECIFIC = ("platform_release", "platform_version")
+
+# Run by the target venv's interpreter: what decides which wheels fit it (its markers and tags' inputs).
+_TARGET_SCRIPT = """
+import json, os, platform, sys, sysconfig
+impl = sys.implementation
+v = impl.version
+iv = "%d.%d.%d" % (v.major, v.minor, v.micro)
+if v.releaselevel != "final":
+    iv += v.releaselevel[0] + str(v.serial)
+print(json.dumps({
+    "implementation_name": impl.name,
+    "implementation_version": iv,
+    "os_name": os.name,
+    "platform_machine": platform.machine(),
+    "platform_python_implementation": platform.python_implementation(),
+    "platform_system": platform.system(),
+    "python_full_version": platform.python_version(),
+    "python_version": ".".join(platform.python_version_tuple()[:2]),
+    "sys_platform": sys.platform,
+    "soabi": sysconfig.get_config_var("SOABI") or "",
+    "platform": sysconfig.get_platform(),
+    "libc": list(platform.libc_ver()),
+    "maxsize": sys.maxsize,
+}, sort_keys=True))
+"""
+
+
+class StoreUnusable(Exception):  # a reason to fall through, not an error the caller sees
+    """This store level cannot serve the entry; the message says why in one line."""
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None and parts.username is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    return parts._replace(netloc=f"****@{host}").geturl()
+
+
+def store_urls(urls: Iterable[str]) -> list[str]:
+    """The chain of store URLs: the arguments, else ``PENVCACHE_STORE`` (whitespace-separated); plain paths become
+    ``file://`` URLs."""
+    chain = [u for u in urls if u] or os.environ.get("PENVCACHE_STORE", "").split()
+    out: list[str] = []
+    for given in chain:
+        url = given if "://" in given else "file://" + os.path.abspath(os.path.expanduser(given))
+        if url not in out:
+            out.append(url)
+    return out
+
+
+class Level:
+    """One store of the chain, through obstore."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.shown = _redact(url)
+        try:
+            import obstore.store
+        except ImportError as e:
+            msg = f"--store {self.shown}: the store needs obstore: pip install 'penvcache[store]'"
+            raise InvalidInput(msg) from e
+        try:
+            if url.startswith("file://"):
+                os.makedirs(unquote(urlsplit(url).path), exist_ok=True)
+                self.store: Any = obstore.store.LocalStore.from_url(url)
+            else:
+                # a store that does not answer is a miss in seconds, not after object_store's 3 minutes of retries
+                options: dict[str, Any] = {"retry_config": {"max_retries": 2, "retry_timeout": timedelta(seconds=30)}}
+                if url.startswith(("http://", "https://")):  # cloud stores take their client options from the env
+                    options["client_options"] = {"timeout": "600s", "allow_http": url.startswith("http://")}
+                self.store = obstore.store.from_url(url, **options)
+        except (OSError, ValueError, obstore.exceptions.BaseError) as e:
+            msg = f"--store {self.shown}: cannot open it: {_one_line(e)}"
+            raise InvalidInput(msg) from e
+
+    def get(self, path: str) -> bytes | None:
+        """The object's bytes, or None when it does not exist."""
+        import obstore
+
+        try:
+            return bytes(obstore.get(self.store, path).bytes())
+        except (FileNotFoundError, obstore.exceptions.NotFoundError):
+            return None
+
+    def put_new(self, path: str, data: bytes) -> bool:
+        """Create the object; False when it exists already (never overwritten)."""
+        import obstore
+
+        try:
+            obstore.put(self.store, path, data, mode="create")
+        except (FileExistsError, obstore.exceptions.AlreadyExistsError):
+            return False
+        except NotImplementedError:  # HTTP/WebDAV: no conditional put, so check, then put the whole object
+            if self.exists(path):
+                return False
+            obstore.put(self.store, path, data)
+        return True
+
+    def exists(self, path: str) -> bool:
+        import obstore
+
+        try:
+            obstore.head(self.store, path)
+        except (FileNotFoundError, obstore.exceptions.NotFoundError):
+            return False
+        return True
+
+    def list(self, prefix: str) -> list[dict[str, Any]]:
+        import obstore
+
+        found: list[dict[str, Any]] = []
+        for chunk in obstore.list(self.store, prefix):
+            found.extend(dict(meta) for meta in chunk)
+        return found
+
+    def delete(self, path: str) -> None:
+        import obstore
+
+        obstore.delete(self.store, path)
+
+
+def _one_line(e: BaseException) -> str:
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    return lines[0] if lines else type(e).__name__
+
+
+def blob_path(sha256: str) -> str:
+    return f"blobs/sha256/{sha256[:2]}/{sha256}"
+
+
+def entry_path(key: str, name: str) -> str:
+    return f"entries/{key}/{name}"
+
+
+# --- the portable key --------------------------------------------------------------------------------------------
+
+
+def target(python: str) -> dict[str, Any]:
+    """The facts of the venv's interpreter that decide which wheels fit it."""
+    proc = subprocess.run([python, "-I", "-c", _TARGET_SCRIPT], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        msg = f"cannot read the target of {python}: {(proc.stderr.strip().splitlines() or ['no output'])[-1]}"
+        raise StoreUnusable(msg)
+    facts: dict[str, Any] = json.loads(proc.stdout)
+    for name in _MACHINE_SPECIFIC:
+        facts.pop(name, None)
+    return facts
+
+
+def portable_key(components: dict[str, str | None], index_sources: Sequence[str], facts: dict[str, Any]) -> str:
+    """The key another machine computes for the same set: every component of the local key but the venv instance,
+    its base interpreter and the sources (find-links directories differ per machine; index URLs do not), plus
+    the index URLs and the target's facts."""
+    parts = {name: value for name, value in components.items() if name not in ("python", "venv", "sources") and value}
+    return digest({"format": FORMAT, "components": parts, "indexes": sorted(index_sources), "target": facts})
+
+
+# --- reading -----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Fetched:
+    """An entry whose wheels are checked and written to ``directory``."""
+
+    store: str
+    key: str
+    directory: str
+    packages: list[dict[str, Any]] = field(default_factory=list)
+    size: int = 0
+
+    def requirement_lines(self) -> list[str]:
+        """``name==version --hash=...`` for every package: uv installs exactly these files."""
+        lines = []
+        for package in self.packages:
+            hashes = "".join(f" --hash=sha256:{f['sha256']}" for f in package["files"])
+            lines.append(f"{package['name']}=={package['version']}{hashes}")
+        return lines
+
+
+def _checked_manifest(data: bytes, key: str) -> dict[str, Any]:
+    try:
+        manifest = json.loads(data)
+    except ValueError as e:
+        msg = f"its manifest is not JSON ({_one_line(e)})"
+        raise StoreUnusable(msg) from e
+    ok = isinstance(manifest, dict) and manifest.get("format") == FORMAT and manifest.get("key") == key
+    packages = manifest.get("packages") if ok else None
+    if not isinstance(packages, list) or not packages:
+        msg = "its manifest is not a penvcache manifest for this key"
+        raise StoreUnusable(msg)
+    for package in packages:
+        files = package.get("files") if isinstance(package, dict) else None
+        good = (
+            isinstance(files, list)
+            and files
+            and isinstance(package.get("name"), str)
+            and isinstance(package.get("version"), str)
+            and all(
+                isinstance(f, dict)
+                and isinstance(f.get("filename"), str)
+                and f["filename"].endswith(".whl")
+                and "/" not in f["filename"]
+                and f["filename"] not in (".", "..")
+                and isinstance(f.get("sha256"), str)
+                and len(f["sha256"]) == 64
+                and isinstance(f.get("size"), int)
+                for f in files
+            )
+        )
+        if not good:
+            msg = f"its manifest lists a malformed package: {str(package)[:80]}"
+            raise StoreUnusable(msg)
+    checked: dict[str, Any] = manifest
+    return checked
+
+
+def fetch(level: Level, key: str, directory: str) -> Fetched:
+    """The entry for ``key`` from one store, every wheel checked against its sha256 and size."""
+    data = level.get(entry_path(key, MANIFEST))
+    if data is None:
+        msg = "no entry for this key"
+        raise StoreUnusable(msg)
+    manifest = _checked_manifest(data, key)
+    fetched = Fetched(level.url, key, directory, manifest["packages"])
+    for package in fetched.packages:
+        for f in package["files"]:
+            blob = level.get(blob_path(f["sha256"]))
+            if blob is None:
+                msg = f"its blob for {f['filename']} is missing"
+                raise StoreUnusable(msg)
+            if len(blob) != f["size"] or hex_digest(blob) != f["sha256"]:
+                msg = f"its blob for {f['filename']} fails its sha256 check"
+                raise StoreUnusable(msg)
+            with open(os.path.join(directory, f["filename"]), "wb") as out:
+                out.write(blob)
+            fetched.size += len(blob)
+    return fetched
+
+
+def lookup(urls: Sequence[str], key: str, directory: str) -> tuple[Fetched | None, list[str]]:
+    """The first store of the chain that serves ``key`` (its wheels checked, in ``directory``), and the stores
+    before it that did not (to back-fill)."""
+    missed: list[str] = []
+    for url in urls:
+        level = Level(url)
+        try:
+            return fetch(level, key, directory), missed
+        except StoreUnusable as e:
+            _say(f"store {level.shown}: {e}; {'trying the next store' if url != urls[-1] else 'installing normally'}")
+        except Exception as e:  # any fault of a store level is a miss, never an error
+            _say(f"store {level.shown}: cannot read it ({_one_line(e)}); installing normally")
+        for name in os.listdir(directory):  # nothing of a rejected entry may reach uv
+            os.remove(os.path.join(directory, name))
+        missed.append(url)
+    return None, missed
+
+
+def _say(line: str) -> None:
+    sys.stderr.write(f"penvcache: {line}\n")
+
+
+# --- writing -----------------------------------------------------------------------------------------------------
+
+
+def _pylock_packages(text: str) -> list[dict[str, Any]]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover (3.10)
+        import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+    packages: list[dict[str, Any]] = tomllib.loads(text).get("packages", [])
+    return packages
+
+
+def _read_source(where: dict[str, Any], base: str) -> tuple[str, bytes]:
+    """A pylock wheel or sdist: its file name and bytes, checked against its sha256."""
+    import urllib.request
+
+    if "path" in where:
+        path = os.path.join(base, where["path"])
+        name = os.path.basename(path)
+        with open(path, "rb") as f:
+            data = f.read()
+    else:
+        url = where["url"]
+        name = unquote(os.path.basename(urlsplit(url).path))
+        if url.startswith("file://"):
+            with open(unquote(urlsplit(url).path), "rb") as f:
+                data = f.read()
+        else:
+            with urllib.request.urlopen(url, timeout=60) as response:  # an index's download URL
+                data = response.read()
+    expected = (where.get("hashes") or {}).get("sha256")
+    if expected and hex_digest(data) != expected:
+        msg = f"{name} does not match the sha256 the resolver recorded"
+        raise StoreUnusable(msg)
+    return name, data
+
+
+def build_entry(
+    python: str, resolve: list[str], requirement_lines: Sequence[str], build_options: list[str], work: str
+) -> tuple[str, list[dict[str, Any]], dict[str, bytes]]:
+    """Resolve the set as installed into a PEP 751 lock and gather its wheels (sdists built into wheels once).
+
+    ``resolve`` is the uv command prefix (``uv pip compile`` with the set's sources); the versions installed in
+    the venv are given as constraints, so the lock says what was installed, not what the index has now.
+    """
+    from ._installer import _run, _uv_error, uv_bin
+
+    requirements = os.path.join(work, "requirements.in")
+    with open(requirements, "w", encoding="utf-8") as f:
+        f.writelines(f"{line}\n" for line in requirement_lines)
+    listed = _run([uv_bin(), "pip", "list", "--format", "json", "--python", python], verbose=False)
+    pins = os.path.join(work, "installed.txt")
+    with open(pins, "w", encoding="utf-8") as f:
+        for dist in json.loads(listed.stdout.strip().splitlines()[-1] if listed.returncode == 0 else "[]"):
+            if not dist.get("editable_project_location"):
+                f.write(f"{dist['name']}=={dist['version']}\n")
+    lock = os.path.join(work, PYLOCK)
+    proc = _run(
+        [*resolve, requirements, "-c", pins, "--format", "pylock.toml", "--python", python, "-o", lock, "-q"],
+        verbose=False,
+    )
+    if proc.returncode != 0:
+        msg = f"cannot lock the set for the store: {_uv_error(proc.stdout)}"
+        raise StoreUnusable(msg)
+    with open(lock, encoding="utf-8") as f:
+        text = f.read()
+    packages: list[dict[str, Any]] = []
+    blobs: dict[str, bytes] = {}
+    for package in _pylock_packages(text):
+        files = []
+        sources = package.get("wheels") or []
+        if not sources:
+            if "sdist" not in package:
+                msg = f"{package.get('name')} is neither a wheel nor an sdist (a local or VCS project)"
+                raise StoreUnusable(msg)
+            sources = [_built_wheel(package, work, build_options)]
+        for source in sources:
+            name, data = source if isinstance(source, tuple) else _read_source(source, work)
+            sha = hex_digest(data)
+            blobs[sha] = data
+            files.append({"filename": name, "sha256": sha, "size": len(data)})
+        packages.append({"name": package["name"], "version": str(package["version"]), "files": files})
+    return text, packages, blobs
+
+
+def _built_wheel(package: dict[str, Any], work: str, build_options: list[str]) -> tuple[str, bytes]:
+    """An sdist-only package, built into a wheel with uv."""
+    from ._installer import _run, _uv_error, uv_bin
+
+    name, data = _read_source(package["sdist"], work)
+    sdists = tempfile.mkdtemp(dir=work)
+    sdist = os.path.join(sdists, name)
+    with open(sdist, "wb") as f:
+        f.write(data)
+    out = tempfile.mkdtemp(dir=work)
+    proc = _run([uv_bin(), "build", "--wheel", sdist, "-o", out, "-q", *build_options], verbose=False)
+    wheels = [n for n in os.listdir(out) if n.endswith(".whl")]
+    if proc.returncode != 0 or len(wheels) != 1:
+        msg = f"cannot build a wheel of {name}: {_uv_error(proc.stdout)}"
+        raise StoreUnusable(msg)
+    with open(os.path.join(out, wheels[0]), "rb") as f:
+        return wheels[0], f.read()
+
+
+def publish(level: Level, key: str, pylock: str, packages: list[dict[str, Any]], blobs: dict[str, bytes]) -> bool:
+    """Write the entry: blobs, then the lock, then the manifest, create-only. False when an entry was there."""
+    if level.exists(entry_path(key, MANIFEST)):
+        return False
+    for sha, data in blobs.items():
+        level.put_new(blob_path(sha), data)
+    level.put_new(entry_path(key, PYLOCK), pylock.encode())
+    manifest = {"format": FORMAT, "key": key, "created": time.time(), "packages": packages}
+    return level.put_new(entry_path(key, MANIFEST), json.dumps(manifest, indent=1, sort_keys=True).encode())
+
+
+# --- operating a store -------------------------------------------------------------------------------------------
+
+
+def entries(level: Level) -> list[dict[str, Any]]:
+    """Every complete entry: its key, when it was made, its packages."""
+    found: list[dict[str, Any]] = []
+    for meta in level.list("entries/"):
+        path = str(meta["path"])
+        if not path.endswith("/" + MANIFEST):
+            continue
+        key = path.split("/")[-2]
+        data = level.get(path)
+        try:
+            manifest = _checked_manifest(data or b"", key)
+        except StoreUnusable as e:
+            found.append({"key": key, "problem": str(e), "packages": []})
+            continue
+        found.append({"key": key, "created": manifest.get("created"), "packages": manifest["packages"]})
+    return found
+
+
+def gc(level: Level, *, now: float | None = None) -> list[str]:
+    """Delete the blobs no manifest references, never one younger than :data:`GC_GRACE` seconds."""
+    now = time.time() if now is None else now
+    referenced = {
+        f["sha256"] for entry in entries(level) for package in entry.get("packages", []) for f in package["files"]
+    }
+    deleted = []
+    for meta in level.list("blobs/"):
+        path = str(meta["path"])
+        modified = meta.get("last_modified")
+        age = now - modified.timestamp() if modified is not None else 0.0
+        if path.rsplit("/", 1)[-1] not in referenced and age >= GC_GRACE:
+            with contextlib.suppress(Exception):
+                level.delete(path)
+                deleted.append(path)
+    return deleted
+
+
+# --- the coordinator's two calls ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Attempt:
+    """What the read path did on one miss, for the write path after validation."""
+
+    key: str | None = None
+    served_by: str | None = None
+    missed: list[str] = field(default_factory=list)
+    bytes_fetched: int = 0
+
+
+def _sources(deps: Any, inputs: Any) -> tuple[list[str], list[str], list[str]]:
+    """(index sources for the key, uv options for resolving, uv options for building sdists)."""
+    indexes = [_redact(line) for line in deps.source_lines() if not line.startswith("--find-links")]
+    links = list(dict.fromkeys([*inputs.find_links, *deps.find_links]))
+    build = [opt for link in links for opt in ("--find-links", link)]
+    if inputs.offline:
+        build.append("--offline")
+    resolve = list(build)
+    resolve += [opt for opt in deps.install_options() if opt not in ("--exact", "--require-hashes")]
+    for url in deps.index_urls[-1:]:
+        resolve += ["--default-index", url]
+    for url in deps.extra_index_urls:
+        resolve += ["--extra-index-url", url]
+    if deps.no_index:
+        resolve.append("--no-index")
+    return indexes, resolve, build
+
+
+def portable(deps: Any) -> str | None:
+    """Why this set cannot be shared between machines, or None."""
+    local = [str(r) for r in deps.requirements if r.url]
+    if local:
+        return f"{local[0]} is a direct reference (its files are this machine's)"
+    if deps.projects or deps.editables:
+        return "it installs a local project"
+    if deps.locks:
+        return "a pylock.toml deps file is installed as it is (share the lock itself)"
+    return None
+
+
+def install_from_store(
+    urls: Sequence[str], venv: Any, inputs: Any, components: dict[str, str | None], deps: Any, *, verbose: bool
+) -> Attempt:
+    """Look the set up in the chain and install it from the first store that has it, checked; else an empty
+    attempt (the caller installs normally)."""
+    from ._installer import _run, _uv_error, uv_bin
+
+    attempt = Attempt()
+    why_not = portable(deps)
+    if why_not is not None:
+        _say(f"store: not used: {why_not}")
+        return attempt
+    try:
+        indexes, _, _ = _sources(deps, inputs)
+        attempt.key = portable_key(components, indexes, target(venv.python))
+    except StoreUnusable as e:
+        _say(f"store: not used: {e}")
+        return attempt
+    with tempfile.TemporaryDirectory(prefix="penvcache-store-") as work:
+        wheels = os.path.join(work, "wheels")
+        os.mkdir(wheels)
+        fetched, attempt.missed = lookup(urls, attempt.key, wheels)
+        if fetched is None:
+            return attempt
+        requirements = os.path.join(work, "requirements.txt")
+        with open(requirements, "w", encoding="utf-8") as f:
+            f.writelines(f"{line}\n" for line in fetched.requirement_lines())
+        cmd = [uv_bin(), "pip", "install", "--python", venv.python, "-r", requirements, "--require-hashes"]
+        cmd += ["--no-deps", "--offline", "--no-index", "--find-links", wheels, "--reinstall"]
+        if deps.exact:  # what the set does not need goes, as it would without the store
+            cmd.append("--exact")
+        proc = _run(cmd, verbose=verbose)
+        if proc.returncode != 0:
+            why = _uv_error(proc.stdout)
+            _say(f"store {_redact(fetched.store)}: its wheels did not install ({why}); installing normally")
+            attempt.missed.append(fetched.store)
+            return attempt
+        attempt.served_by, attempt.bytes_fetched = fetched.store, fetched.size
+        _say(f"installed {len(fetched.packages)} packages from store {_redact(fetched.store)}")
+    return attempt
+
+
+def publish_after(  # noqa: PLR0917
+    urls: Sequence[str], attempt: Attempt, venv: Any, inputs: Any, deps: Any, requirement_lines: Sequence[str]
+) -> int:
+    """After a validated install: write the entry to every store that lacked it (all, when the set came from the
+    index; the faster levels before the one that served it, to back-fill). Failures are reported, never raised.
+    Returns the bytes published."""
+    if attempt.key is None:
+        return 0
+    targets = attempt.missed if attempt.served_by else list(urls)
+    if not targets:
+        return 0
+    published = 0
+    try:
+        _, resolve, build = _sources(deps, inputs)
+        from ._installer import uv_bin
+
+        with tempfile.TemporaryDirectory(prefix="penvcache-publish-") as work:
+            pylock, packages, blobs = build_entry(
+                venv.python, [uv_bin(), "pip", "compile", *resolve], requirement_lines, build, work
+            )
+            for url in targets:
+                level = Level(url)
+                try:
+                    if publish(level, attempt.key, pylock, packages, blobs):
+                        published += sum(len(b) for b in blobs.values())
+                        _say(f"published {len(packages)} packages to store {level.shown}")
+                except Exception as e:  # publishing never fails the ensure
+                    _say(f"store {level.shown}: cannot publish ({_one_line(e)})")
+    except (StoreUnusable, InvalidInput, OSError) as e:
+        _say(f"store: cannot publish ({_one_line(e)})")
+    return published

@@ -1,0 +1,151 @@
+"""No uv left changing the venv once its lock is free: after SIGINT, SIGTERM, SIGHUP or kill -9 of ``ensure``."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import penvcache
+from penvcache._installer import uv_bin
+from tests.conftest import run_cli, wait_for
+
+REQS = ("slow-pkg", "alpha-pkg")
+
+
+def processes_naming(path: Path) -> list[str]:
+    """The command lines of the live processes (zombies have none) that name ``path``."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if str(path) in cmdline and int(pid) != os.getpid():
+            found.append(f"{pid}: {cmdline}")
+    return found
+
+
+def start_ensure(
+    procs: list[subprocess.Popen[str]], venv: Path, wheelhouse: Path, building: Path, **env: str
+) -> subprocess.Popen[str]:
+    """``penvcache ensure`` in a session of its own, on its way to build the slow sdist (``building`` says when)."""
+    args = ["ensure", *REQS, "--venv", str(venv), "--offline", "--find-links", str(wheelhouse)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "penvcache", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, "SLOW_BUILD_MARKER": str(building), "SLOW_BUILD_SECONDS": "30", **env},
+    )
+    procs.append(proc)
+    return proc
+
+
+def slow_pkg_installed(venv: Path) -> bool:
+    return any(venv.glob("lib/python*/site-packages/slow_pkg*"))
+
+
+@pytest.mark.parametrize(
+    ("signum", "code"),
+    [(signal.SIGTERM, 128 + signal.SIGTERM), (signal.SIGHUP, 128 + signal.SIGHUP), (signal.SIGINT, 130)],
+)
+def test_a_signal_stops_uv_before_the_lock_is_released(
+    tmp_path: Path,
+    venv: Path,
+    wheelhouse: Path,
+    procs: list[subprocess.Popen[str]],
+    signum: signal.Signals,
+    code: int,
+) -> None:
+    building = tmp_path / "building"
+    proc = start_ensure(procs, venv, wheelhouse, building)
+    wait_for(building, proc)  # uv is building slow-pkg's wheel (for 30 s)
+    proc.send_signal(signum)  # to penvcache only, not to its session
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert "Traceback" not in err
+    # penvcache has exited, so its lock is free: nothing of the install may still run
+    assert processes_naming(venv) == []
+    assert processes_naming(tmp_path / "uv-cache") == []  # nor the build backend uv started (its whole group)
+    assert not slow_pkg_installed(venv)  # the signal landed while uv was building, before it installed
+    result = penvcache.ensure(venv, REQS, offline=True, find_links=[wheelhouse], lock_timeout=0)
+    assert result.status == "installed"
+
+
+def test_after_kill_9_no_uv_changes_the_venv_once_the_next_holder_has_the_lock(
+    tmp_path: Path, venv: Path, wheelhouse: Path, procs: list[subprocess.Popen[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A PENVCACHE_UV that, when SCAN_INTO is set, writes down which processes name the venv before it runs uv:
+    # the next holder's first uv call happens under the lock, before it looks at the venv.
+    scan = tmp_path / "scan.txt"
+    wrapper = tmp_path / "scanning-uv"
+    wrapper.write_text(
+        f"#!{sys.executable}\n"
+        "import os, sys\n"
+        "if os.environ.get('SCAN_INTO'):\n"
+        f"    sys.path.insert(0, {str(Path(__file__).parent.parent)!r})\n"
+        "    from tests.test_orphans import processes_naming\n"
+        "    from pathlib import Path\n"
+        "    with open(os.environ['SCAN_INTO'], 'a') as f:\n"
+        "        f.writelines(line + '\\n' for line in processes_naming(Path(os.environ['VENV'])))\n"
+        "        f.write('scanned\\n')\n"
+        f"os.execv({uv_bin()!r}, [{uv_bin()!r}, *sys.argv[1:]])\n"
+    )
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PENVCACHE_UV", str(wrapper))
+    building = tmp_path / "building"
+    proc = start_ensure(procs, venv, wheelhouse, building)
+    wait_for(building, proc)  # uv is building slow-pkg's wheel (for 30 s)
+    (uv,) = [int(line.split(":")[0]) for line in processes_naming(venv) if "pip install" in line]
+    try:
+        proc.kill()  # penvcache only: uv is in a session of its own
+        proc.communicate(timeout=60)
+        assert not slow_pkg_installed(venv)  # the kill landed while uv was building, before it installed
+        monkeypatch.setenv("SCAN_INTO", str(scan))
+        monkeypatch.setenv("VENV", str(venv))
+        result = penvcache.ensure(venv, REQS, offline=True, find_links=[wheelhouse], lock_timeout=0)
+        assert result.status == "installed"
+        lines = scan.read_text().splitlines()
+        assert lines[0] == "scanned", lines  # no process named the venv when the next holder first ran uv
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # uv's group: the build backend outlives a killed uv
+            os.killpg(uv, signal.SIGKILL)
+
+
+def test_a_miss_waits_for_the_uv_that_holds_the_venvs_lock(
+    tmp_path: Path, venv: Path, wheelhouse: Path, procs: list[subprocess.Popen[str]]
+) -> None:
+    penvcache.ensure(venv, ["gamma-pkg"], offline=True, find_links=[wheelhouse])
+    ready = tmp_path / "ready"
+    holder = subprocess.Popen(  # holds <venv>/.lock as a running `uv pip install` does
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys, time\n"
+            "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
+            "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+            "open(sys.argv[2], 'w').close()\n"
+            "time.sleep(120)\n",
+            str(venv / ".lock"),
+            str(ready),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    procs.append(holder)
+    wait_for(ready, holder)
+    args = ["ensure", "alpha-pkg", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse)]
+    proc = run_cli(*args, "--lock-timeout", "1")
+    assert proc.returncode == 3, proc.stderr
+    assert f"waiting for the uv process that holds {venv}/.lock" in proc.stderr
+    assert f"(a uv process holds {venv}/.lock)" in proc.stderr
+    assert not any(venv.glob("lib/python*/site-packages/alpha_pkg"))  # nothing was installed

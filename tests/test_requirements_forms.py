@@ -1,0 +1,435 @@
+"""Requirements files as uv reads them: every line form and option, against the real uv; and bounded input."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from penvcache import InvalidDeps
+from penvcache._requirements import MAX_FILE_BYTES, read_deps
+from tests._kit import build_project, build_wheel, site_packages
+from tests.conftest import run_cli
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """An http.server on 127.0.0.1 serving a directory: (base URL, the directory)."""
+    root = tmp_path / "served"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", root
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=30)
+
+
+def ensure_file(venv: Path, deps: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return run_cli("ensure", "--venv", str(venv), "-r", str(deps), *extra)
+
+
+def dist_info(venv: Path, name: str) -> Path:
+    (found,) = site_packages(venv).glob(f"{name.replace('-', '_')}-*.dist-info")
+    return found
+
+
+def direct_url(venv: Path, name: str) -> dict[str, object]:
+    data: dict[str, object] = json.loads((dist_info(venv, name) / "direct_url.json").read_text())
+    return data
+
+
+def test_a_bare_local_project_and_an_editable_one(tmp_path: Path, venv: Path) -> None:
+    build_project(tmp_path / "proj", "proj-pkg", "1.0")
+    build_project(tmp_path / "edit", "edit-pkg", "1.0")
+    deps = tmp_path / "deps.txt"
+    deps.write_text("./proj\n-e ./edit\n")
+    proc = ensure_file(venv, deps, "--offline")
+    assert proc.returncode == 0, proc.stderr
+    assert direct_url(venv, "proj-pkg")["dir_info"] == {}
+    assert direct_url(venv, "edit-pkg")["dir_info"] == {"editable": True}
+    assert "hit" in ensure_file(venv, deps, "--offline").stdout
+    # the project's metadata is in the key: a new version is a miss, and installs it
+    build_project(tmp_path / "proj", "proj-pkg", "2.0")
+    proc = ensure_file(venv, deps, "--offline")
+    assert proc.returncode == 0, proc.stderr
+    assert "installed" in proc.stdout
+    assert dist_info(venv, "proj-pkg").name == "proj_pkg-2.0.dist-info"
+
+
+def test_a_local_directory_without_a_static_name_says_what_to_write(tmp_path: Path, venv: Path) -> None:
+    (tmp_path / "noname").mkdir()
+    (tmp_path / "noname" / "setup.py").write_text("from setuptools import setup\nsetup()\n")
+    deps = tmp_path / "deps.txt"
+    deps.write_text("alpha-pkg\n./noname\n")
+    proc = ensure_file(venv, deps)
+    assert proc.returncode == 2
+    assert f"{deps}:2: cannot tell the package name of './noname'; write it as `NAME @ file://" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_wheel_files_bare_names_and_file_urls(tmp_path: Path, venv: Path) -> None:
+    wheel = build_wheel(tmp_path, "alpha-pkg", "1.0")
+    gamma = build_wheel(tmp_path / "sub", "gamma-pkg", "1.0")
+    deps = tmp_path / "deps.txt"
+    # a bare wheel file name is a file next to the deps file, not a package name
+    deps.write_text(f"{wheel.name}\n{gamma.as_uri()}\n")
+    proc = ensure_file(venv, deps, "--offline")
+    assert proc.returncode == 0, proc.stderr
+    assert dist_info(venv, "alpha-pkg").name == "alpha_pkg-1.0.dist-info"
+    assert dist_info(venv, "gamma-pkg").name == "gamma_pkg-1.0.dist-info"
+    again = ensure_file(venv, deps, "--offline")
+    assert again.returncode == 0, again.stderr
+    assert "hit" in again.stdout
+    assert read_deps((), [deps]).normalised() == [
+        f"alpha-pkg @ {wheel.as_uri()} ({wheel} sha256:{read_deps((), [deps]).files[str(wheel)]})",
+        f"gamma-pkg @ {gamma.as_uri()} ({gamma} sha256:{read_deps((), [deps]).files[str(gamma)]})",
+    ]
+
+
+def test_archive_urls_with_and_without_egg(tmp_path: Path, venv: Path, server: tuple[str, Path]) -> None:
+    url, root = server
+    alpha = build_wheel(root, "alpha-pkg", "2.0")
+    gamma = build_wheel(root, "gamma-pkg", "1.0")
+    deps = tmp_path / "deps.txt"
+    deps.write_text(f"{url}/{alpha.name}\n{url}/{gamma.name}#egg=gamma-pkg\n")
+    proc = ensure_file(venv, deps)
+    assert proc.returncode == 0, proc.stderr
+    assert direct_url(venv, "alpha-pkg")["url"] == f"{url}/{alpha.name}"
+    assert dist_info(venv, "gamma-pkg").name == "gamma_pkg-1.0.dist-info"
+
+
+needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed: uv needs it for git URLs")
+
+
+@needs_git
+def test_vcs_urls_and_an_editable_one_from_pip_freeze(tmp_path: Path, venv: Path) -> None:
+    repo = build_project(tmp_path / "repo", "vcs-pkg", "1.0")
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git[:3], "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "one"], check=True)
+    deps = tmp_path / "deps.txt"
+    deps.write_text(f"-e git+{repo.as_uri()}#egg=vcs-pkg\n")
+    proc = ensure_file(venv, deps)
+    assert proc.returncode == 0, proc.stderr
+    assert "uv cannot install a VCS source editable; installing it from the URL" in proc.stderr
+    assert direct_url(venv, "vcs-pkg")["vcs_info"]["vcs"] == "git"  # type: ignore[index]
+    deps.write_text(f"git+{repo.as_uri()}\n")
+    proc = ensure_file(venv, deps)
+    assert proc.returncode == 2
+    assert f"write it as `NAME @ git+{repo.as_uri()}`" in proc.stderr
+
+
+def test_env_vars_are_expanded_pips_way(tmp_path: Path, venv: Path, wheelhouse: Path) -> None:
+    deps = tmp_path / "deps.txt"
+    deps.write_text("--find-links ${WHEELS}\nalpha-pkg==${ALPHA_VERSION}\n")
+    env = dict(os.environ, WHEELS=str(wheelhouse), ALPHA_VERSION="1.0")
+    cmd = [sys.executable, "-m", "penvcache", "ensure", "--venv", str(venv), "-r", str(deps), "--offline"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert dist_info(venv, "alpha-pkg").name == "alpha_pkg-1.0.dist-info"
+    env["ALPHA_VERSION"] = "2.0"  # the file is byte for byte the same: the variable is in the key
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "installed" in proc.stdout
+    assert dist_info(venv, "alpha-pkg").name == "alpha_pkg-2.0.dist-info"
+    # lower case, and unset names, are left as they are (pip's rule)
+    os.environ.pop("NOT_SET_ANYWHERE", None)
+    deps.write_text("--find-links ${NOT_SET_ANYWHERE}/x\n--find-links $HOME/y\n--find-links ${home}\n")
+    assert read_deps((), [deps]).find_links == [
+        str(tmp_path / "${NOT_SET_ANYWHERE}" / "x"),
+        str(tmp_path / "$HOME" / "y"),
+        str(tmp_path / "${home}"),
+    ]
+
+
+def test_pre_releases_and_several_options_on_one_line(tmp_path: Path, venv: Path) -> None:
+    house = tmp_path / "house"
+    build_wheel(house, "pre-pkg", "1.0")
+    build_wheel(house, "pre-pkg", "2.0b1")
+    deps = tmp_path / "deps.txt"
+    deps.write_text(f"--no-index --find-links {house}\npre-pkg\n")
+    proc = ensure_file(venv, deps)
+    assert proc.returncode == 0, proc.stderr
+    assert dist_info(venv, "pre-pkg").name == "pre_pkg-1.0.dist-info"
+    deps.write_text(f"--no-index --find-links {house} --pre\npre-pkg\n")
+    other = tmp_path / "other"
+    proc = ensure_file(other, deps)
+    assert proc.returncode == 0, proc.stderr
+    assert dist_info(other, "pre-pkg").name == "pre_pkg-2.0b1.dist-info"
+
+
+def test_every_pip_option_is_handed_to_uv(tmp_path: Path, venv: Path, wheelhouse: Path) -> None:
+    """uv ignores --pre and --trusted-host in a file: they reach its command line, as uv spells them."""
+    log = tmp_path / "argv"
+    wrapper = tmp_path / "uv-wrapper"
+    real = shutil.which("uv") or __import__("uv").find_uv_bin()
+    wrapper.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" >> {log}\nexec {real} "$@"\n')
+    wrapper.chmod(0o755)
+    deps = tmp_path / "deps.txt"
+    deps.write_text(
+        f"--find-links {wheelhouse}\n--pre\n--only-binary :all:\n--no-binary :none:\n--prefer-binary\n"
+        "--trusted-host example.invalid\n--config-settings key=value\n--no-index\nalpha-pkg\ngamma-pkg\n"
+    )
+    cmd = [sys.executable, "-m", "penvcache", "ensure", "--venv", str(venv), "-r", str(deps)]
+    env = dict(os.environ, PENVCACHE_UV=str(wrapper))
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert f"{deps}:5: ignoring --prefer-binary, as uv does" in proc.stderr
+    argv = log.read_text().split("\n")
+    install = argv[argv.index("install") :]
+    for option in (
+        ["--prerelease", "allow"],
+        ["--only-binary", ":all:"],
+        ["--no-binary", ":none:"],
+        ["--allow-insecure-host", "example.invalid"],
+        ["--config-setting", "key=value"],
+    ):
+        assert any(install[i : i + 2] == option for i in range(len(install))), option
+    assert "--no-index" in install
+    assert "alpha-pkg" not in install  # requirements reach uv through a file, never argv
+    assert "--prefer-binary" not in install
+
+
+def test_require_hashes_from_a_file(tmp_path: Path, venv: Path, wheelhouse: Path) -> None:
+    deps = tmp_path / "deps.txt"
+    deps.write_text(f"--require-hashes\n--no-index --find-links {wheelhouse}\nalpha-pkg==1.0\n")
+    proc = ensure_file(venv, deps)
+    assert proc.returncode == 1
+    assert "In `--require-hashes` mode, all requirements must have a hash" in proc.stderr
+    assert read_deps((), [deps]).requirement_lines()[-1] == "--require-hashes"
+
+
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        ("--use-feature fast-deps", "option --use-feature is not supported by penvcache (write nothing: uv has"),
+        ("--install-option=--x", "(write --config-settings KEY=VALUE)"),
+        ("--extra-index https://h/simple", "(write --extra-index-url)"),
+        ("--group dev", "option --group is not supported in a requirements file by penvcache"),
+        ("--config-settings novalue", "--config-settings 'novalue' is not KEY=VALUE"),
+        ("-e alpha-pkg", "an editable requirement must be a local project directory (e.g. `-e ./pkg`)"),
+        ("alpha-pkg --no-binary :all:", "(write it on a line of its own, as uv takes it)"),
+    ],
+)
+def test_unsupported_lines_name_the_file_line_and_what_to_write(tmp_path: Path, line: str, says: str) -> None:
+    deps = tmp_path / "deps.txt"
+    deps.write_text(f"gamma-pkg\n{line}\n")
+    with pytest.raises(InvalidDeps) as exc:
+        read_deps((), [deps])
+    assert str(exc.value).startswith(f"{deps}:2: ")
+    assert says in str(exc.value)
+
+
+# -- bounded input (issue 10.7) ------------------------------------------------------------------------------------
+def test_a_device_or_a_fifo_is_refused_unread(tmp_path: Path, venv: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for path in ("/dev/zero", str(fifo)):
+        proc = run_cli("ensure", "--venv", str(venv), "-r", path)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr == f"penvcache: error: cannot read deps file {path}: not a regular file\n"
+
+
+def test_a_file_over_the_cap_is_refused_unread(tmp_path: Path, venv: Path) -> None:
+    big = tmp_path / "big.txt"
+    with open(big, "wb") as f:
+        f.truncate(MAX_FILE_BYTES + 1)  # sparse: nothing is written, nothing would be read
+    deps = tmp_path / "deps.txt"
+    deps.write_text("-r big.txt\n")
+    proc = run_cli("ensure", "--venv", str(venv), "-r", str(deps))
+    assert proc.returncode == 2
+    assert f"{deps}:1: cannot read deps file {big}: {MAX_FILE_BYTES + 1} bytes, more than the" in proc.stderr
+
+
+def test_a_deep_include_chain_is_bad_input_not_a_recursion_error(tmp_path: Path, venv: Path) -> None:
+    for i in range(1500):
+        (tmp_path / f"d{i}.txt").write_text(f"-r d{i + 1}.txt\n")
+    (tmp_path / "d1500.txt").write_text("alpha-pkg\n")
+    proc = run_cli("ensure", "--venv", str(venv), "-r", str(tmp_path / "d0.txt"))
+    assert proc.returncode == 2
+    assert "requirements files nest more than 64 deep" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+# -- the same on the command line, with uv's names and environment variables ------------------------------------
+def simple_index(root: Path, *wheels: Path) -> str:
+    """A PEP 503 index under ``root/simple`` for ``wheels`` (moved to ``root/files``); its path below the server."""
+    files = root / "files"
+    files.mkdir(exist_ok=True)
+    for wheel in wheels:
+        name = wheel.name.split("-")[0].replace("_", "-")
+        page = root / "simple" / name
+        page.mkdir(parents=True, exist_ok=True)
+        shutil.move(wheel, files / wheel.name)
+        links = "".join(
+            f'<a href="../../files/{w.name}">{w.name}</a>\n'
+            for w in sorted(files.glob(f"{wheel.name.split('-')[0]}-*"))
+        )
+        (page / "index.html").write_text(f"<html><body>\n{links}</body></html>\n")
+    return "/simple"
+
+
+@pytest.mark.parametrize("spelling", ["--index-url", "--default-index", "--extra-index-url", "--index"])
+def test_index_options_on_the_command_line(tmp_path: Path, venv: Path, server: tuple[str, Path], spelling: str) -> None:
+    url, root = server
+    index = url + simple_index(root, build_wheel(tmp_path / "w", "alpha-pkg", "2.0"))
+    proc = run_cli("ensure", "alpha-pkg", "--venv", str(venv), spelling, index)
+    assert proc.returncode == 0, proc.stderr
+    assert direct_url_free_version(venv, "alpha-pkg") == "2.0"
+    again = run_cli("ensure", "alpha-pkg", "--venv", str(venv), spelling, index)
+    assert "hit" in again.stdout, again.stderr
+    explained = run_cli("explain", "alpha-pkg", "--venv", str(venv), spelling, index)
+    canonical = "--index-url" if spelling in {"--index-url", "--default-index"} else "--extra-index-url"
+    assert f"{canonical} {index}" in explained.stdout
+
+
+def direct_url_free_version(venv: Path, name: str) -> str:
+    return dist_info(venv, name).name.split("-")[1].removesuffix(".dist")
+
+
+def test_no_index_pre_and_editable_on_the_command_line(tmp_path: Path, venv: Path) -> None:
+    house = tmp_path / "house"
+    build_wheel(house, "pre-pkg", "1.0")
+    build_wheel(house, "pre-pkg", "2.0b1")
+    build_project(tmp_path / "proj", "proj-pkg", "1.0", requires=["pre-pkg"])
+    args = ["--venv", str(venv), "--no-index", "--find-links", str(house), "-e", "./proj"]
+    proc = run_cli("ensure", *args, "--pre", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert direct_url(venv, "proj-pkg")["dir_info"] == {"editable": True}
+    assert direct_url_free_version(venv, "pre-pkg") == "2.0b1"
+    assert "hit" in run_cli("ensure", *args, "--pre", cwd=tmp_path).stdout
+    other = tmp_path / "other"
+    proc = run_cli("ensure", *args, "--venv", str(other), "--prerelease", "disallow", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert direct_url_free_version(other, "pre-pkg") == "1.0"
+    # -e ./proj from another directory is another project: the current directory is in the key
+    (tmp_path / "elsewhere").mkdir()
+    proc = run_cli("status", *args, "--pre", cwd=tmp_path / "elsewhere")
+    assert proc.returncode == 2
+    assert "an editable requirement must be a local project directory" in proc.stderr
+
+
+def test_uvs_index_environment_variables_are_in_the_key(tmp_path: Path, venv: Path, wheelhouse: Path) -> None:
+    args = ["alpha-pkg", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse)]
+    assert run_cli("ensure", *args).returncode == 0
+    assert "hit" in run_cli("ensure", *args).stdout
+    env = dict(os.environ, UV_INDEX_URL="https://mirror.invalid/simple")
+    cmd = [sys.executable, "-m", "penvcache"]
+    status = subprocess.run([*cmd, "status", *args], env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert status.returncode == 1
+    explained = subprocess.run(
+        [*cmd, "explain", *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert "UV_INDEX_URL=https://mirror.invalid/simple" in explained.stdout
+    assert "uv's default index" not in explained.stdout
+    assert "sources changed" in explained.stdout
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--index-url", "https://a.invalid/simple", "--default-index", "https://b.invalid/simple"],
+        ["--extra-index-url", "https://a.invalid/simple", "--index", "https://b.invalid/simple"],
+        ["--no-index", "--pre", "--prerelease", "explicit", "-e", "./p", "--editable", "./q"],
+        ["--extra", "test", "--all-extras", "--group", "dev", "--group", "docs"],
+    ],
+)
+def test_the_fast_path_reads_uvs_options_as_argparse_does(extra: list[str]) -> None:
+    from penvcache import _fastpath, cli
+
+    parsed = _fastpath.parse_ensure(["alpha-pkg", *extra])
+    assert parsed is not None
+    args = cli._parser().parse_args(["ensure", "alpha-pkg", *extra])
+    assert sorted(parsed[0]["options"]) == sorted(cli.option_lines(args))
+
+
+def test_a_cli_hit_with_variables_and_uv_options_imports_nothing_heavy(
+    tmp_path: Path, venv: Path, wheelhouse: Path
+) -> None:
+    deps = tmp_path / "deps.txt"
+    deps.write_text("--find-links ${WHEELS}\nalpha-pkg\n")
+    args = ["ensure", "--venv", str(venv), "-r", str(deps), "--offline", "--exact", "--no-index", "--pre", "-q"]
+    env = dict(os.environ, WHEELS=str(wheelhouse), UV_PRERELEASE="allow")
+    first = subprocess.run(
+        [sys.executable, "-m", "penvcache", *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert first.returncode == 0, first.stderr
+    code = (  # what penvcache imports: under coverage (.ci/run), coverage has imported some of these already
+        "import sys\n"
+        "before = set(sys.modules)\n"
+        "from penvcache._fastpath import main\n"
+        "code = main(sys.argv[1:])\n"
+        "heavy = ['argparse', 'json', 'hashlib', 'typing', 're', 'packaging', 'filelock', 'subprocess', 'shlex']\n"
+        "print([name for name in heavy if name in set(sys.modules) - before], code)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, check=True, timeout=120
+    )
+    assert proc.stdout == "[] 0\n", proc.stderr
+
+
+@needs_git
+def test_a_moving_vcs_reference_is_recorded_at_its_commit_and_explained(tmp_path: Path, venv: Path) -> None:
+    repo = build_project(tmp_path / "repo", "vcs-pkg", "1.0")
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git[:3], "init", "-q", "-b", "main"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "one"], check=True)
+    commit = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    args = ["--venv", str(venv), f"vcs-pkg @ git+{repo.as_uri()}@main"]
+    proc = run_cli("ensure", *args)
+    assert proc.returncode == 0, proc.stderr
+    explained = run_cli("explain", *args)
+    assert (
+        f"note: vcs-pkg: git+{repo.as_uri()}@main is a branch, a tag or no reference: it can move" in explained.stdout
+    )
+    assert f"(installed at commit {commit})" in explained.stdout
+    pinned = run_cli("explain", "--venv", str(venv), f"vcs-pkg @ git+{repo.as_uri()}@{commit}")
+    assert "note:" not in pinned.stdout
+
+
+def test_a_fifo_in_a_recorded_deps_files_place_does_not_block_a_hit(
+    tmp_path: Path, venv: Path, wheelhouse: Path
+) -> None:
+    deps = tmp_path / "deps.txt"
+    deps.write_text("alpha-pkg\n")
+    args = ["ensure", "--venv", str(venv), "-r", str(deps), "--offline", "--find-links", str(wheelhouse)]
+    assert run_cli(*args).returncode == 0
+    deps.unlink()
+    os.mkfifo(deps)
+    proc = run_cli(*args)
+    assert proc.returncode == 2
+    assert proc.stderr == f"penvcache: error: cannot read deps file {deps}: not a regular file\n"
+
+
+def test_an_index_url_in_a_nested_deps_file(tmp_path: Path, venv: Path, server: tuple[str, Path]) -> None:
+    url, root = server
+    index = url + simple_index(root, build_wheel(tmp_path / "w", "gamma-pkg", "1.0"))
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "base.txt").write_text("--index-url ${INDEX}\ngamma-pkg\n")
+    deps = tmp_path / "deps.txt"
+    deps.write_text("-r sub/base.txt\n")
+    env = dict(os.environ, INDEX=index)
+    cmd = [sys.executable, "-m", "penvcache", "ensure", "--venv", str(venv), "-r", str(deps)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert direct_url_free_version(venv, "gamma-pkg") == "1.0"
+    explain = [sys.executable, "-m", "penvcache", "explain", "--venv", str(venv), "-r", str(deps)]
+    proc = subprocess.run(explain, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert f"--index-url {index}" in proc.stdout
+    assert "penvcache: hit" in proc.stdout

@@ -1,0 +1,344 @@
+"""The shared store: two "machines" (separate cache dirs and uv caches) on one host, sharing a store."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from penvcache.cli import main
+from tests._kit import site_packages
+
+pytest.importorskip("obstore")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Machine:
+    """A cache dir and a uv cache of its own; runs ``penvcache`` in-process with them."""
+
+    def __init__(self, root: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.root = root / name
+        self.venv = self.root / "venv"
+        self.env = {"PENVCACHE_CACHE_DIR": str(self.root / "cache"), "UV_CACHE_DIR": str(self.root / "uv-cache")}
+        self.monkeypatch = monkeypatch
+
+    def run(self, *args: str) -> int:
+        with self.monkeypatch.context() as m:
+            for name, value in self.env.items():
+                m.setenv(name, value)
+            return main(list(args))
+
+    def ensure(self, *args: str) -> int:
+        return self.run("ensure", "--venv", str(self.venv), "--offline", *args)
+
+    def versions(self) -> set[str]:
+        return {p.name for p in site_packages(self.venv).glob("*.dist-info")}
+
+    def stats(self, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
+        capsys.readouterr()
+        assert self.run("stats", "--json") == 0
+        counts: dict[str, object] = json.loads(capsys.readouterr().out)
+        return counts
+
+
+@pytest.fixture
+def machines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Machine, Machine]:
+    return Machine(tmp_path, "a", monkeypatch), Machine(tmp_path, "b", monkeypatch)
+
+
+def _store(tmp_path: Path) -> str:
+    return (tmp_path / "store").as_uri()
+
+
+def test_machine_b_installs_from_the_store_alone(
+    machines: tuple[Machine, Machine], wheelhouse: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b = machines
+    store = _store(tmp_path)
+    assert a.ensure("--find-links", str(wheelhouse), "--store", store, "delta-pkg") == 0
+    assert "published 2 packages" in capsys.readouterr().err
+    manifests = list((tmp_path / "store" / "entries").glob("*/manifest.json"))
+    assert len(manifests) == 1
+
+    # B has no wheelhouse and no index: only the store can supply the set
+    assert b.ensure("--store", store, "delta-pkg") == 0
+    out = capsys.readouterr()
+    assert "installed 2 packages from store" in out.err
+    assert "penvcache: installed" in out.out
+    assert b.versions() == a.versions() == {"alpha_pkg-2.0.dist-info", "delta_pkg-1.0.dist-info"}
+    counts = b.stats(capsys)
+    assert counts["store_hits"] == 1
+    assert counts["store_bytes_fetched"] == sum(
+        f.stat().st_size for f in (tmp_path / "store" / "blobs").rglob("*") if f.is_file()
+    )
+    # and then B is an ordinary hit
+    assert b.ensure("--store", store, "delta-pkg") == 0
+    assert "penvcache: hit" in capsys.readouterr().out
+
+
+def test_without_the_store_machine_b_cannot_install(machines: tuple[Machine, Machine]) -> None:
+    """The control for the test above: B really has no other source."""
+    _, b = machines
+    assert b.ensure("delta-pkg") == 4
+
+
+def _published(a: Machine, wheelhouse: Path, store: str, capsys: pytest.CaptureFixture[str]) -> Path:
+    assert a.ensure("--find-links", str(wheelhouse), "--store", store, "alpha-pkg==1.0") == 0
+    capsys.readouterr()
+    (entry,) = (Path(store.removeprefix("file://")) / "entries").iterdir()
+    return entry
+
+
+def _blob(entry: Path) -> Path:
+    manifest = json.loads((entry / "manifest.json").read_text())
+    sha: str = manifest["packages"][0]["files"][0]["sha256"]
+    return entry.parent.parent / "blobs" / "sha256" / sha[:2] / sha
+
+
+@pytest.mark.parametrize("damage", ["corrupt blob", "missing blob", "truncated manifest", "foreign manifest"])
+def test_a_bad_entry_falls_through_to_a_normal_install(
+    machines: tuple[Machine, Machine], wheelhouse: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str
+) -> None:
+    a, b = machines
+    store = _store(tmp_path)
+    entry = _published(a, wheelhouse, store, capsys)
+    blob = _blob(entry)
+    if damage == "corrupt blob":  # same size, other bytes: a wheel that must never be installed
+        data = bytearray(blob.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        blob.write_bytes(bytes(data))
+    elif damage == "missing blob":
+        blob.unlink()
+    elif damage == "truncated manifest":
+        manifest = entry / "manifest.json"
+        manifest.write_bytes(manifest.read_bytes()[:40])
+    else:
+        (entry / "manifest.json").write_text(json.dumps({"format": 1, "key": "another", "packages": []}))
+
+    assert b.ensure("--find-links", str(wheelhouse), "--store", store, "alpha-pkg==1.0") == 0
+    err = capsys.readouterr().err
+    expected = {
+        "corrupt blob": "fails its sha256 check",
+        "missing blob": "is missing",
+        "truncated manifest": "is not JSON",
+        "foreign manifest": "not a penvcache manifest for this key",
+    }[damage]
+    assert expected in err
+    assert "installing normally" in err
+    assert "from store" not in err
+    installed = site_packages(b.venv) / "alpha_pkg" / "__init__.py"
+    assert installed.read_text() == '__version__ = "1.0"\n'  # the wheelhouse's file, not the damaged blob's
+
+
+def test_a_read_only_job_never_publishes(
+    machines: tuple[Machine, Machine], wheelhouse: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, _ = machines
+    store = tmp_path / "store"
+    assert a.ensure("--find-links", str(wheelhouse), "--store", store.as_uri(), "--store-readonly", "gamma-pkg") == 0
+    assert not list(store.rglob("manifest.json"))
+    assert "published" not in capsys.readouterr().err
+
+
+def test_the_store_from_the_environment_and_an_sdist_built_once(
+    machines: tuple[Machine, Machine],
+    wheelhouse: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An sdist-only package is built into a wheel once, by the publisher; the reader installs that wheel."""
+    a, b = machines
+    monkeypatch.setenv("PENVCACHE_STORE", str(tmp_path / "store"))  # a plain directory is a file:// store
+    monkeypatch.setenv("SLOW_BUILD_SECONDS", "0")
+    assert a.ensure("--find-links", str(wheelhouse), "slow-pkg") == 0
+    (manifest,) = (tmp_path / "store" / "entries").glob("*/manifest.json")
+    files = json.loads(manifest.read_text())["packages"][0]["files"]
+    assert [f["filename"] for f in files] == ["slow_pkg-1.0-py3-none-any.whl"]
+    marker = tmp_path / "built"
+    monkeypatch.setenv("SLOW_BUILD_MARKER", str(marker))
+    assert b.ensure("slow-pkg") == 0
+    assert not marker.exists()  # B built nothing
+    assert (site_packages(b.venv) / "slow_pkg" / "__init__.py").read_text() == "SLOW = True\n"
+
+
+def test_two_machines_publishing_at_once_leave_one_complete_entry(wheelhouse: Path, tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    go = tmp_path / "go"
+    procs = []
+    try:
+        for name in ("a", "b"):
+            env = dict(
+                os.environ,
+                PENVCACHE_CACHE_DIR=str(tmp_path / name / "cache"),
+                UV_CACHE_DIR=str(tmp_path / name / "uv-cache"),
+            )
+            args = ["ensure", "--venv", str(tmp_path / name / "venv"), "--offline", "--find-links", str(wheelhouse)]
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "tests._worker", str(go), *args, "--store", store, "delta-pkg"],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    start_new_session=True,
+                )
+            )
+        go.touch()
+        outputs = [proc.communicate(timeout=120) for proc in procs]
+        assert [proc.returncode for proc in procs] == [0, 0], outputs
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
+    (entry,) = (tmp_path / "store" / "entries").iterdir()
+    manifest = json.loads((entry / "manifest.json").read_text())
+    for package in manifest["packages"]:
+        for f in package["files"]:
+            blob = tmp_path / "store" / "blobs" / "sha256" / f["sha256"][:2] / f["sha256"]
+            assert blob.stat().st_size == f["size"]
+    assert not [p for p in (tmp_path / "store").rglob("*") if p.name.startswith(".")]  # no partial temp objects
+
+
+def test_store_list_show_and_gc(
+    machines: tuple[Machine, Machine], wheelhouse: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, _ = machines
+    store = _store(tmp_path)
+    entry = _published(a, wheelhouse, store, capsys)
+    assert a.run("store", "list", "--store", store, "--json") == 0
+    (listed,) = json.loads(capsys.readouterr().out)["entries"]
+    assert listed["key"] == entry.name
+    assert [(p["name"], p["version"]) for p in listed["packages"]] == [("alpha-pkg", "1.0")]
+    assert a.run("store", "show", entry.name[:10], "--store", store) == 0
+    assert json.loads(capsys.readouterr().out)["key"] == entry.name
+
+    blobs = tmp_path / "store" / "blobs" / "sha256"
+    orphan_old, orphan_new = blobs / "00" / ("0" * 64), blobs / "11" / ("1" * 64)
+    for orphan in (orphan_old, orphan_new):
+        orphan.parent.mkdir(parents=True, exist_ok=True)
+        orphan.write_bytes(b"nobody references me")
+    hour_ago = time.time() - 2 * 3600
+    os.utime(orphan_old, (hour_ago, hour_ago))
+    referenced = _blob(entry)
+    os.utime(referenced, (hour_ago, hour_ago))
+    assert a.run("store", "gc", "--store", store) == 0
+    assert "deleted 1 unreferenced blob" in capsys.readouterr().out
+    assert not orphan_old.exists()
+    assert orphan_new.exists()  # too young: its publisher may still be writing the manifest
+    assert referenced.exists()
+
+
+def test_bundle_round_trip_offline(
+    machines: tuple[Machine, Machine], wheelhouse: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b = machines
+    bundle = tmp_path / "bundle"
+    args = ["--venv", str(a.venv), "--offline", "--find-links", str(wheelhouse), "--out", str(bundle), "delta-pkg"]
+    assert a.run("bundle", *args) == 0
+    assert "wrote entry" in capsys.readouterr().out
+    assert list(bundle.glob("entries/*/pylock.toml"))
+    assert b.ensure("--store", bundle.as_uri(), "delta-pkg") == 0
+    assert "from store" in capsys.readouterr().err
+    assert b.versions() == a.versions()
+
+
+def test_a_direct_reference_is_not_shared(
+    machines: tuple[Machine, Machine], wheelhouse: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, _ = machines
+    wheel = next(wheelhouse.glob("gamma_pkg-*.whl"))
+    assert a.ensure("--store", _store(tmp_path), f"gamma-pkg @ {wheel.as_uri()}") == 0
+    assert "store: not used: gamma-pkg @ file://" in capsys.readouterr().err
+    assert not (tmp_path / "store" / "entries").exists()
+
+
+@pytest.fixture
+def webdav(tmp_path: Path) -> Iterator[str]:
+    """A real WebDAV server (wsgidav on cheroot) on loopback, serving an empty directory."""
+    wsgidav_app = pytest.importorskip("wsgidav.wsgidav_app")
+    cheroot_wsgi = pytest.importorskip("cheroot.wsgi")
+    root = tmp_path / "dav"
+    (root / "store").mkdir(parents=True)  # a WebDAV store's own collection must exist; penvcache makes the rest
+    config = {
+        "provider_mapping": {"/": str(root)},
+        "simple_dc": {"user_mapping": {"*": True}},
+        "http_authenticator": {"domain_controller": None},
+        "verbose": 0,
+        "logging": {"enable": False},
+    }
+    server = cheroot_wsgi.Server(("127.0.0.1", 0), wsgidav_app.WsgiDAVApp(config))
+    server.prepare()
+    thread = threading.Thread(target=server.serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.bind_addr[1]}/store"
+    finally:
+        server.stop()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A local S3 API server (moto's server mode) on loopback, with one empty bucket."""
+    moto_server = pytest.importorskip("moto.server")
+    boto3 = pytest.importorskip("boto3")
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        for name, value in {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": "us-east-1",
+            "AWS_ALLOW_HTTP": "true",
+        }.items():
+            monkeypatch.setenv(name, value)
+        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="wheels")
+        yield "s3://wheels/team"
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("backend", ["webdav", "s3"])
+def test_remote_backends_round_trip(
+    machines: tuple[Machine, Machine],
+    wheelhouse: Path,
+    capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
+    backend: str,
+) -> None:
+    a, b = machines
+    store: str = request.getfixturevalue(backend)
+    assert a.ensure("--find-links", str(wheelhouse), "--store", store, "delta-pkg") == 0
+    assert "published 2 packages" in capsys.readouterr().err
+    assert b.ensure("--store", store, "delta-pkg") == 0
+    assert "installed 2 packages from store" in capsys.readouterr().err
+    assert b.versions() == a.versions()
+    # publishing again finds the entry there and writes nothing
+    assert a.run("store", "list", "--store", store, "--json") == 0
+    assert len(json.loads(capsys.readouterr().out)["entries"]) == 1
+
+
+def test_an_unreachable_store_is_a_miss_not_an_error(
+    machines: tuple[Machine, Machine], wheelhouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, _ = machines
+    dead = "http://127.0.0.1:9/store"  # nothing listens there
+    assert a.ensure("--find-links", str(wheelhouse), "--store", dead, "gamma-pkg") == 0
+    err = capsys.readouterr().err
+    assert "cannot read it" in err
+    assert "cannot publish" in err
