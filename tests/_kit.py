@@ -72,7 +72,13 @@ def get_requires_for_build_wheel(config_settings=None):
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     if os.environ.get("SLOW_BUILD_MARKER"):  # tells a test that the install is under way
         open(os.environ["SLOW_BUILD_MARKER"], "w").close()
-    time.sleep(float(os.environ.get("SLOW_BUILD_SECONDS", "{seconds}")))
+    release = os.environ.get("SLOW_BUILD_RELEASE")
+    if release:  # a test says when the build may end (within a minute)
+        end = time.monotonic() + 60
+        while not os.path.exists(release) and time.monotonic() < end:
+            time.sleep(0.01)
+    else:
+        time.sleep(float(os.environ.get("SLOW_BUILD_SECONDS", "{seconds}")))
     dist = f"{{NAME.replace('-', '_')}}-{{VERSION}}"
     files = {{
         f"{{MODULE}}/__init__.py": b"SLOW = True\\n",
@@ -91,7 +97,11 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
 
 
 def build_slow_sdist(wheelhouse: Path, name: str, version: str, seconds: float) -> Path:
-    """An sdist whose in-tree build backend sleeps ``seconds`` before it writes the wheel."""
+    """An sdist whose in-tree build backend sleeps ``seconds`` before it writes the wheel.
+
+    With ``$SLOW_BUILD_RELEASE`` set it waits (a minute at most) for that file instead; ``$SLOW_BUILD_SECONDS``
+    overrides ``seconds``; ``$SLOW_BUILD_MARKER`` is a file it makes when the build starts.
+    """
     module = name.replace("-", "_").lower()
     root = f"{name.replace('-', '_')}-{version}"
     files = {
@@ -369,3 +379,20 @@ def write_local_project(
         text += "\n[tool.uv]\n" + tool_uv + "\n"
     (root / "pyproject.toml").write_text(text)
     return root
+
+
+def build_wheel_with_files(wheelhouse: Path, name: str, version: str, files: Mapping[str, str]) -> Path:
+    """A wheel of ``name`` holding ``files`` (paths relative to site-packages) and its metadata, nothing else."""
+    dist = f"{name.replace('-', '_')}-{version}"
+    content = {path: text.encode() for path, text in files.items()}
+    content[f"{dist}.dist-info/METADATA"] = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
+    content[f"{dist}.dist-info/WHEEL"] = _WHEEL
+    record = [_record_line(path, data) for path, data in content.items()]
+    record.append(f"{dist}.dist-info/RECORD,,")
+    content[f"{dist}.dist-info/RECORD"] = ("\n".join(record) + "\n").encode()
+    wheelhouse.mkdir(parents=True, exist_ok=True)
+    path = wheelhouse / f"{dist}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as zf:
+        for name_in_zip, data in content.items():
+            zf.writestr(name_in_zip, data)
+    return path

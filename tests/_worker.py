@@ -2,6 +2,8 @@
 
 ``python -m tests._worker START_FILE ARGS...`` waits for START_FILE, then runs ``penvcache ARGS``.
 ``python -m tests._worker --hold-lock CACHE_DIR VENV READY STOP`` holds the venv's lock until STOP exists.
+``python -m tests._worker --hold-users CACHE_DIR VENV READY STOP`` does too, as an installer does once it has
+waited for the venv's ``run``/``use`` users: they cannot start until STOP exists.
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ def _wait_for(path: str) -> None:
 
 
 def main() -> int:
-    if sys.argv[1] == "--hold-lock":
+    if sys.argv[1] in ("--hold-lock", "--hold-users"):
         from penvcache._locking import VenvLock
         from penvcache._state import venv_dir
 
         cache_dir, venv, ready, stop = sys.argv[2:6]
-        with VenvLock(venv_dir(cache_dir, os.path.abspath(venv)), venv, timeout=10):
+        with VenvLock(venv_dir(cache_dir, os.path.abspath(venv)), venv, timeout=10) as lock:
+            if sys.argv[1] == "--hold-users":
+                lock.exclude_users()
             open(ready, "w").close()
             _wait_for(stop)
         return 0

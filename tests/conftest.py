@@ -1,16 +1,19 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests._kit import build_slow_sdist, build_wheel
+from penvcache._state import venv_dir
+from tests._kit import build_slow_sdist, build_wheel, site_packages
 
 SLOW_SECONDS = 3.0
 SLOW_IMPORT_SOURCE = """\
@@ -58,54 +61,155 @@ def venv(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def procs() -> Iterator[list[subprocess.Popen[str]]]:
-    """Processes a test starts; killed and reaped whatever the test's outcome."""
+    """Processes a test starts; each process group is killed and reaped whatever the test's outcome."""
     started: list[subprocess.Popen[str]] = []
     try:
         yield started
     finally:
         for proc in started:
-            if proc.poll() is None:
-                if os.getpgid(proc.pid) == proc.pid:  # started in a session of its own: kill all of it
-                    os.killpg(proc.pid, signal.SIGKILL)
-                else:
-                    proc.kill()
-            proc.communicate()
+            stop(proc)
 
 
 ROOT = Path(__file__).resolve().parent.parent
+#: seconds any helper waits for another process before it fails the test (below pytest-timeout's limit)
+DEADLINE = 60.0
 
 
-def start(procs: list[subprocess.Popen[str]], *args: str) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests._worker", *args],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+#: pids of the processes started in a session of their own (their group outlives them while a child lives)
+_GROUP_LEADERS: set[int] = set()
+
+
+def stop(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    """Kill ``proc``'s whole process group (its children too: they may hold its pipes), reap it, return its output."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if proc.pid in _GROUP_LEADERS or (proc.poll() is None and os.getpgid(proc.pid) == proc.pid):
+            os.killpg(proc.pid, signal.SIGKILL)  # a session of its own: kill all of it, even once it has exited
+        elif proc.poll() is None:
+            proc.kill()
+    try:
+        out, err = proc.communicate(timeout=DEADLINE)
+    except (subprocess.TimeoutExpired, ValueError):  # a process outside its group holds a pipe: stop reading
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+        proc.wait(timeout=DEADLINE)
+        return "", ""
+    return out or "", err or ""
+
+
+def spawn(
+    procs: list[subprocess.Popen[str]], cmd: Sequence[str | os.PathLike[str]], **kwargs: Any
+) -> subprocess.Popen[str]:
+    """``Popen(cmd)`` in a session of its own (so it can be killed as a group), text pipes, reaped by ``procs``."""
+    kwargs.setdefault("stdout", subprocess.PIPE)
+    kwargs.setdefault("stderr", subprocess.PIPE)
+    proc = subprocess.Popen(cmd, text=True, start_new_session=True, **kwargs)
+    _GROUP_LEADERS.add(proc.pid)
     procs.append(proc)
     return proc
 
 
-def wait_for(path: Path, proc: subprocess.Popen[str]) -> None:
-    """Synchronise with another process (not an assertion): wait until it has made ``path``."""
-    deadline = time.monotonic() + 60
-    while not path.exists():
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, f"{path} never appeared"
+def start(procs: list[subprocess.Popen[str]], *args: str) -> subprocess.Popen[str]:
+    """``python -m tests._worker ARGS`` (see there) in a session of its own."""
+    return spawn(procs, [sys.executable, "-m", "tests._worker", *args], cwd=ROOT)
+
+
+def penvcache_cmd(*args: str) -> list[str]:
+    """The command line of ``python -m penvcache ARGS``."""
+    return [sys.executable, "-m", "penvcache", *args]
+
+
+def wait_until(check: Callable[[], object], proc: subprocess.Popen[str] | None, what: str) -> None:
+    """Synchronise with another process (not an assertion): wait until ``check()`` is true, at most DEADLINE s.
+
+    Fails at once when ``proc`` ends first (with its output), and after the deadline naming ``what``.
+    """
+    deadline = time.monotonic() + DEADLINE
+    while not check():
+        if proc is not None and proc.poll() is not None:
+            out, err = stop(proc)  # its children may still hold its pipes
+            pytest.fail(f"waiting for {what}: the process exited with {proc.returncode}: {out}{err}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited {DEADLINE:g}s for {what}")
         time.sleep(0.01)
 
 
-def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """``python -m penvcache ARGS`` in a real subprocess."""
-    return subprocess.run(
-        [sys.executable, "-m", "penvcache", *args], capture_output=True, text=True, cwd=cwd, check=False, timeout=120
+def wait_for(path: Path, proc: subprocess.Popen[str] | None) -> None:
+    """Synchronise with another process (not an assertion): wait until it has made ``path``."""
+    wait_until(path.exists, proc, f"{path} to appear")
+
+
+def run_cli(
+    *args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m penvcache ARGS`` in a real subprocess (its own session: killed as a group after DEADLINE)."""
+    proc = subprocess.Popen(
+        penvcache_cmd(*args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+        env=env,
+        start_new_session=True,
     )
+    _GROUP_LEADERS.add(proc.pid)
+    try:
+        out, err = proc.communicate(timeout=DEADLINE)
+    except subprocess.TimeoutExpired:
+        stop(proc)
+        pytest.fail(f"penvcache {' '.join(args)} did not finish in {DEADLINE:g}s")
+    finally:
+        if proc.returncode is None:
+            stop(proc)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def hold_lock(tmp_path: Path, venv: Path, procs: list[subprocess.Popen[str]]) -> tuple[subprocess.Popen[str], Path]:
     """Another process holding the venv's lock (in the test's cache dir) until the returned stop file exists."""
-    ready, stop = tmp_path / "ready", tmp_path / "stop"
-    holder = start(procs, "--hold-lock", str(tmp_path / "penvcache-cache"), str(venv), str(ready), str(stop))
+    ready, stop_file = tmp_path / "ready", tmp_path / "stop"
+    holder = start(procs, "--hold-lock", str(tmp_path / "penvcache-cache"), str(venv), str(ready), str(stop_file))
     wait_for(ready, holder)
-    return holder, stop
+    return holder, stop_file
+
+
+def offline_args(venv: Path, wheelhouse: Path) -> list[str]:
+    """The CLI's hermetic ensure options: this venv, offline, from the test wheelhouse."""
+    return ["--venv", str(venv), "--offline", "--find-links", str(wheelhouse)]
+
+
+@pytest.fixture
+def hermetic(venv: Path, wheelhouse: Path) -> list[str]:
+    """:func:`offline_args` for the test's ``venv``."""
+    return offline_args(venv, wheelhouse)
+
+
+def entry_of(tmp_path: Path, venv: Path) -> Path:
+    """A venv's entry (state, lock, holder) in the test's cache dir."""
+    return Path(venv_dir(str(tmp_path / "penvcache-cache"), str(venv)))
+
+
+@pytest.fixture
+def entry(tmp_path: Path, venv: Path) -> Path:
+    """The test ``venv``'s entry in the test's cache dir (it may not exist yet)."""
+    return entry_of(tmp_path, venv)
+
+
+def measure_coverage_in(venv: Path) -> None:
+    """When the suite runs under ``coverage run`` (.ci/run), measure the Python processes of a venv tests made too.
+
+    The validation probe runs in the venv's own interpreter with ``-I``, which still reads ``.pth`` files: one in
+    the venv's site-packages starts coverage from a directory that holds nothing but coverage (so the probe sees
+    no other distribution), then takes that directory off ``sys.path`` again.
+    """
+    if not os.environ.get("COVERAGE_PROCESS_CONFIG"):
+        return
+    import coverage
+
+    only = venv / "coverage-only"
+    only.mkdir()
+    (only / "coverage").symlink_to(Path(coverage.__file__).parent)
+    code = (
+        f"sys.path.append({str(only)!r}); import coverage; coverage.process_startup(slug='pth'); "
+        f"sys.path.remove({str(only)!r})"
+    )
+    (site_packages(venv) / "a1_coverage.pth").write_text(f"import sys; exec({code!r})\n")

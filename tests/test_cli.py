@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from penvcache.cli import main
-from tests.conftest import run_cli
+from tests.conftest import offline_args, run_cli
 
 
 def test_json_output_has_the_documented_fields(
     venv: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    args = ["ensure", "alpha-pkg", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse), "--json"]
+    args = ["ensure", "alpha-pkg", *offline_args(venv, wheelhouse), "--json"]
     assert main(args) == 0
     first = json.loads(capsys.readouterr().out)
     assert first["status"] == "installed"
@@ -120,7 +120,7 @@ def test_bad_input_in_a_real_subprocess_has_no_traceback(venv: Path) -> None:
 
 
 def test_exit_codes_for_failures(venv: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    common = ["--venv", str(venv), "--find-links", str(wheelhouse), "--offline", "--json"]
+    common = [*offline_args(venv, wheelhouse), "--json"]
     assert main(["ensure", "no-such-pkg", *common]) == 4
     out = json.loads(capsys.readouterr().out)
     assert (out["status"], out["exit_code"]) == ("error", 4)

@@ -7,14 +7,12 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 import penvcache
-from penvcache._state import venv_dir
-from tests.conftest import SLOW_SECONDS, hold_lock, start, wait_for
+from tests.conftest import ROOT, hold_lock, offline_args, spawn, start, wait_for, wait_until
 
 
 @pytest.fixture
@@ -26,11 +24,11 @@ def held_lock(tmp_path: Path, venv: Path, procs: list[subprocess.Popen[str]]) ->
 def test_lock_held_elsewhere_fails_fast_and_installs_nothing(
     venv: Path, wheelhouse: Path, held_lock: subprocess.Popen[str], capfd: pytest.CaptureFixture[str]
 ) -> None:
-    began = time.monotonic()
     with pytest.raises(penvcache.LockTimeout, match=f"pid {held_lock.pid} on ") as exc:
         penvcache.ensure(venv, ["alpha-pkg"], offline=True, find_links=[wheelhouse], lock_timeout=1.0)
-    assert time.monotonic() - began < 1.0 + 1.0
     assert isinstance(exc.value, TimeoutError)
+    assert exc.value.waited >= 1.0  # it waited its timeout, then gave up (the holder still holds the lock)
+    assert held_lock.poll() is None
     assert not venv.exists()
     assert f"held by pid {held_lock.pid}" in capfd.readouterr().err
 
@@ -40,19 +38,7 @@ def test_lock_timeout_exit_code(
 ) -> None:
     from penvcache.cli import main
 
-    code = main(
-        [
-            "ensure",
-            "alpha-pkg",
-            "--venv",
-            str(venv),
-            "--offline",
-            "--find-links",
-            str(wheelhouse),
-            "--lock-timeout",
-            "0.2",
-        ]
-    )
+    code = main(["ensure", "alpha-pkg", *offline_args(venv, wheelhouse), "--lock-timeout", "0.2"])
     assert code == 3
     assert "timed out after 0.2s waiting for the lock" in capsys.readouterr().err
 
@@ -65,19 +51,36 @@ def test_a_hit_takes_no_lock(tmp_path: Path, venv: Path, wheelhouse: Path, procs
 
 
 def _ensure_args(venv: Path, wheelhouse: Path) -> list[str]:
-    return ["ensure", "slow-pkg", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse), "--json"]
+    return ["ensure", "slow-pkg", *offline_args(venv, wheelhouse), "--json"]
+
+
+@pytest.fixture
+def release(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The file that lets slow-pkg's build end (the build waits for it instead of sleeping)."""
+    monkeypatch.setenv("SLOW_BUILD_RELEASE", str(tmp_path / "release"))
+    return tmp_path / "release"
+
+
+def start_logged(procs: list[subprocess.Popen[str]], log: Path, *args: str) -> subprocess.Popen[str]:
+    """``tests._worker ARGS`` with its stderr in ``log`` (so a test can read it while it runs)."""
+    with log.open("w") as err:
+        return spawn(procs, [sys.executable, "-m", "tests._worker", *args], cwd=ROOT, stderr=err)
 
 
 def test_waiter_gets_a_hit_after_the_holder_installs(
-    tmp_path: Path, venv: Path, wheelhouse: Path, procs: list[subprocess.Popen[str]]
+    tmp_path: Path, venv: Path, wheelhouse: Path, entry: Path, release: Path, procs: list[subprocess.Popen[str]]
 ) -> None:
     go = tmp_path / "go"
     go.touch()
     holder = start(procs, str(go), *_ensure_args(venv, wheelhouse))
-    wait_for(Path(venv_dir(str(tmp_path / "penvcache-cache"), str(venv))) / "holder.json", holder)
-    waiter = start(procs, str(go), *_ensure_args(venv, wheelhouse))
+    wait_for(entry / "holder.json", holder)
+    log = tmp_path / "waiter.err"
+    waiter = start_logged(procs, log, str(go), *_ensure_args(venv, wheelhouse))
+    wait_until(lambda: "waiting up to" in log.read_text(), waiter, "the waiter to wait for the lock")
+    release.touch()
     out_h, err_h = holder.communicate(timeout=120)
-    out_w, err_w = waiter.communicate(timeout=120)
+    out_w, _ = waiter.communicate(timeout=120)
+    err_w = log.read_text()
     assert (holder.returncode, waiter.returncode) == (0, 0), (err_h, err_w)
     assert json.loads(out_h)["status"] == "installed"
     assert json.loads(out_w)["status"] == "hit"
@@ -86,13 +89,18 @@ def test_waiter_gets_a_hit_after_the_holder_installs(
 
 
 def test_many_processes_on_a_cold_venv_install_exactly_once(
-    tmp_path: Path, venv: Path, wheelhouse: Path, procs: list[subprocess.Popen[str]]
+    tmp_path: Path, venv: Path, wheelhouse: Path, release: Path, procs: list[subprocess.Popen[str]]
 ) -> None:
     go = tmp_path / "go"
-    workers = [start(procs, str(go), *_ensure_args(venv, wheelhouse)) for _ in range(4)]
+    logs = [tmp_path / f"worker-{i}.err" for i in range(4)]
+    workers = [start_logged(procs, log, str(go), *_ensure_args(venv, wheelhouse)) for log in logs]
     go.touch()
-    results = [w.communicate(timeout=SLOW_SECONDS * 4 + 60) for w in workers]
-    assert [w.returncode for w in workers] == [0, 0, 0, 0], results
+    # The build ends only when the three others wait for the lock: they race for it for real.
+    waiting = lambda: sum("waiting up to" in log.read_text() for log in logs) == 3  # noqa: E731
+    wait_until(waiting, None, "three workers to wait for the lock")
+    release.touch()
+    results = [w.communicate(timeout=120) for w in workers]
+    assert [w.returncode for w in workers] == [0, 0, 0, 0], [log.read_text() for log in logs]
     statuses = sorted(json.loads(out)["status"] for out, _ in results)
     assert statuses == ["hit", "hit", "hit", "installed"]
     assert os.path.exists(venv / "pyvenv.cfg")
@@ -116,7 +124,7 @@ def test_a_long_wait_reports_every_interval(
 
 
 def test_a_dead_holder_frees_the_lock_at_once(
-    tmp_path: Path,
+    entry: Path,
     venv: Path,
     wheelhouse: Path,
     held_lock: subprocess.Popen[str],
@@ -124,7 +132,6 @@ def test_a_dead_holder_frees_the_lock_at_once(
 ) -> None:
     held_lock.kill()  # SIGKILL: no clean-up; holder.json stays behind
     held_lock.wait()
-    entry = Path(venv_dir(str(tmp_path / "penvcache-cache"), str(venv)))
     assert (entry / "holder.json").exists()
     result = penvcache.ensure(venv, ["alpha-pkg"], offline=True, find_links=[wheelhouse], lock_timeout=0)
     assert result.status == "installed"
@@ -132,21 +139,25 @@ def test_a_dead_holder_frees_the_lock_at_once(
 
 
 def test_a_dead_holders_info_is_not_shown_as_the_holder(
-    tmp_path: Path, venv: Path, wheelhouse: Path, procs: list[subprocess.Popen[str]], capfd: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    venv: Path,
+    wheelhouse: Path,
+    entry: Path,
+    procs: list[subprocess.Popen[str]],
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
-    entry = Path(venv_dir(str(tmp_path / "penvcache-cache"), str(venv)))
     entry.mkdir(parents=True)
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
+    dead = spawn(procs, [sys.executable, "-c", "pass"])
+    dead.communicate(timeout=60)
     dead_pid = dead.pid  # a process that has exited
     penvcache_holder = {"pid": dead_pid, "host": socket.gethostname(), "command": "penvcache ensure", "since": 0}
     (entry / "holder.json").write_text(json.dumps(penvcache_holder))
     # Some process holds the lock without saying who (as in the instant between taking it and writing holder.json).
     ready, stop = tmp_path / "ready", tmp_path / "stop"
     code = "import os, sys, time; from filelock import FileLock; l = FileLock(sys.argv[1]); l.acquire(); "
-    code += "open(sys.argv[2], 'w').close()\nwhile not os.path.exists(sys.argv[3]): time.sleep(0.01)"
-    holder = subprocess.Popen([sys.executable, "-c", code, str(entry / "lock"), str(ready), str(stop)], text=True)
-    procs.append(holder)
+    code += "open(sys.argv[2], 'w').close(); end = time.monotonic() + 60\n"
+    code += "while not os.path.exists(sys.argv[3]) and time.monotonic() < end: time.sleep(0.01)"
+    holder = spawn(procs, [sys.executable, "-c", code, str(entry / "lock"), str(ready), str(stop)])
     wait_for(ready, holder)
     with pytest.raises(penvcache.LockTimeout, match="held by another process") as exc:
         penvcache.ensure(venv, ["alpha-pkg"], offline=True, find_links=[wheelhouse], lock_timeout=0.2)
@@ -155,15 +166,19 @@ def test_a_dead_holders_info_is_not_shown_as_the_holder(
 
 
 def test_a_slow_install_into_one_venv_never_delays_another(
-    tmp_path: Path, wheelhouse: Path, procs: list[subprocess.Popen[str]]
+    tmp_path: Path, wheelhouse: Path, release: Path, procs: list[subprocess.Popen[str]]
 ) -> None:
-    go, slow_venv = tmp_path / "go", tmp_path / "slow-venv"
+    go, slow_venv, building = tmp_path / "go", tmp_path / "slow-venv", tmp_path / "building"
     go.touch()
-    slow = start(procs, str(go), *_ensure_args(slow_venv, wheelhouse))
-    wait_for(Path(venv_dir(str(tmp_path / "penvcache-cache"), str(slow_venv))) / "holder.json", slow)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SLOW_BUILD_MARKER", str(building))
+        slow = start(procs, str(go), *_ensure_args(slow_venv, wheelhouse))
+    wait_for(building, slow)  # it holds its venv's lock and builds until released
     other = penvcache.ensure(tmp_path / "other", ["alpha-pkg"], offline=True, find_links=[wheelhouse], lock_timeout=0)
     assert other.status == "installed"
     assert slow.poll() is None  # the slow install was still under way all along
+    assert not release.exists()
+    release.touch()
     out, err = slow.communicate(timeout=120)
     assert slow.returncode == 0, err
     assert json.loads(out)["status"] == "installed"

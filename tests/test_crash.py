@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,32 +12,36 @@ from pathlib import Path
 import pytest
 
 import penvcache
-from penvcache._state import venv_dir
-from tests.conftest import wait_for
+from tests._kit import site_packages
+from tests.conftest import offline_args, penvcache_cmd, spawn, stop, wait_for
 
 REQS = ("slow-pkg", "slow-import-pkg", "alpha-pkg")
+
+
+@pytest.fixture(autouse=True)
+def _fast_builds_after_the_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ensure that repairs builds slow-pkg at once; the killed one waits for a release that never comes."""
+    monkeypatch.setenv("SLOW_BUILD_SECONDS", "0")
 
 
 def start_ensure(
     procs: list[subprocess.Popen[str]], venv: Path, wheelhouse: Path, *extra: str, **env: str
 ) -> subprocess.Popen[str]:
     """``penvcache ensure`` in a process group of its own (uv and the build backend are in it too)."""
-    args = ["ensure", *REQS, "--venv", str(venv), "--offline", "--find-links", str(wheelhouse), "--json", *extra]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "penvcache", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        env={**os.environ, **env},
-    )
-    procs.append(proc)
-    return proc
+    args = ["ensure", *REQS, *offline_args(venv, wheelhouse), "--json", *extra]
+    never = str(venv.parent / "never-released")
+    return spawn(procs, penvcache_cmd(*args), env={**os.environ, "SLOW_BUILD_RELEASE": never, **env})
+
+
+def installed(venv: Path) -> set[str]:
+    """The distributions in the venv's site-packages, by their .dist-info names."""
+    return {p.name.split("-")[0] for p in site_packages(venv).glob("*.dist-info")}
 
 
 def kill_group(proc: subprocess.Popen[str]) -> None:
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.communicate()
+    running = proc.poll() is None
+    out, err = stop(proc)
+    assert running, out + err  # the kill landed in a running ensure
 
 
 def ensure_after_the_crash(venv: Path, wheelhouse: Path) -> penvcache.EnsureResult:
@@ -49,29 +52,33 @@ def ensure_after_the_crash(venv: Path, wheelhouse: Path) -> penvcache.EnsureResu
 
 
 def test_killed_while_installing(
-    tmp_path: Path, venv: Path, wheelhouse: Path, procs: list[subprocess.Popen[str]]
+    tmp_path: Path, venv: Path, wheelhouse: Path, entry: Path, procs: list[subprocess.Popen[str]]
 ) -> None:
     building = tmp_path / "building"
     proc = start_ensure(procs, venv, wheelhouse, SLOW_BUILD_MARKER=str(building))
     wait_for(building, proc)  # uv is building slow-pkg's wheel
     kill_group(proc)
+    # Where the kill landed: the venv was made, nothing of the set is installed yet, nothing was recorded.
+    assert (venv / "pyvenv.cfg").exists()
+    assert installed(venv) == set()
+    assert not (entry / "state.marshal").exists()
     assert ensure_after_the_crash(venv, wheelhouse).status == "installed"
 
 
 def test_killed_between_install_and_record(
-    tmp_path: Path, venv: Path, wheelhouse: Path, procs: list[subprocess.Popen[str]]
+    tmp_path: Path, venv: Path, wheelhouse: Path, entry: Path, procs: list[subprocess.Popen[str]]
 ) -> None:
     importing = tmp_path / "importing"
-    proc = start_ensure(procs, venv, wheelhouse, SLOW_IMPORT_MARKER=str(importing))
+    proc = start_ensure(procs, venv, wheelhouse, SLOW_IMPORT_MARKER=str(importing), SLOW_BUILD_RELEASE="")
     wait_for(importing, proc)  # everything is installed; the last validation is importing slow-import-pkg
     kill_group(proc)
-    entry = Path(venv_dir(str(tmp_path / "penvcache-cache"), str(venv)))
+    assert installed(venv) == {"slow_pkg", "slow_import_pkg", "alpha_pkg"}  # the install had finished
     assert not (entry / "state.marshal").exists()  # nothing recorded: the next call cannot be a hit
     assert ensure_after_the_crash(venv, wheelhouse).status == "adopted"  # validated, then recorded
 
 
 def test_killed_while_creating_the_venv(
-    tmp_path: Path, venv: Path, wheelhouse: Path, procs: list[subprocess.Popen[str]]
+    tmp_path: Path, venv: Path, wheelhouse: Path, entry: Path, procs: list[subprocess.Popen[str]]
 ) -> None:
     # An interpreter that lingers when uv asks it about itself, so the kill lands inside `uv venv`.
     querying = tmp_path / "querying"
@@ -81,6 +88,8 @@ def test_killed_while_creating_the_venv(
     proc = start_ensure(procs, venv, wheelhouse, "--python", str(python))
     wait_for(querying, proc)
     kill_group(proc)
+    assert json.loads((entry / "creating").read_text())["venv"] == str(venv)  # the kill landed in the creation
+    assert not (venv / "pyvenv.cfg").exists()
     # What `uv venv` has written by the time it would write pyvenv.cfg (see its mkdir/symlink order).
     venv.mkdir(exist_ok=True)
     (venv / "CACHEDIR.TAG").write_text("Signature: 8a477f597d28d172789f06886806bc55\n")
@@ -102,7 +111,7 @@ def test_a_half_made_directory_penvcache_did_not_create_is_left_alone(venv: Path
 
 @pytest.mark.parametrize("delay", [0.05, 0.15, 0.3, 0.6])
 def test_killed_after_a_delay(
-    tmp_path: Path, venv: Path, wheelhouse: Path, procs: list[subprocess.Popen[str]], delay: float
+    tmp_path: Path, venv: Path, wheelhouse: Path, entry: Path, procs: list[subprocess.Popen[str]], delay: float
 ) -> None:
     """Wherever the kill lands (start-up, venv creation, resolution, install), the next ensure succeeds."""
     proc = start_ensure(procs, venv, wheelhouse)
@@ -112,20 +121,26 @@ def test_killed_after_a_delay(
         kill_group(proc)
     else:
         pytest.fail(f"finished before the kill: {json.loads(out)}")
+    # Before the record, whatever the phase: slow-pkg's build never ends until the group is killed.
+    assert not (entry / "state.marshal").exists()
+    assert "slow_pkg" not in (installed(venv) if (venv / "lib").exists() else set())
     assert ensure_after_the_crash(venv, wheelhouse).status in ("installed", "adopted")
     shutil.rmtree(venv, ignore_errors=True)
 
 
+@pytest.mark.parametrize("mine", ["notes.txt", "bin/my-tool"])
 def test_a_failed_venv_creation_leaves_no_licence_to_clear_the_directory(
-    tmp_path: Path, venv: Path, wheelhouse: Path
+    tmp_path: Path, venv: Path, wheelhouse: Path, entry: Path, mine: str
 ) -> None:
     not_python = tmp_path / "not-python"
     not_python.write_text("#!/bin/sh\nexit 1\n")
     not_python.chmod(0o755)
     with pytest.raises(penvcache.InstallFailed):
         penvcache.ensure(venv, REQS, offline=True, find_links=[wheelhouse], python=str(not_python))
-    venv.mkdir(exist_ok=True)
-    (venv / "notes.txt").write_text("mine\n")
+    # Someone then makes the directory theirs; "bin/" alone looks like what `uv venv` writes first (and the mark
+    # penvcache left may still name this very directory).
+    (venv / mine).parent.mkdir(parents=True, exist_ok=True)
+    (venv / mine).write_text("mine\n")
     with pytest.raises(penvcache.InvalidInput, match="is not a virtual environment"):
         penvcache.ensure(venv, REQS, offline=True, find_links=[wheelhouse])
-    assert (venv / "notes.txt").read_text() == "mine\n"
+    assert (venv / mine).read_text() == "mine\n"

@@ -14,15 +14,16 @@ import pytest
 
 from penvcache.cli import main
 from tests._kit import site_packages
+from tests.conftest import offline_args
 
 
 class Setup:
     def __init__(self, tmp_path: Path, venv: Path, wheelhouse: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.tmp, self.venv, self.monkeypatch = tmp_path, venv, monkeypatch
+        self.tmp, self.venv, self.wheelhouse, self.monkeypatch = tmp_path, venv, wheelhouse, monkeypatch
         (tmp_path / "deps.txt").write_text("alpha-pkg\n-c cons.txt\n")
         (tmp_path / "cons.txt").write_text("alpha-pkg<=1.5\n")
         (tmp_path / "salt.txt").write_text("one\n")
-        self.args = ["--venv", str(venv), "-r", "deps.txt", "--offline", "--find-links", str(wheelhouse)]
+        self.args = [*offline_args(venv, wheelhouse), "-r", "deps.txt"]
         self.args += ["--salt-file", "salt.txt"]
 
 
@@ -47,8 +48,12 @@ def _env_salt(setup: Setup) -> list[str]:
 
 
 def _recreate(setup: Setup) -> list[str]:
+    """The venv made again as penvcache makes it (uv, the same interpreter) and holding the same packages."""
     shutil.rmtree(setup.venv)
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(setup.venv)], check=True)
+    uv = [sys.executable, "-m", "uv"]
+    subprocess.run([*uv, "venv", "-q", str(setup.venv), "--python", sys.executable, "--offline"], check=True)
+    install = [*uv, "pip", "install", "-q", "--python", str(setup.venv), "--offline", "--find-links"]
+    subprocess.run([*install, str(setup.wheelhouse), "alpha-pkg==1.0"], check=True)
     return []
 
 
@@ -114,8 +119,10 @@ def test_each_component_invalidates_on_its_own_and_explain_names_it(
     assert changed == {component}
     assert any(words.format(tmp=tmp_path) in reason for reason in explained["reasons"]), explained["reasons"]
     code, out = _run(capsys, "explain", *args)
-    assert f"{component}" in out
-    assert "(changed)" in out
+    rows = [line.split()[0] for line in out.splitlines()[1:] if not line.startswith("  why: ")]
+    assert rows == ["requirements", "sources", "python", "venv", "installer", "salt"], out
+    marked = {line.split()[0] for line in out.splitlines()[1:] if line.endswith("  (changed)")}
+    assert marked == {component}, out  # exactly the component that changed, and no other
     assert main(["ensure", "--require-hit", "-q", *args]) == 5
     assert words.format(tmp=tmp_path) in capsys.readouterr().err
     code, out = _run(capsys, "ensure", "--json", *args)
@@ -159,3 +166,58 @@ def test_never_recorded_is_explained(venv: Path, capsys: pytest.CaptureFixture[s
     assert out.startswith(f"penvcache: miss {venv}\n")
     assert "venv: " in out
     assert not venv.exists()
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "reason"),
+    [
+        (["alpha-pkg", "gamma-pkg"], ["alpha-pkg"], "requirements: requirement arguments changed: removed gamma-pkg"),
+        (["alpha-pkg", "-r", "more.txt"], ["alpha-pkg"], "requirements: more.txt is no longer read"),
+        (["alpha-pkg", "--find-links", "{tmp}"], ["alpha-pkg"], "sources changed: removed --find-links {tmp}"),
+        (["alpha-pkg", "--salt", "a"], ["alpha-pkg"], "salt changed: --salt removed"),
+    ],
+)
+def test_what_went_away_is_named(
+    tmp_path: Path,
+    venv: Path,
+    wheelhouse: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    first: list[str],
+    then: list[str],
+    reason: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "more.txt").write_text("gamma-pkg\n")
+    base = offline_args(venv, wheelhouse)
+    assert main(["ensure", "-q", *base, *[a.format(tmp=tmp_path) for a in first]]) == 0
+    capsys.readouterr()
+    assert main(["explain", "--json", *base, *then]) == 0
+    explained = json.loads(capsys.readouterr().out)
+    assert explained["status"] == "miss"
+    assert explained["reasons"] == [reason.format(tmp=tmp_path)]
+
+
+def test_an_unreadable_record_is_explained(
+    venv: Path, wheelhouse: Path, entry: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["alpha-pkg", *offline_args(venv, wheelhouse)]
+    assert main(["ensure", "-q", *args]) == 0
+    (entry / "state.marshal").write_bytes(b"garbage")
+    assert main(["explain", "--json", *args]) == 0
+    assert json.loads(capsys.readouterr().out)["reasons"] == [
+        "the record is unreadable or from another penvcache version"
+    ]
+
+
+def test_a_changed_venv_that_still_validates_is_explained(
+    venv: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["alpha-pkg", *offline_args(venv, wheelhouse)]
+    assert main(["ensure", "-q", *args]) == 0
+    (site_packages(venv) / "unrelated.txt").write_text("x")  # site-packages changed; alpha-pkg did not
+    assert main(["explain", "--json", *args]) == 0
+    assert json.loads(capsys.readouterr().out)["reasons"] == [
+        "the venv's content changed since it was validated",
+        "validation: it still passes (ensure would adopt it without installing)",
+    ]

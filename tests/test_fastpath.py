@@ -12,20 +12,22 @@ from pathlib import Path
 import pytest
 
 from penvcache import _fastpath, cli
+from tests.conftest import offline_args
 
 
 def ensure_args(venv: Path, wheelhouse: Path) -> list[str]:
-    return ["ensure", "alpha-pkg", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse)]
+    return ["ensure", "alpha-pkg", *offline_args(venv, wheelhouse)]
 
 
 def test_a_cli_hit_imports_nothing_heavy(venv: Path, wheelhouse: Path) -> None:
     assert cli.main(ensure_args(venv, wheelhouse)) == 0  # installed
-    code = (
+    code = (  # what penvcache imports: under coverage (.ci/run), coverage has imported some of these already
         "import sys\n"
+        "before = set(sys.modules)\n"
         "from penvcache._fastpath import main\n"
         "code = main(sys.argv[1:])\n"
         "heavy = ['argparse', 'json', 'hashlib', 'typing', 're', 'packaging', 'filelock', 'subprocess']\n"
-        "print([name for name in heavy if name in sys.modules], code)\n"
+        "print([name for name in heavy if name in set(sys.modules) - before], code)\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code, *ensure_args(venv, wheelhouse), "-q"],
@@ -113,3 +115,18 @@ def test_what_the_fast_path_leaves_to_argparse(args: list[str]) -> None:
 )
 def test_json_object_is_json_dumps(data: dict[str, object]) -> None:
     assert _fastpath.json_object(data) == json.dumps(data)
+
+
+def test_the_fast_path_reads_the_venv_from_penvcache_venv(
+    tmp_path: Path, wheelhouse: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``.venv`` in the cwd is a hit; ``$PENVCACHE_VENV`` names another venv, which must be the one answered for."""
+    monkeypatch.chdir(tmp_path)
+    args = ["ensure", "alpha-pkg", "--offline", "--find-links", str(wheelhouse)]
+    assert _fastpath.main(args) == 0
+    assert capsys.readouterr().out.startswith(f"penvcache: installed {tmp_path / '.venv'} (")
+    monkeypatch.setenv("PENVCACHE_VENV", str(tmp_path / "other"))
+    assert _fastpath.main(args) == 0
+    assert capsys.readouterr().out.startswith(f"penvcache: installed {tmp_path / 'other'} (")
+    assert _fastpath.main(args) == 0
+    assert capsys.readouterr().out.startswith(f"penvcache: hit {tmp_path / 'other'} (")

@@ -15,6 +15,7 @@ from packaging.markers import default_environment
 from penvcache import _probe
 from penvcache._requirements import read_deps
 from tests._kit import build_wheel
+from tests.conftest import measure_coverage_in
 
 ODD_MESSAGE = 'broken "on" purpose: caf\u00e9 \U0001f40d back\\slash\ttab'
 
@@ -59,6 +60,7 @@ def make_venv(venv: Path) -> None:
     subprocess.run(
         [sys.executable, "-m", "uv", "venv", str(venv), "--python", sys.executable, "--offline", "-q"], check=True
     )
+    measure_coverage_in(venv)
 
 
 def install(venv: Path, *args: str) -> None:
@@ -183,3 +185,66 @@ def test_constraints_apply_by_canonical_name(probe_venv: Path) -> None:
     report = _probe.validate(str(probe_venv / "bin" / "python"), deps)
     assert set(report.failures) == {"alpha-pkg"}
     assert report.failures["alpha-pkg"] == ["2.0 is installed but Alpha_Pkg<2 is required"]
+
+
+@pytest.fixture
+def unusual_venv(tmp_path: Path, wheelhouse: Path) -> Path:
+    """A venv whose distributions the fast reader leaves to importlib.metadata: no RECORD, in a zip, in an egg."""
+    import zipfile
+
+    venv = tmp_path / "unusual"
+    make_venv(venv)
+    install(venv, "--find-links", str(wheelhouse), "alpha-pkg==1.0")
+    site = site_packages(venv)
+    norecord = site / "norecord_pkg-1.0.dist-info"  # no RECORD: importlib.metadata falls back on top_level.txt
+    norecord.mkdir()
+    (norecord / "METADATA").write_text("Metadata-Version: 2.1\nName: norecord-pkg\nVersion: 1.0\n")
+    (norecord / "top_level.txt").write_text("norecord\n")
+    (site / "norecord.py").write_text("")
+    folded = site / "folded_pkg-2.0.dist-info"  # a folded Requires-Dist
+    folded.mkdir()
+    (folded / "METADATA").write_text("Name: folded-pkg\nVersion: 2.0\nRequires-Dist: alpha-pkg\n  >=1\n")
+    (folded / "RECORD").write_text("folded.py,,\n")
+    (site / "folded.py").write_text("")
+    with zipfile.ZipFile(tmp_path / "dists.zip", "w") as zf:  # a zip on sys.path
+        zf.writestr("zipped_pkg-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: zipped-pkg\nVersion: 1.0\n")
+        zf.writestr("zipped_pkg-1.0.dist-info/RECORD", "zipped_mod.py,,\nzipped_pkg-1.0.dist-info/METADATA,,\n")
+        zf.writestr("zipped_mod.py", "")
+    egg = tmp_path / "old_pkg-0.1-py3.egg"  # an egg directory on sys.path
+    (egg / "EGG-INFO").mkdir(parents=True)
+    (egg / "EGG-INFO" / "PKG-INFO").write_text("Metadata-Version: 1.1\nName: old-pkg\nVersion: 0.1\n")
+    (egg / "old_mod.py").write_text("")
+    (site / "extra-paths.pth").write_text(f"{tmp_path / 'dists.zip'}\n{egg}\n")
+    return venv
+
+
+UNUSUAL = ["alpha-pkg", "norecord-pkg", "folded-pkg", "zipped-pkg", "old-pkg", "not-installed"]
+
+
+def test_unusual_distributions_are_read_by_importlib_metadata(unusual_venv: Path) -> None:
+    fast = ask(unusual_venv, UNUSUAL)
+    assert fast == ask(unusual_venv, UNUSUAL, "--importlib-metadata")
+    dists = fast["dists"]
+    assert dists["alpha-pkg"]["version"] == "1.0"
+    assert dists["norecord-pkg"]["modules"] == {"norecord": None}
+    assert [r.split() for r in dists["folded-pkg"]["requires"]] == [["alpha-pkg", ">=1"]]  # re-indented, as it does
+    assert dists["zipped-pkg"]["modules"] == {"zipped_mod": None}
+    assert dists["old-pkg"]["version"] == "0.1"
+    assert dists["not-installed"] is None
+
+
+def test_another_distribution_finder_turns_the_fast_reader_off(unusual_venv: Path) -> None:
+    """A finder on sys.meta_path that knows distributions (as some tools install): importlib.metadata asks it."""
+    finder = (
+        "import sys\n"
+        "class Finder:\n"
+        "    def find_spec(self, *args): return None\n"
+        "    def find_distributions(self, context=None): return iter([])\n"
+        "sys.meta_path.append(Finder())\n"
+    )
+    site = site_packages(unusual_venv)
+    (site / "extra_finder.py").write_text(finder)
+    (site / "extra-finder.pth").write_text("import extra_finder\n")
+    fast = ask(unusual_venv, UNUSUAL)
+    assert fast == ask(unusual_venv, UNUSUAL, "--importlib-metadata")
+    assert fast["dists"]["alpha-pkg"]["version"] == "1.0"

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import start, wait_for
+from tests.conftest import DEADLINE, hold_lock, offline_args, run_cli, spawn, stop, wait_for
 
 # Each test that uses penv appends one JSON line to records/<worker id>.jsonl next to the test file.
 RECORDING_TESTS = """
@@ -41,18 +41,27 @@ def test_uses_penv(penv, worker_id, n):
 """
 
 
-def pytest_run(cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def pytest_run(cwd: Path, *args: str, timeout: float = DEADLINE) -> subprocess.CompletedProcess[str]:
     """``python -m pytest ARGS`` in ``cwd``, with this test's (hermetic) environment minus the outer pytest's."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}  # xdist worker ids, addopts
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args],
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly", "-q", *args],
         cwd=cwd,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        check=False,
-        timeout=timeout,
+        start_new_session=True,  # its workers and their children are killed with it
     )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        stop(proc)
+        pytest.fail(f"pytest {' '.join(args)} did not finish in {timeout:g}s")
+    finally:
+        if proc.returncode is None:
+            stop(proc)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def records(test_dir: Path) -> dict[str, list[dict[str, Any]]]:
@@ -85,13 +94,14 @@ def test_registered_through_the_entry_point_with_its_own_option_group(tmp_path: 
         assert f"  {key} " in out
 
 
+@pytest.mark.timeout(180)
 def test_under_xdist_exactly_one_worker_installs(tmp_path: Path, wheelhouse: Path) -> None:
     test_dir = project(tmp_path, RECORDING_TESTS.format(count=8), deps="slow-pkg\nalpha-pkg\n")
     proc = pytest_run(
         tmp_path,
         *("-n", "4", "--dist", "load"),  # 8 tests on 4 workers: load scheduling sends each worker 2 at once
         *("--penv-deps", "deps.txt", "--penv-venv", "venv", "--penv-offline", "--penv-find-links", str(wheelhouse)),
-        timeout=300,
+        timeout=150,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     found = records(test_dir)
@@ -184,9 +194,7 @@ def test_a_lock_timeout_is_a_one_line_failure(
 ) -> None:
     project(tmp_path, USES_PENV)
     venv = tmp_path / "venv"
-    ready, stop = tmp_path / "ready", tmp_path / "stop"
-    holder = start(procs, "--hold-lock", str(tmp_path / "penvcache-cache"), str(venv), str(ready), str(stop))
-    wait_for(ready, holder)
+    holder, _ = hold_lock(tmp_path, venv, procs)
     proc = pytest_run(
         tmp_path,
         *("--penv-deps", "deps.txt", "--penv-venv", "venv", "--penv-offline", "--penv-find-links", str(wheelhouse)),
@@ -220,3 +228,64 @@ def test_inert_when_no_test_requests_penv(tmp_path: Path, options: list[str]) ->
     assert not (tmp_path / "penvcache-cache").exists()
     assert not (tmp_path / "uv-cache").exists()
     assert not (tmp_path / "venv").exists()
+
+
+def test_the_venv_defaults_to_penvcache_venv(tmp_path: Path, wheelhouse: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    test_dir = project(tmp_path, RECORDING_TESTS.format(count=1))
+    monkeypatch.setenv("PENVCACHE_VENV", "from-env")  # relative: to the directory pytest runs in
+    proc = pytest_run(tmp_path, "--penv-deps", "deps.txt", "--penv-offline", "--penv-find-links", str(wheelhouse))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [[line]] = records(test_dir).values()
+    assert (line["status"], line["venv"]) == ("installed", str(tmp_path / "from-env"))
+    assert not (tmp_path / ".venv").exists()
+
+
+# Two modules: the session's one penv, held until the session ends (a test waits until told to go on).
+HOLDING_TESTS = {
+    "test_a.py": """
+import json, os, pathlib, time
+
+def test_holds(penv):
+    here = pathlib.Path(__file__).parent
+    with open(here / "ids.txt", "a") as f:
+        f.write(f"{penv.status}/{penv.elapsed!r}\\n")
+    (here / "ready").touch()
+    end = time.monotonic() + 60
+    while not (here / "go").exists() and time.monotonic() < end:
+        time.sleep(0.01)
+""",
+    "test_b.py": """
+import pathlib
+
+def test_same(penv):
+    with open(pathlib.Path(__file__).parent / "ids.txt", "a") as f:
+        f.write(f"{penv.status}/{penv.elapsed!r}\\n")
+""",
+}
+
+
+def test_the_venv_cannot_change_while_a_session_holds_it(
+    tmp_path: Path, wheelhouse: Path, procs: list[subprocess.Popen[str]]
+) -> None:
+    test_dir = project(tmp_path, "")
+    for name, source in HOLDING_TESTS.items():
+        (test_dir / name).write_text(textwrap.dedent(source))
+    options = ["--penv-deps", "deps.txt", "--penv-venv", "venv", "--penv-offline", "--penv-find-links", str(wheelhouse)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly", "-q", *options]
+    session = spawn(procs, [*cmd, "tests/test_a.py", "tests/test_b.py"], cwd=tmp_path, env=env)
+    wait_for(test_dir / "ready", session)
+    venv = tmp_path / "venv"
+    change = run_cli("ensure", "gamma-pkg", *offline_args(venv, wheelhouse), "--lock-timeout", "0.3")
+    assert change.returncode == 3, change.stderr
+    assert f"waiting for the commands using {venv} to finish, held by pid {session.pid}" in change.stderr
+    assert run_cli("ensure", "alpha-pkg", *offline_args(venv, wheelhouse)).returncode == 0  # a hit is fine
+    (test_dir / "go").touch()
+    out, err = session.communicate(timeout=DEADLINE)
+    assert session.returncode == 0, out + err
+    seen = (test_dir / "ids.txt").read_text().split()
+    assert len(seen) == 2
+    assert seen[0] == seen[1]  # one penv for the session (ensured once), not one per module
+    assert seen[0].startswith("installed/")
+    change = run_cli("ensure", "gamma-pkg", *offline_args(venv, wheelhouse), "--lock-timeout", "5")
+    assert change.returncode == 0, change.stderr  # released when the session ended

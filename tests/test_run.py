@@ -4,40 +4,37 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 import penvcache
 from penvcache.cli import main
-from tests.conftest import run_cli, wait_for
+from tests.conftest import offline_args, penvcache_cmd, run_cli, spawn, wait_for, wait_until
 
-# A command that says which alpha-pkg it sees when it starts and when it ends, and lingers until told to stop.
+# A command that says which alpha-pkg it sees when it starts and when it ends, and lingers until told to stop
+# (a minute at most: it must never outlive a failed test).
 USER = """
 import importlib.metadata, os, pathlib, sys, time
 print(importlib.metadata.version("alpha-pkg"), flush=True)
 pathlib.Path(sys.argv[1]).touch()
-while not os.path.exists(sys.argv[2]):
+end = time.monotonic() + 60
+while not os.path.exists(sys.argv[2]) and time.monotonic() < end:
     time.sleep(0.01)
 print(importlib.metadata.version("alpha-pkg"), flush=True)
 """
 
 
 def ensure_args(venv: Path, wheelhouse: Path, *reqs: str) -> list[str]:
-    return [*reqs, "--venv", str(venv), "--offline", "--find-links", str(wheelhouse)]
+    return [*reqs, *offline_args(venv, wheelhouse)]
 
 
 def start_run(
     procs: list[subprocess.Popen[str]], venv: Path, wheelhouse: Path, ready: Path, stop: Path
 ) -> subprocess.Popen[str]:
-    """``penvcache run alpha-pkg==1.0 -- python USER READY STOP`` in another process."""
+    """``penvcache run alpha-pkg==1.0 -- python USER READY STOP`` in another process (group)."""
     args = ["run", *ensure_args(venv, wheelhouse, "alpha-pkg==1.0"), "--", "python", "-c", USER, str(ready), str(stop)]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "penvcache", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    procs.append(proc)
+    proc = spawn(procs, penvcache_cmd(*args))
     wait_for(ready, proc)
     return proc
 
@@ -88,16 +85,9 @@ def test_an_installer_waits_for_the_run_to_end(
     args = ["ensure", *ensure_args(venv, wheelhouse, "alpha-pkg==2.0"), "--json"]
     log = tmp_path / "installer.err"
     with log.open("w") as err_file:
-        installer = subprocess.Popen(
-            [sys.executable, "-m", "penvcache", *args], stdout=subprocess.PIPE, stderr=err_file, text=True
-        )
-    procs.append(installer)
+        installer = spawn(procs, penvcache_cmd(*args), stderr=err_file)
     # The installer holds the exclusive lock and says it waits for the user; then the user ends.
-    deadline = time.monotonic() + 60
-    while f"for the commands using {venv} to finish" not in log.read_text():
-        assert installer.poll() is None, log.read_text()
-        assert time.monotonic() < deadline, log.read_text()
-        time.sleep(0.01)
+    wait_until(lambda: f"for the commands using {venv} to finish" in log.read_text(), installer, "the installer")
     (tmp_path / "stop").touch()
     out, err = user.communicate(timeout=60)
     assert (user.returncode, out) == (0, "1.0\n1.0\n"), err  # alpha-pkg never changed while it ran
@@ -146,10 +136,7 @@ def test_run_passes_sigterm_on_and_waits_for_the_command(
         "time.sleep(60)\n"
     )
     args = ["run", *ensure_args(venv, wheelhouse, "alpha-pkg"), "-q", "--", "python", "-c", code]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "penvcache", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    procs.append(proc)
+    proc = spawn(procs, penvcache_cmd(*args))
     wait_for(ready, proc)
     proc.terminate()
     out, err = proc.communicate(timeout=60)

@@ -64,3 +64,36 @@ def test_state_is_written_atomically_without_waiting_for_the_disk(
     _state.write(str(tmp_path / "entry"), state)
     assert _state.read(str(tmp_path / "entry")) == {"format": _state.FORMAT, **state}
     assert [p.name for p in (tmp_path / "entry").iterdir()] == [_state.STATE]
+
+
+def test_a_state_write_replaces_the_file_and_never_rewrites_it_in_place(tmp_path: Path) -> None:
+    """A reader holding the old file (here a second link to it) sees the old record whole, never part of the new."""
+    entry = str(tmp_path / "entry")
+    (tmp_path / "entry").mkdir()
+    _state.write(entry, _state_of("old"))
+    old = tmp_path / "entry" / _state.STATE
+    kept = tmp_path / "kept"
+    os.link(old, kept)  # the old file, as an open reader still has it
+    before = kept.read_bytes()
+    _state.write(entry, _state_of("new"))
+    assert kept.read_bytes() == before
+    assert old.stat().st_ino != kept.stat().st_ino
+    assert (_state.read(entry) or {}).get("fingerprint") == "new"
+    assert sorted(p.name for p in (tmp_path / "entry").iterdir()) == [_state.STATE]  # no temp file left
+
+
+def _state_of(fingerprint: str) -> dict[str, object]:
+    return {
+        "fingerprint": fingerprint,
+        "inputs": "i",
+        "files": {},
+        "file_sources": [],
+        "components": {},
+        "details": {},
+        "installer": {},
+        "stamp": "s",
+        "stamp_paths": [],
+        "venv": "/v",
+        "status": "installed",
+        "when": 1.0,
+    }

@@ -149,7 +149,7 @@ def test_a_venv_the_user_cannot_write_is_exit_1_not_4(scratch: Path, wheelhouse:
     wheels.mkdir()
     shutil.copy(next(wheelhouse.glob("alpha_pkg-1.0-*.whl")), wheels)
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")},  # nobody cannot write its data
         "HOME": str(scratch),
         "PENVCACHE_CACHE_DIR": str(scratch / "penvcache-cache"),
         "UV_CACHE_DIR": str(scratch / "uv-cache"),
