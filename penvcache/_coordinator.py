@@ -6,8 +6,7 @@ import os
 import sys
 import time
 
-from . import _errors, _fingerprint, _stamp, _state, _stats
-from ._digest import digest, hex_digest
+from . import _errors, _fingerprint, _key, _stamp, _state, _stats
 from ._errors import PenvcacheError
 from ._venv import Venv
 
@@ -64,26 +63,6 @@ class EnsureResult:
 _DYING_GRACE = 5.0  #: seconds a killed holder's uv may take to die and release <venv>/.lock, whatever the timeout
 
 _RESULT_FIELDS = ("status", "venv", "python", "fingerprint", "elapsed", "waited", "offline_fallback", "warnings")
-
-
-class _Key:
-    """The current key's components; the deps are parsed only when their raw inputs differ from the record."""
-
-    def __init__(self, inputs: str, files: dict[str, str], requirements: str, file_sources: list[str]) -> None:
-        self.fingerprint: str | None = None  # None while a component is unknown
-        self.components: dict[str, str | None] = {}
-        self.inputs = inputs
-        self.files = files
-        self.requirements = requirements
-        self.file_sources = file_sources
-        self.deps: DepsSet | None = None
-        self.identity: dict[str, Any] | None = None  # the venv's, while it is usable
-        self.salt: list[list[str]] = []
-        self.installer: dict[str, Any] | None = None  # identified for real (a miss), not the hit's stand-in
-        self.components_sources: list[str] = []
-        self.python_request = ""
-        self.local: list[list[Any]] = []  #: each local project or archive: what _local.describe records
-        self.skip_imports: tuple[str, ...] = ()
 
 
 def _flag(name: str) -> bool:
@@ -269,13 +248,13 @@ def run_ensure(
     )
 
     def result(
-        status: Status, key: _Key, waited: float = 0.0, fallback: bool = False, warnings: list[str] | None = None
+        status: Status, key: _key.Key, waited: float = 0.0, fallback: bool = False, warnings: list[str] | None = None
     ) -> EnsureResult:
         return _result(status, target, key, cache, start, waited, fallback, warnings)
 
     state = _state.read(directory)
-    key = _key(inputs, target, state)
-    if _is_hit(state, key):
+    key = _key.build(inputs, target, state)
+    if _key.is_hit(state, key):
         assert state is not None
         return result("hit", key, warnings=state.get("warnings"))
 
@@ -294,9 +273,9 @@ def run_ensure(
             wait_for_installs(target, max(lock_timeout - waited, _DYING_GRACE))
             state = _state.read(directory)
             # the deps parsed just before the lock are reused while their files are byte for byte the same
-            unchanged = key.deps is not None and _file_digests(key.files) == key.files
-            key = _key(inputs, target, state, exact=True, deps=key.deps if unchanged else None)
-            if _is_hit(state, key):  # another process did the work while we waited
+            unchanged = key.deps is not None and _key.file_digests(key.files) == key.files
+            key = _key.build(inputs, target, state, exact=True, deps=key.deps if unchanged else None)
+            if _key.is_hit(state, key):  # another process did the work while we waited
                 assert state is not None
                 if state["installer"] != key.installer:  # uv was reinstalled as the same version
                     _state.write(directory, {**state, "installer": key.installer})
@@ -310,7 +289,7 @@ def run_ensure(
                 target, inputs, key, directory, output, state=state, validate_timeout=validate_timeout
             )
             # the venv may have been (re)created: its identity now
-            key = _key(inputs, target, None, exact=True, deps=key.deps, installer=key.installer)
+            key = _key.build(inputs, target, None, exact=True, deps=key.deps, installer=key.installer)
             _record(directory, target, key, status, report)  # its summary replaces a recorded failure
             return result(status, key, waited, fallback, report.warnings)
     except PenvcacheError as e:
@@ -324,7 +303,7 @@ def run_ensure(
         if isinstance(e, InstallFailed):  # the venv is what failed (a timeout or bad input changed nothing)
             last: dict[str, Any] = {"venv": target.path, "status": "failed", "error": str(e), "when": time.time()}
             if isinstance(e, ValidationFailed):  # it still failed after an install: not again until something changes
-                failed = _key(inputs, target, None, exact=True, deps=key.deps, installer=key.installer)
+                failed = _key.build(inputs, target, None, exact=True, deps=key.deps, installer=key.installer)
                 paths: list[str] = getattr(e.report, "stamp_paths", [])
                 if failed.fingerprint is not None:
                     last["failure"] = {
@@ -339,32 +318,9 @@ def run_ensure(
         raise
 
 
-def recorded_failure(directory: str, key: _Key) -> dict[str, Any] | None:
-    """The failure recorded for this exact key, while the venv's content is as it was then; else ``None``."""
-    import json
-
-    data = _state.read_regular(os.path.join(directory, _state.SUMMARY), limit=1 << 20, follow=False)
-    if data is None:
-        return None
-    try:
-        last = json.loads(data)
-        failure = last["failure"]
-        matches = (
-            key.fingerprint is not None
-            and failure["fingerprint"] == key.fingerprint
-            and isinstance(failure["stamp_paths"], list)
-            and all(isinstance(path, str) for path in failure["stamp_paths"])
-            and _stamp.take(failure["stamp_paths"]) == failure["stamp"]
-            and isinstance(last["error"], str)
-        )
-    except (OSError, ValueError, TypeError, KeyError):  # none, unreadable or foreign: no failure to repeat
-        return None
-    return last if matches else None
-
-
-def _fail_as_recorded(directory: str, key: _Key) -> None:
+def _fail_as_recorded(directory: str, key: _key.Key) -> None:
     """Raise the recorded failure again when nothing has changed since the install that ended in it."""
-    last = recorded_failure(directory, key)
+    last = _key.recorded_failure(directory, key)
     if last is None:
         return
     from ._errors import ValidationFailed
@@ -407,8 +363,8 @@ def check_hit(
         skip_imports=skip_imports,
     )
     state = _state.read(directory)
-    key = _key(inputs, target, state)
-    if not _is_hit(state, key):
+    key = _key.build(inputs, target, state)
+    if not _key.is_hit(state, key):
         return None
     assert state is not None
     return _result("hit", target, key, cache, start, warnings=state.get("warnings"))
@@ -471,7 +427,7 @@ def check_arguments(  # noqa: PLR0917 (the list arguments of ensure, in order)
 def _result(  # noqa: PLR0917
     status: Status,
     target: Venv,
-    key: _Key,
+    key: _key.Key,
     cache: str,
     start: float,
     waited: float = 0.0,
@@ -492,7 +448,7 @@ def _require_hit(
     target: Venv,
     cache: str,
     directory: str,
-    result: Callable[[Status, _Key], EnsureResult],
+    result: Callable[[Status, _key.Key], EnsureResult],
 ) -> EnsureResult:
     """``require_hit`` after the quick check missed: the exact check, then :class:`CacheMiss` with the reasons."""
     from ._errors import CacheMiss
@@ -506,7 +462,7 @@ def _require_hit(
     raise CacheMiss(msg)
 
 
-def _record(directory: str, target: Venv, key: _Key, status: Status, report: Report) -> None:
+def _record(directory: str, target: Venv, key: _key.Key, status: Status, report: Report) -> None:
     from ._requirements import resolved_commits
 
     when = time.time()
@@ -552,80 +508,6 @@ def _link(link: str) -> str:
     return link if "://" in link else os.path.abspath(link)
 
 
-def parse(inputs: _fingerprint.Inputs) -> DepsSet:
-    from ._requirements import read_deps
-
-    return read_deps(inputs.requirements, inputs.deps_files, inputs.options)
-
-
-def _key(
-    inputs: _fingerprint.Inputs,
-    venv: Venv,
-    state: dict[str, Any] | None,
-    *,
-    exact: bool = False,
-    deps: DepsSet | None = None,
-    installer: dict[str, Any] | None = None,
-) -> _Key:
-    """The current key. The deps are parsed only when their raw bytes differ from what ``state`` recorded;
-    the installer is identified only when ``exact`` (else its recorded stand-in must still hold)."""
-    key = None if deps else _recorded_deps(inputs, state)
-    if key is None:
-        deps = deps or parse(inputs)
-        key = _Key(
-            _fingerprint.inputs_digest(inputs, deps.files),
-            deps.files,
-            digest(deps.requirement_lines()),
-            deps.source_lines(),
-        )
-        key.deps = deps
-    key.components_sources = _fingerprint.sources(inputs, key.file_sources)
-    key.python_request = inputs.python or ""
-    key.salt = _salt(inputs)
-    key.skip_imports = inputs.skip_imports
-    components = key.components
-    components["requirements"] = key.requirements
-    key.local = _local_projects(key.deps, state)
-    components["local"] = _fingerprint.local_component(key.local)
-    components["sources"] = digest(key.components_sources)
-    components["salt"] = digest(key.salt) if key.salt else ""
-    components["skip_imports"] = digest(list(inputs.skip_imports)) if inputs.skip_imports else ""
-    if exact:
-        from ._installer import identify
-
-        key.installer = installer or identify(inputs.installer)
-        components["installer"] = key.installer["version"]
-    else:
-        components["installer"] = _installer_stand_in(inputs, state)
-    components["python"] = components["venv"] = None
-    if venv.problem() is None:
-        try:
-            key.identity = venv.identity()
-        except OSError:  # the venv changed under us; treat it as broken
-            key.identity = None
-        else:
-            components["python"] = digest([key.python_request, key.identity["base_python"]])
-            components["venv"] = digest(key.identity["pyvenv_cfg"])
-    key.fingerprint = _fingerprint.fingerprint(components)
-    return key
-
-
-def _local_projects(deps: DepsSet | None, state: dict[str, Any] | None) -> list[list[Any]]:
-    """The local projects and archives of the set, described now: read afresh when the deps were parsed, else
-    from what was recorded (a hit: plain reads and stat calls, nothing parsed)."""
-    recorded: list[list[Any]] = state.get("local", []) if state is not None else []
-    if deps is None:
-        if not recorded:
-            return []
-        from ._local import digest_of
-
-        return [digest_of(project)[1] for project in recorded]
-    from ._local import describe, path_of
-
-    paths = sorted({path for r in deps.requirements if r.url and (path := path_of(r.url)) is not None})
-    return [describe(path) for path in paths]
-
-
 def _changed_local_projects(deps: DepsSet, state: dict[str, Any] | None) -> list[str]:
     """The local projects whose key is not the one recorded for this venv: reinstall them even if they validate."""
     from packaging.utils import canonicalize_name
@@ -639,87 +521,6 @@ def _changed_local_projects(deps: DepsSet, state: dict[str, Any] | None) -> list
         if path is not None and recorded.get(path) != describe(path)[3]:
             changed.add(canonicalize_name(req.name))
     return sorted(changed)
-
-
-def _salt(inputs: _fingerprint.Inputs) -> list[list[str]]:
-    """Each salt as [where it came from, SHA-256 of its text or its file's bytes]."""
-    parts = [[where, hex_digest(text.encode("utf-8", "surrogateescape"))] for where, text in inputs.salts]
-    for path in inputs.salt_files:
-        data = _state.read_regular(path)  # never a FIFO or a device: a hit must not hang
-        if data is None:
-            from ._errors import InvalidInput
-
-            why = "no such file" if not os.path.lexists(path) else "not a readable regular file, or too big"
-            msg = f"--salt-file {path}: cannot read it: {why}"
-            raise InvalidInput(msg)
-        parts.append([f"--salt-file {path}", hex_digest(data)])
-    return parts
-
-
-def _installer_stand_in(inputs: _fingerprint.Inputs, state: dict[str, Any] | None) -> str | None:
-    """The recorded installer version while its stand-in holds (same request, same prefix, same binary)."""
-    if state is None:
-        return None
-    recorded = state["installer"]
-    if recorded.get("request") != inputs.installer or recorded.get("prefix") != sys.prefix:
-        return None
-    try:
-        st = os.stat(recorded["bin"])
-    except (OSError, KeyError, TypeError):
-        return None
-    if recorded.get("stat") != [st.st_ino, st.st_size, st.st_mtime_ns]:
-        return None
-    version: str | None = recorded.get("version")
-    return version
-
-
-def _file_digests(paths: Iterable[str]) -> dict[str, str] | None:
-    """Each file's SHA-256, or None if one cannot be read, or is not a regular file of at most the deps-file cap
-    (then the parser says why)."""
-    import stat
-
-    files: dict[str, str] = {}
-    for path in paths:
-        if path.startswith("${"):  # an environment variable a deps file expanded
-            files[path] = _fingerprint.env_digest(path[2:-1])
-            continue
-        try:  # O_NONBLOCK: a FIFO put in a deps file's place must not block a hit
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-        except (OSError, ValueError):
-            return None
-        with open(fd, "rb") as f:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode) or st.st_size > _fingerprint.MAX_FILE_BYTES:
-                return None
-            files[path] = hex_digest(f.read(_fingerprint.MAX_FILE_BYTES + 1))
-    return files
-
-
-def _recorded_deps(inputs: _fingerprint.Inputs, state: dict[str, Any] | None) -> _Key | None:
-    """A key built from the recorded requirements component, when the deps files are byte for byte as recorded."""
-    if state is None:
-        return None
-    files = _file_digests(state["files"])
-    if files is None or _fingerprint.inputs_digest(inputs, files) != state["inputs"]:
-        return None
-    requirements = state["components"].get("requirements")
-    if not isinstance(requirements, str):
-        return None
-    return _Key(state["inputs"], files, requirements, state["file_sources"])
-
-
-def _is_hit(state: dict[str, Any] | None, key: _Key) -> bool:
-    return _matches(state, key.fingerprint)
-
-
-def _matches(state: dict[str, Any] | None, fingerprint: str | None) -> bool:
-    """``state`` was recorded for ``fingerprint`` and the venv's content stamp has not changed since."""
-    return (
-        state is not None
-        and fingerprint is not None
-        and state["fingerprint"] == fingerprint
-        and _stamp.take(state["stamp_paths"]) == state["stamp"]
-    )
 
 
 class _Output:
@@ -767,7 +568,7 @@ def _changed_local(deps: DepsSet, state: dict[str, Any] | None) -> list[str]:
 def _repair(
     venv: Venv,
     inputs: _fingerprint.Inputs,
-    key: _Key,
+    key: _key.Key,
     directory: str,
     output: _Output,
     *,
@@ -958,7 +759,7 @@ class InUse:
         while True:
             result = run_ensure(self.venv, self.requirements, lock_timeout=left, **options)
             lock = UseLock(directory, path, max(deadline - time.monotonic(), 0.0)).__enter__()
-            if _matches(_state.read(directory), result.fingerprint):
+            if _key.matches(_state.read(directory), result.fingerprint):
                 self._lock = lock
                 result.waited += lock.waited
                 return result

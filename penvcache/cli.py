@@ -479,7 +479,7 @@ def _status(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     """Check every RECORD hash of the closure; with --repair, reinstall what fails afresh and check again."""
-    from ._coordinator import parse
+    from ._key import parse
     from ._locking import VenvLock
     from ._verify import repair, verify
 
@@ -639,7 +639,7 @@ def _clear(args: argparse.Namespace) -> int:
 def _bundle(args: argparse.Namespace) -> int:
     """Ensure the venv, then write its store entry into ``--out`` (whatever the ensure's outcome)."""
     from . import _state
-    from ._coordinator import parse
+    from ._key import parse
     from ._store import StoreUnusable, _sources, portable, portable_key, target, write_entry
 
     kwargs = ensure_kwargs(args)
