@@ -13,14 +13,12 @@ import sys
 from ._coordinator import check_hit
 from ._discovery import default_venv
 from ._errors import PenvcacheError
-from ._output import write_line
+from ._report import report
 
 TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays light
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from typing import Any, NoReturn, TextIO
-
-    from ._coordinator import EnsureResult
+    from typing import Any, NoReturn
 
 #: ``ensure`` options that take a value, and the ``check_hit`` argument each one sets (``None``: no bearing on a hit)
 VALUE_OPTIONS = {
@@ -206,37 +204,3 @@ def _is_seconds(value: str) -> bool:
         return float(value) >= 0  # not nan, not negative
     except ValueError:
         return False
-
-
-def report(result: EnsureResult, *, as_json: bool, quiet: bool, out: TextIO) -> None:
-    """The one line (or JSON object) ``ensure`` prints about ``result``."""
-    if as_json:
-        write_line(json_object(result.to_dict()), out)
-    elif not quiet:
-        for warning in result.warnings:
-            print(f"penvcache: warning: {warning}", file=sys.stderr, flush=True)
-        line = f"penvcache: {result.status} {result.venv} ({result.fingerprint[:12]}) in {result.elapsed:.3f}s"
-        write_line(line, out)
-
-
-def json_object(data: dict[str, object]) -> str:
-    """``json.dumps(data)`` for a flat dict of str, int, float, bool, None and lists of str, without importing json
-    (and re)."""
-    from _json import encode_basestring_ascii as quote
-
-    parts = []
-    for key, value in data.items():
-        if value is None or isinstance(value, bool):
-            text = {None: "null", True: "true", False: "false"}[value]
-        elif isinstance(value, (int, float)) and value == value and abs(value) != float("inf"):  # noqa: PLR0124
-            text = repr(value)
-        elif isinstance(value, str):
-            text = quote(value)
-        elif isinstance(value, list) and all(isinstance(item, str) for item in value):
-            text = "[" + ", ".join(quote(item) for item in value) + "]"
-        else:
-            import json
-
-            return json.dumps(data)
-        parts.append(f"{quote(key)}: {text}")
-    return "{" + ", ".join(parts) + "}"

@@ -14,8 +14,8 @@ from typing import Any, NoReturn, TextIO
 from ._coordinator import EnsureResult, InUse, prepare, run_ensure
 from ._discovery import default_venv
 from ._errors import InvalidInput, PenvcacheError
-from ._fastpath import report
 from ._output import write_line
+from ._report import report
 from ._venv import Venv
 from .version import __version__
 
