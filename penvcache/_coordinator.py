@@ -8,6 +8,7 @@ import time
 
 from . import _errors, _fingerprint, _key, _stamp, _state, _stats
 from ._errors import PenvcacheError
+from ._request import Request
 from ._venv import Venv
 
 TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays light
@@ -106,7 +107,7 @@ def ensure(
     that a miss installs from when they hold the set, and publishes to after an install from elsewhere unless
     ``store_write`` is false.
     """
-    return run_ensure(
+    request = Request(
         venv,
         requirements,
         deps_files=deps_files,
@@ -117,49 +118,37 @@ def ensure(
         cache_dir=cache_dir,
         salt=salt,
         salt_files=salt_files,
+        options=options,
         require_hit=require_hit,
+        retry=retry,
         store=store,
         store_write=store_write,
         skip_imports=skip_imports,
         validate_timeout=validate_timeout,
-        options=options,
-        retry=retry,
     )
+    return run_ensure(request)
 
 
-def make_inputs(
-    requirements: Iterable[str],
-    *,
-    deps_files: Iterable[str | os.PathLike[str]],
-    python: str | None,
-    offline: bool,
-    find_links: Iterable[str | os.PathLike[str]],
-    salt: Iterable[str],
-    salt_files: Iterable[str | os.PathLike[str]],
-    store: Iterable[str] = (),
-    store_write: bool = True,
-    options: Iterable[str] = (),
-    skip_imports: Iterable[str] = (),
-) -> _fingerprint.Inputs:
+def make_inputs(request: Request) -> _fingerprint.Inputs:
     """The inputs of one call, with the environment's say (``PENVCACHE_OFFLINE``, ``PENVCACHE_SALT``...)."""
-    salts = tuple(("--salt", text) for text in salt)
+    salts = tuple(("--salt", text) for text in request.salt)
     env_salt = os.environ.get("PENVCACHE_SALT")
     if env_salt:
         salts += (("PENVCACHE_SALT", env_salt),)
     return _fingerprint.Inputs(
-        requirements=tuple(requirements),
-        deps_files=tuple(os.path.abspath(os.fspath(f)) for f in deps_files),
-        python=python,
-        find_links=tuple(_link(os.fspath(f)) for f in find_links),
-        offline=offline or _flag("PENVCACHE_OFFLINE") or _flag("UV_OFFLINE"),
+        requirements=tuple(request.requirements),
+        deps_files=tuple(os.path.abspath(os.fspath(f)) for f in request.deps_files),
+        python=request.python,
+        find_links=tuple(_link(os.fspath(f)) for f in request.find_links),
+        offline=request.offline or _flag("PENVCACHE_OFFLINE") or _flag("UV_OFFLINE"),
         salts=salts,
-        salt_files=tuple(os.path.abspath(os.fspath(f)) for f in salt_files),
+        salt_files=tuple(os.path.abspath(os.fspath(f)) for f in request.salt_files),
         installer=os.environ.get("PENVCACHE_UV", ""),
-        stores=tuple(store),
-        store_write=store_write,
-        options=_options(options),
+        stores=tuple(request.store),
+        store_write=request.store_write,
+        options=_options(request.options),
         uv_env=_fingerprint.uv_environment(),
-        skip_imports=_skip_imports(skip_imports),
+        skip_imports=_skip_imports(request.skip_imports),
     )
 
 
@@ -199,53 +188,17 @@ def cache_entry(cache_dir: str | os.PathLike[str] | None, venv: Venv) -> tuple[s
     return cache, directory
 
 
-def run_ensure(
-    venv: str | os.PathLike[str],
-    requirements: Iterable[str] = (),
-    *,
-    deps_files: Iterable[str | os.PathLike[str]] = (),
-    python: str | None = None,
-    offline: bool = False,
-    find_links: Iterable[str | os.PathLike[str]] = (),
-    lock_timeout: float = 300.0,
-    cache_dir: str | os.PathLike[str] | None = None,
-    salt: Iterable[str] = (),
-    salt_files: Iterable[str | os.PathLike[str]] = (),
-    options: Iterable[str] = (),
-    require_hit: bool = False,
-    retry: bool = False,
-    skip_imports: Iterable[str] = (),
-    validate_timeout: float = 300.0,
-    verbose: bool = False,
-    store: Iterable[str] = (),
-    store_write: bool = True,
-    progress: bool = False,
-    python_downloads: bool = True,
-) -> EnsureResult:
-    """:func:`ensure`, plus the CLI's ``verbose`` (uv's output on stderr), ``progress`` (a miss says what it is
-    doing on stderr, see :mod:`._progress`) and ``python_downloads`` (``False``: never download a Python)."""
+def run_ensure(request: Request) -> EnsureResult:
+    """:func:`ensure` for ``request``, with the CLI's ``verbose``, ``progress`` and ``python_downloads``."""
     start = time.monotonic()
-    for what, seconds in (("lock timeout", lock_timeout), ("validate timeout", validate_timeout)):
+    lock_timeout = request.lock_timeout
+    for what, seconds in (("lock timeout", lock_timeout), ("validate timeout", request.validate_timeout)):
         if not seconds >= 0 or (what == "validate timeout" and not 0 < seconds < float("inf")):  # also catches nan
             from ._errors import InvalidInput
 
             msg = f"{what} must be a number of seconds {'>= 0' if what == 'lock timeout' else '> 0'}, not {seconds!r}"
             raise InvalidInput(msg)
-    target, inputs, cache, directory = prepare(
-        venv,
-        requirements,
-        deps_files,
-        python,
-        offline,
-        find_links,
-        cache_dir,
-        salt,
-        salt_files,
-        options,
-        store,
-        store_write,
-        skip_imports=skip_imports,
-    )
+    target, inputs, cache, directory = prepare(request)
 
     def result(
         status: Status, key: _key.Key, waited: float = 0.0, fallback: bool = False, warnings: list[str] | None = None
@@ -258,7 +211,7 @@ def run_ensure(
         assert state is not None
         return result("hit", key, warnings=state.get("warnings"))
 
-    if require_hit:
+    if request.require_hit:
         return _require_hit(inputs, target, cache, directory, result)
 
     from ._locking import VenvLock
@@ -280,13 +233,13 @@ def run_ensure(
                 if state["installer"] != key.installer:  # uv was reinstalled as the same version
                     _state.write(directory, {**state, "installer": key.installer})
                 return result("hit", key, waited, warnings=state.get("warnings"))
-            if not retry:
+            if not request.retry:
                 _fail_as_recorded(directory, key)
             lock.exclude_users()  # no `run`/`use` of the venv may see it change
             waited = lock.waited
-            output = _Output(verbose, progress, python_downloads)
+            output = _Output(request.verbose, request.progress, request.python_downloads)
             status, fallback, report = _repair(
-                target, inputs, key, directory, output, state=state, validate_timeout=validate_timeout
+                target, inputs, key, directory, output, state=state, validate_timeout=request.validate_timeout
             )
             # the venv may have been (re)created: its identity now
             key = _key.build(inputs, target, None, exact=True, deps=key.deps, installer=key.installer)
@@ -333,35 +286,10 @@ def _fail_as_recorded(directory: str, key: _key.Key) -> None:
     raise ValidationFailed(msg)
 
 
-def check_hit(
-    venv: str | os.PathLike[str],
-    requirements: Iterable[str] = (),
-    *,
-    deps_files: Iterable[str | os.PathLike[str]] = (),
-    python: str | None = None,
-    offline: bool = False,
-    find_links: Iterable[str | os.PathLike[str]] = (),
-    cache_dir: str | os.PathLike[str] | None = None,
-    salt: Iterable[str] = (),
-    salt_files: Iterable[str | os.PathLike[str]] = (),
-    options: Iterable[str] = (),
-    skip_imports: Iterable[str] = (),
-) -> EnsureResult | None:
+def check_hit(request: Request) -> EnsureResult | None:
     """The result of :func:`ensure` when it is a hit, else ``None``: no lock, no process, nothing changed."""
     start = time.monotonic()
-    target, inputs, cache, directory = prepare(
-        venv,
-        requirements,
-        deps_files,
-        python,
-        offline,
-        find_links,
-        cache_dir,
-        salt,
-        salt_files,
-        options,
-        skip_imports=skip_imports,
-    )
+    target, inputs, cache, directory = prepare(request)
     state = _state.read(directory)
     key = _key.build(inputs, target, state)
     if not _key.is_hit(state, key):
@@ -370,39 +298,13 @@ def check_hit(
     return _result("hit", target, key, cache, start, warnings=state.get("warnings"))
 
 
-def prepare(  # noqa: PLR0917 (the arguments of ensure)
-    venv: str | os.PathLike[str],
-    requirements: Iterable[str],
-    deps_files: Iterable[str | os.PathLike[str]],
-    python: str | None,
-    offline: bool,
-    find_links: Iterable[str | os.PathLike[str]],
-    cache_dir: str | os.PathLike[str] | None,
-    salt: Iterable[str],
-    salt_files: Iterable[str | os.PathLike[str]],
-    options: Iterable[str] = (),
-    store: Iterable[str] = (),
-    store_write: bool = True,
-    skip_imports: Iterable[str] = (),
-) -> tuple[Venv, _fingerprint.Inputs, str, str]:
+def prepare(request: Request) -> tuple[Venv, _fingerprint.Inputs, str, str]:
     """The venv, what it must hold, the cache dir and the venv's entry in it."""
-    check_arguments(requirements, deps_files, find_links, salt, salt_files, options)
-    target = Venv(venv)
+    r = request
+    check_arguments(r.requirements, r.deps_files, r.find_links, r.salt, r.salt_files, r.options)
+    target = Venv(r.venv)
     target.check_path()
-    inputs = make_inputs(
-        requirements,
-        deps_files=deps_files,
-        python=python,
-        offline=offline,
-        find_links=find_links,
-        salt=salt,
-        salt_files=salt_files,
-        store=store,
-        store_write=store_write,
-        options=options,
-        skip_imports=skip_imports,
-    )
-    return (target, inputs, *cache_entry(cache_dir, target))
+    return (target, make_inputs(r), *cache_entry(r.cache_dir, target))
 
 
 def check_arguments(  # noqa: PLR0917 (the list arguments of ensure, in order)
@@ -716,7 +618,7 @@ def use(
     :class:`LockTimeout`). ``lock_timeout`` bounds all the waiting on entry.
     """
     check_arguments(requirements, deps_files, find_links, salt, salt_files, options)
-    return InUse(
+    request = Request(  # tuples: each try of the ``with`` reads them again
         venv,
         tuple(requirements),
         deps_files=tuple(deps_files),
@@ -727,37 +629,35 @@ def use(
         cache_dir=cache_dir,
         salt=tuple(salt),
         salt_files=tuple(salt_files),
+        options=tuple(options),
         require_hit=require_hit,
+        retry=retry,
         store=tuple(store),
         store_write=store_write,
         skip_imports=tuple(skip_imports),
         validate_timeout=validate_timeout,
-        options=tuple(options),
-        retry=retry,
     )
+    return InUse(request)
 
 
 class InUse:
-    """The context manager :func:`use` returns; ``run_ensure``'s keyword arguments are passed through."""
+    """The context manager :func:`use` returns: ``request`` ensured, then the venv's shared lock held."""
 
-    def __init__(self, venv: str | os.PathLike[str], requirements: tuple[str, ...], **options: Any) -> None:
-        self.venv = venv
-        self.requirements = requirements
-        self.options = options
+    def __init__(self, request: Request) -> None:
+        self.request = request
         self._lock: Any = None
 
     def __enter__(self) -> EnsureResult:
         from ._errors import LockTimeout
         from ._locking import UseLock
 
-        options = dict(self.options)
-        timeout: float = options.pop("lock_timeout", 300.0)
-        target = Venv(self.venv)
-        path, directory = target.path, cache_entry(options.get("cache_dir"), target)[1]
+        timeout = self.request.lock_timeout
+        target = Venv(self.request.venv)
+        path, directory = target.path, cache_entry(self.request.cache_dir, target)[1]
         deadline = time.monotonic() + timeout
         left = timeout
         while True:
-            result = run_ensure(self.venv, self.requirements, lock_timeout=left, **options)
+            result = run_ensure(self.request.copy(lock_timeout=left))
             lock = UseLock(directory, path, max(deadline - time.monotonic(), 0.0)).__enter__()
             if _key.matches(_state.read(directory), result.fingerprint):
                 self._lock = lock

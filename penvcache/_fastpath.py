@@ -14,13 +14,14 @@ from ._coordinator import check_hit
 from ._discovery import default_venv
 from ._errors import PenvcacheError
 from ._report import report
+from ._request import Request
 
 TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays light
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any, NoReturn
 
-#: ``ensure`` options that take a value, and the ``check_hit`` argument each one sets (``None``: no bearing on a hit)
+#: ``ensure`` options that take a value, and the ``Request`` argument each one sets (``None``: no bearing on a hit)
 VALUE_OPTIONS = {
     "-r": "deps_files",
     "--deps": "deps_files",
@@ -136,7 +137,7 @@ def _ensure_hit(args: list[str]) -> int | None:
     if "venv" not in options:
         options["venv"] = default_venv()
     try:
-        result = check_hit(**options)
+        result = check_hit(Request(**options))
     except PenvcacheError:  # bad input: the full path reports it
         return None
     if result is None:
@@ -146,7 +147,7 @@ def _ensure_hit(args: list[str]) -> int | None:
 
 
 def parse_ensure(args: list[str]) -> tuple[dict[str, Any], set[str]] | None:  # noqa: PLR0911
-    """``ensure``'s arguments as ``check_hit`` keywords and the output flags, or ``None`` when they need argparse.
+    """``ensure``'s arguments as ``Request`` keywords and the output flags, or ``None`` when they need argparse.
 
     Only the plain spellings are read here (``--opt VALUE``, ``--opt=VALUE``, flags, requirement strings);
     abbreviations, ``-rFILE``, ``--``, ``-h``, unknown options and bad values are left to argparse.
