@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -213,3 +214,12 @@ def measure_coverage_in(venv: Path) -> None:
         f"sys.path.remove({str(only)!r})"
     )
     (site_packages(venv) / "a1_coverage.pth").write_text(f"import sys; exec({code!r})\n")
+
+
+#: the lines a miss prints on stderr before each step (see penvcache._progress): not errors
+PROGRESS = re.compile(r"penvcache: (creating venv|installing \d+ package|validating \d+ distribution|syncing |still )")
+
+
+def error_lines(err: str) -> list[str]:
+    """What a command printed on stderr besides a miss's progress lines."""
+    return [line for line in err.strip().splitlines() if not PROGRESS.match(line)]

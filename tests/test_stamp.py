@@ -42,7 +42,7 @@ EXPECTED = {
     "listed package upgraded": "installed",
     "listed package reinstalled": "adopted",
     "__init__.py deleted": "installed",  # uv calls it satisfied; the import fails: reinstalled
-    "__init__.py edited": "adopted",  # still imports
+    "__init__.py edited": "installed",  # still imports, but its size is not RECORD's: reinstalled, afresh
     "dist-info deleted": "installed",
     "pyvenv.cfg rewritten": "adopted",
 }

@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import os
 import pwd
-import re
 import shutil
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from penvcache._installer import uv_bin
-from tests.conftest import run_cli
+from tests.conftest import error_lines, run_cli
 
 
 @pytest.fixture
@@ -66,14 +65,10 @@ def ensure(venv: Path, wheelhouse: Path, *reqs: str) -> subprocess.CompletedProc
     return run_cli("ensure", *reqs, "--venv", str(venv), "--offline", "--find-links", str(wheelhouse))
 
 
-#: the lines a miss prints before each step (see penvcache._progress): not errors
-_PROGRESS = re.compile(r"penvcache: (creating venv|installing \d+ package|validating \d+ distribution|syncing |still )")
-
-
 def assert_one_line(proc: subprocess.CompletedProcess[str], code: int, *words: str) -> None:
     assert proc.returncode == code, proc.stderr
     assert "Traceback" not in proc.stderr
-    assert len([line for line in proc.stderr.splitlines() if not _PROGRESS.match(line)]) == 1, proc.stderr
+    assert len(error_lines(proc.stderr)) == 1, proc.stderr
     for word in words:
         assert word in proc.stderr, proc.stderr
 
