@@ -6,9 +6,9 @@ import os
 import sys
 import time
 
-from . import _errors, _fingerprint, _key, _stamp, _state, _stats
+from . import _fingerprint, _key, _stamp, _state, _stats
 from ._errors import PenvcacheError
-from ._request import Request
+from ._request import Request, cache_entry, check_arguments, prepare
 from ._venv import Venv
 
 TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays light
@@ -64,10 +64,6 @@ class EnsureResult:
 _DYING_GRACE = 5.0  #: seconds a killed holder's uv may take to die and release <venv>/.lock, whatever the timeout
 
 _RESULT_FIELDS = ("status", "venv", "python", "fingerprint", "elapsed", "waited", "offline_fallback", "warnings")
-
-
-def _flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no", "off")
 
 
 def ensure(
@@ -127,65 +123,6 @@ def ensure(
         validate_timeout=validate_timeout,
     )
     return run_ensure(request)
-
-
-def make_inputs(request: Request) -> _fingerprint.Inputs:
-    """The inputs of one call, with the environment's say (``PENVCACHE_OFFLINE``, ``PENVCACHE_SALT``...)."""
-    salts = tuple(("--salt", text) for text in request.salt)
-    env_salt = os.environ.get("PENVCACHE_SALT")
-    if env_salt:
-        salts += (("PENVCACHE_SALT", env_salt),)
-    return _fingerprint.Inputs(
-        requirements=tuple(request.requirements),
-        deps_files=tuple(os.path.abspath(os.fspath(f)) for f in request.deps_files),
-        python=request.python,
-        find_links=tuple(_link(os.fspath(f)) for f in request.find_links),
-        offline=request.offline or _flag("PENVCACHE_OFFLINE") or _flag("UV_OFFLINE"),
-        salts=salts,
-        salt_files=tuple(os.path.abspath(os.fspath(f)) for f in request.salt_files),
-        installer=os.environ.get("PENVCACHE_UV", ""),
-        stores=tuple(request.store),
-        store_write=request.store_write,
-        options=_options(request.options),
-        uv_env=_fingerprint.uv_environment(),
-        skip_imports=_skip_imports(request.skip_imports),
-    )
-
-
-def _skip_imports(names: Iterable[str]) -> tuple[str, ...]:
-    """``--skip-import`` names and ``PENVCACHE_SKIP_IMPORT``'s (comma-separated), checked, sorted, no duplicates."""
-    given = [(name, "--skip-import") for name in names]
-    given += [(name, "PENVCACHE_SKIP_IMPORT") for name in os.environ.get("PENVCACHE_SKIP_IMPORT", "").split(",")]
-    found = set()
-    for name, where in given:
-        text = name.strip()
-        if not text and where != "--skip-import":
-            continue
-        if not text or not all(part.replace("-", "_").isidentifier() for part in text.split(".")):
-            from ._errors import InvalidInput
-
-            msg = f"{where} {name!r}: not a module name (like yaml or google.cloud.storage) or a distribution name"
-            raise InvalidInput(msg)
-        found.add(text)
-    return tuple(sorted(found))
-
-
-def _options(options: Iterable[str]) -> tuple[str, ...]:
-    """Option lines, sorted (their order does not matter); a lone string is refused, not split into letters."""
-    if isinstance(options, (str, bytes, os.PathLike)):
-        from ._errors import InvalidInput
-
-        msg = f"options must be a list of option lines, not one string: {options!r}"
-        raise InvalidInput(msg)
-    return tuple(sorted(set(options)))
-
-
-def cache_entry(cache_dir: str | os.PathLike[str] | None, venv: Venv) -> tuple[str, str]:
-    """The cache dir and the venv's entry (directory) in it."""
-    cache = os.fspath(cache_dir) if cache_dir else _state.default_cache_dir()
-    directory = _state.venv_dir(cache, venv.path)
-    _state.check_owned(directory)  # a few lstat calls: refuse an entry another user could have written
-    return cache, directory
 
 
 def run_ensure(request: Request) -> EnsureResult:
@@ -298,34 +235,6 @@ def check_hit(request: Request) -> EnsureResult | None:
     return _result("hit", target, key, cache, start, warnings=state.get("warnings"))
 
 
-def prepare(request: Request) -> tuple[Venv, _fingerprint.Inputs, str, str]:
-    """The venv, what it must hold, the cache dir and the venv's entry in it."""
-    r = request
-    check_arguments(r.requirements, r.deps_files, r.find_links, r.salt, r.salt_files, r.options)
-    target = Venv(r.venv)
-    target.check_path()
-    return (target, make_inputs(r), *cache_entry(r.cache_dir, target))
-
-
-def check_arguments(  # noqa: PLR0917 (the list arguments of ensure, in order)
-    requirements: object, deps_files: object, find_links: object, salt: object, salt_files: object, options: object
-) -> None:
-    """:class:`InvalidArgumentType` for one string (or path) where a list of them is expected: iterated, ``"six"``
-    would be the requirements ``s``, ``i`` and ``x``, and ``deps_files="deps.txt"`` would read a file ``d``."""
-    named = (
-        ("requirements", requirements),
-        ("deps_files", deps_files),
-        ("find_links", find_links),
-        ("salt", salt),
-        ("salt_files", salt_files),
-        ("options", options),
-    )
-    for name, value in named:
-        if isinstance(value, (str, bytes, os.PathLike)):
-            msg = f"{name} takes a list, not one {type(value).__name__}: write {name}=[{value!r}], not {name}={value!r}"
-            raise _errors.InvalidArgumentType(msg)
-
-
 def _result(  # noqa: PLR0917
     status: Status,
     target: Venv,
@@ -404,10 +313,6 @@ def _record(directory: str, target: Venv, key: _key.Key, status: Status, report:
 
     with contextlib.suppress(OSError):  # what `list` shows: the state above is what counts
         _state.summarise(directory, {"venv": target.path, "status": status, "when": when})
-
-
-def _link(link: str) -> str:
-    return link if "://" in link else os.path.abspath(link)
 
 
 def _changed_local_projects(deps: DepsSet, state: dict[str, Any] | None) -> list[str]:
