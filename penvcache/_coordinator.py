@@ -546,10 +546,16 @@ def use(
 
 
 class InUse:
-    """The context manager :func:`use` returns: ``request`` ensured, then the venv's shared lock held."""
+    """The context manager :func:`use` returns: the request ensured, then the venv's shared lock held.
 
-    def __init__(self, request: Request) -> None:
-        self.request = request
+    Made by :func:`use` from a :class:`._request.Request`; ``InUse(venv, requirements, **keywords)`` (the keywords
+    of :func:`ensure`) still works as before.
+    """
+
+    def __init__(
+        self, request: Request | str | os.PathLike[str], requirements: Iterable[str] = (), **keywords: Any
+    ) -> None:
+        self.request = request if isinstance(request, Request) else Request(request, requirements, **keywords)
         self._lock: Any = None
 
     def __enter__(self) -> EnsureResult:

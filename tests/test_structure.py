@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import penvcache
+from penvcache import InUse
 from penvcache._request import Request
 
 PACKAGE = Path(penvcache.__file__).parent
@@ -62,3 +63,10 @@ def test_a_request_copy_changes_what_it_is_told_and_shares_the_rest() -> None:
     ]
     with pytest.raises(TypeError, match="lock_timeot"):
         request.copy(lock_timeot=1.0)
+
+
+def test_in_use_is_still_made_from_a_venv_requirements_and_ensures_keywords() -> None:
+    made = InUse("venv", ("alpha",), lock_timeout=2.0, retry=True).request
+    assert (made.venv, made.requirements, made.lock_timeout, made.retry) == ("venv", ("alpha",), 2.0, True)
+    request = Request("venv", ("alpha",))
+    assert InUse(request).request is request
