@@ -120,7 +120,7 @@ def test_each_component_invalidates_on_its_own_and_explain_names_it(
     assert any(words.format(tmp=tmp_path) in reason for reason in explained["reasons"]), explained["reasons"]
     code, out = _run(capsys, "explain", *args)
     rows = [line.split()[0] for line in out.splitlines()[1:] if not line.startswith("  why: ")]
-    assert rows == ["requirements", "sources", "python", "venv", "installer", "salt"], out
+    assert rows == ["requirements", "local", "sources", "python", "venv", "installer", "salt", "skip_imports"], out
     marked = {line.split()[0] for line in out.splitlines()[1:] if line.endswith("  (changed)")}
     assert marked == {component}, out  # exactly the component that changed, and no other
     assert main(["ensure", "--require-hit", "-q", *args]) == 5
