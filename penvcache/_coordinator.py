@@ -315,17 +315,20 @@ def _record(directory: str, target: Venv, key: _key.Key, status: Status, report:
         _state.summarise(directory, {"venv": target.path, "status": status, "when": when})
 
 
-def _changed_local_projects(deps: DepsSet, state: dict[str, Any] | None) -> list[str]:
-    """The local projects whose key is not the one recorded for this venv: reinstall them even if they validate."""
+def _changed_local_projects(deps: DepsSet, now: list[list[Any]], state: dict[str, Any] | None) -> list[str]:
+    """The local projects whose key (``now``: the current key's ``local``) is not the one recorded for this venv:
+    reinstall them even if they validate."""
     from packaging.utils import canonicalize_name
 
-    from ._local import describe, path_of
+    from ._local import describe
+    from ._requirements import normalise
 
     recorded = {project[0]: project[3] for project in (state or {}).get("local", [])}
+    current = {project[0]: project[3] for project in now}
     changed = set()
     for req in deps.requirements:
-        path = path_of(req.url) if req.url else None
-        if path is not None and recorded.get(path) != describe(path)[3]:
+        path = deps.local.get(normalise(req))
+        if path is not None and recorded.get(path) != (current.get(path) or describe(path)[3]):
             changed.add(canonicalize_name(req.name))
     return sorted(changed)
 
@@ -361,15 +364,6 @@ def _installing(missing: list[str], venv: Venv) -> tuple[str, str]:
         return "syncing with uv", f" {venv.path} (--exact: removing what the set does not need)"
     names = ", ".join(missing) if len(missing) <= 5 else ", ".join(missing[:5]) + ", ..."
     return f"installing {_plural(len(missing), 'package')}", f" into {venv.path}: {names}"
-
-
-def _changed_local(deps: DepsSet, state: dict[str, Any] | None) -> list[str]:
-    """The local projects and archives whose files changed since ``state`` was recorded (all, without a state):
-    validation cannot see that a project's source changed, so these are reinstalled."""
-    from ._requirements import normalise
-
-    recorded = {line for lines in (state or {}).get("details", {}).get("lines", {}).values() for line in lines}
-    return sorted({r.name for r in deps.requirements if normalise(r) in deps.local and deps.pinned(r) not in recorded})
 
 
 def _repair(
@@ -434,10 +428,9 @@ def _repair(
         missing, broken = sorted({r.name for r in deps.requirements}), []
     else:
         # a local project whose metadata may have changed validates as it was: uv must build and install it again
-        local = _changed_local_projects(deps, state)
+        changed = _changed_local_projects(deps, key.local, state)
         with output.step(*_validating(deps, venv), enabled=bool(deps.requirements)):
             report = validated()
-        changed = sorted({*_changed_local(deps, state), *local})
         if report.satisfied and not changed and not deps.exact:  # exact: uv says whether anything is extra
             return ("installed" if created else "adopted"), False, report
         missing, broken = sorted({*report.failures, *changed}), sorted({*report.broken, *changed})

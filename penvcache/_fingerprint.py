@@ -112,16 +112,6 @@ def env_digest(name: str) -> str:
     return "unset" if value is None else hex_digest(value.encode("utf-8", "surrogateescape"))
 
 
-def local_project_files(path: str) -> list[str]:
-    """The files whose bytes stand for a local project or archive in the key (its ``pyproject.toml``,
-    ``setup.cfg`` and ``setup.py``; an archive itself). The hook for the local-project rule: a fuller function
-    (sources, a digest of the tree) plugs in here."""
-    if os.path.isdir(path):
-        names = ("pyproject.toml", "setup.cfg", "setup.py")
-        return [os.path.join(path, name) for name in names if os.path.isfile(os.path.join(path, name))]
-    return [path]
-
-
 def inputs_digest(inputs: Inputs, files: Mapping[str, str]) -> str:
     """Digest of the raw dependency inputs, given each deps file's byte digest."""
     parts: list[object] = [inputs.requirements, inputs.deps_files, sorted(files.items())]

@@ -110,10 +110,9 @@ def _local_projects(deps: DepsSet | None, state: dict[str, Any] | None) -> list[
         from ._local import digest_of
 
         return [digest_of(project)[1] for project in recorded]
-    from ._local import describe, path_of
+    from ._local import describe
 
-    paths = sorted({path for r in deps.requirements if r.url and (path := path_of(r.url)) is not None})
-    return [describe(path) for path in paths]
+    return [describe(path) for path in sorted(set(deps.local.values()))]
 
 
 def _salt(inputs: _fingerprint.Inputs) -> list[list[str]]:

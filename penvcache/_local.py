@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import sys
 
-from ._digest import hex_digest
+from ._digest import sha256
 
 TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays light
 if TYPE_CHECKING:
@@ -27,18 +27,6 @@ DEFAULT_KEYS = (["file", "pyproject.toml"], ["file", "setup.py"], ["file", "setu
 _GLOB = "*?["
 
 
-def path_of(url: str) -> str | None:
-    """The local path a ``file:`` URL names, or ``None`` for any other URL."""
-    if not url.startswith("file:"):
-        return None
-    from urllib.parse import unquote, urlsplit
-
-    parts = urlsplit(url)
-    if parts.netloc not in ("", "localhost"):
-        return None
-    return os.path.abspath(unquote(parts.path))
-
-
 def describe(path: str) -> list[Any]:
     """What to record for a local path or archive: ``[path, "dir", keys, digest]`` or
     ``[path, "archive", stat, digest]``. A path that cannot be read is ``[path, "missing", None, "missing"]``."""
@@ -47,11 +35,12 @@ def describe(path: str) -> list[Any]:
         return [path, "dir", keys, _dir_digest(path, keys)]
     try:
         st = os.stat(path)
-        with open(path, "rb") as f:
-            data = f.read()
     except OSError:
         return [path, "missing", None, "missing"]
-    return [path, "archive", [st.st_ino, st.st_size, st.st_mtime_ns], hex_digest(data)]
+    found = _read(path)
+    if found is None:
+        return [path, "missing", None, "missing"]
+    return [path, "archive", [st.st_ino, st.st_size, st.st_mtime_ns], found]
 
 
 def digest_of(recorded: list[Any]) -> tuple[str, list[Any]]:
@@ -74,10 +63,8 @@ def digest_of(recorded: list[Any]) -> tuple[str, list[Any]]:
 
 def _cache_keys(path: str) -> list[list[str]]:
     """``[tool.uv] cache-keys`` of a project directory as ``[kind, value]`` pairs; uv's defaults without it."""
-    try:
-        with open(os.path.join(path, "pyproject.toml"), "rb") as f:
-            text = f.read()
-    except OSError:
+    text = _bytes(os.path.join(path, "pyproject.toml"))
+    if text is None:
         return [list(k) for k in DEFAULT_KEYS]
     if sys.version_info >= (3, 11):
         import tomllib
@@ -124,11 +111,46 @@ def _dir_digest(path: str, keys: list[list[str]]) -> str:
     return digest(parts)
 
 
-def _read(path: str) -> str | None:
-    """SHA-256 of a file's bytes, or ``None`` when there is no such file."""
+def _open(path: str) -> int | None:
+    """A descriptor on a regular file, or ``None``: never a FIFO or a device (a hit must not hang), never a dir."""
     try:
-        with open(path, "rb") as f:
-            return hex_digest(f.read())
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except (OSError, ValueError):  # ValueError: a NUL in the path
+        return None
+    import stat
+
+    try:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            return fd
+    except OSError:
+        pass
+    os.close(fd)
+    return None
+
+
+def _read(path: str) -> str | None:
+    """SHA-256 of a regular file's bytes (read in chunks: an archive may be large), or ``None`` when there is none."""
+    fd = _open(path)
+    if fd is None:
+        return None
+    h = sha256()
+    try:
+        with os.fdopen(fd, "rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+    except OSError:
+        return None
+    return str(h.hexdigest())
+
+
+def _bytes(path: str) -> bytes | None:
+    """A regular file's bytes, or ``None``."""
+    fd = _open(path)
+    if fd is None:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as f:
+            return f.read()
     except OSError:
         return None
 
@@ -159,8 +181,5 @@ def _git(root: str, what: str) -> list[object]:
 
 
 def _text(path: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read()
-    except OSError:
-        return None
+    data = _bytes(path)
+    return None if data is None else data.decode("utf-8", "replace")

@@ -151,8 +151,10 @@ class DepsSet:
     lines: dict[str, list[str]] = field(default_factory=dict)
     #: :func:`normalise`\ d requirements installed editable, with the local directory
     editables: dict[str, str] = field(default_factory=dict)
-    #: :func:`normalise`\ d direct references to local projects and archives, with the files in the key
-    local: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: :func:`normalise`\ d requirements for a local project directory or archive (``name @ file:``, a bare path,
+    #: ``-e``, ``--project``, a pylock.toml ``directory``/``archive`` entry), with its absolute path: the key's
+    #: ``local`` component (:mod:`penvcache._local`, uv's cache keys) stands for what is there
+    local: dict[str, str] = field(default_factory=dict)
     #: uv options that change what is installed, as (option, value or ""), in canonical order of first use
     options: list[tuple[str, str]] = field(default_factory=list)
     no_index: bool = False
@@ -173,10 +175,9 @@ class DepsSet:
     warnings: list[str] = field(default_factory=list)
 
     def pinned(self, req: Requirement) -> str:
-        """A requirement in canonical form with its ``--hash`` options and local files, if any."""
+        """A requirement in canonical form with its ``--hash`` options, if any."""
         text = normalise(req)
         line = text + "".join(f" --hash={h}" for h in sorted(self.hashes.get(text, ())))
-        line += "".join(f" ({path} sha256:{d})" for path, d in sorted(self.local.get(text, {}).items()))
         return f"-e {line}" if text in self.editables else line
 
     def requirement_lines(self) -> list[str]:
@@ -628,25 +629,21 @@ class _Reader:
         return req
 
     def _local(self, req: Requirement, where: str, hint: str = "") -> None:
-        """A local project or archive: the files that stand for it go into the key."""
+        """A local project or archive: recorded in :attr:`DepsSet.local`, the key's ``local`` component."""
         if not req.url or not req.url.startswith("file:"):
             return
         path = _url_path(req.url)
         if not os.path.exists(path):
             msg = f"{where}: {req}: no such file or directory: {path}{hint}"
             raise InvalidDeps(msg)
-        self._local_files(req, path, where)
+        self.local_path(req, path, where)
 
-    def _local_files(self, req: Requirement, path: str, where: str) -> None:
-        files = {}
-        for name in _fingerprint.local_project_files(path):
-            try:
-                files[name] = hex_digest(read_bounded(name, "local project file"))
-            except InvalidDeps as e:
-                msg = f"{where}: {e}"
-                raise InvalidDeps(msg) from e
-        self.deps.files.update(files)
-        self.deps.local[normalise(req)] = files
+    def local_path(self, req: Requirement, path: str, where: str) -> None:
+        """Record a local project directory or archive; anything else (a FIFO, a device) is refused unread."""
+        if not os.path.isdir(path) and not os.path.isfile(path):
+            msg = f"{where}: {req.name}: not a project directory or an archive file: {path}"
+            raise InvalidDeps(msg)
+        self.deps.local[normalise(req)] = path
 
     def project(self, path: str) -> None:
         """``--project DIR``: its pyproject.toml's dependencies (with the selected extras and groups), and the
@@ -736,14 +733,14 @@ class _Reader:
             if isinstance(package.get("marker"), str):
                 text += f" ; {package['marker']}"
             req = _parse_requirement(text, f"{path}: packages[{number}]")
-            for kind in ("directory", "archive"):  # a local project or archive: its files are in the key
+            for kind in ("directory", "archive"):  # a local project or archive: in the key's `local` component
                 source = package.get(kind)
                 if isinstance(source, dict) and isinstance(source.get("path"), str):
                     local = _abspath(os.path.dirname(path), source["path"])
                     if not os.path.exists(local):
                         msg = f"{path}: packages[{number}] ({req.name}): no such file or directory: {local}"
                         raise InvalidDeps(msg)
-                    self._local_files(req, local, f"{path}: packages[{number}]")
+                    self.local_path(req, local, f"{path}: packages[{number}]")
             self.deps.requirements.append(req)
             self.deps.from_lock.add(normalise(req))
             own.append(self.deps.pinned(req))

@@ -220,15 +220,21 @@ def build_editable(wheel_directory, config_settings=None, metadata_directory=Non
 """
 
 
-def build_project(root: Path, name: str, version: str, *, requires: Iterable[str] = (), extra_toml: str = "") -> Path:
-    """A local project directory (PEP 517, an in-tree backend: builds offline, wheel and editable)."""
+def build_project(
+    root: Path, name: str, version: str, *, requires: Iterable[str] = (), extra_toml: str = "", tool_uv: str = ""
+) -> Path:
+    """A local project directory (PEP 517, an in-tree backend: builds offline, wheel and editable) whose
+    pyproject.toml says its name, version and dependencies; ``extra_toml`` is appended as it is, ``tool_uv``
+    under ``[tool.uv]``. Written again over an existing one, it changes only what it writes."""
     module = name.replace("-", "_").lower()
     (root / module).mkdir(parents=True, exist_ok=True)
     (root / module / "__init__.py").write_text(f'__version__ = "{version}"\n')
     deps = ", ".join(f'"{r}"' for r in requires)
     (root / "pyproject.toml").write_text(
         '[build-system]\nrequires = []\nbuild-backend = "project_backend"\nbackend-path = ["."]\n\n'
-        f'[project]\nname = "{name}"\nversion = "{version}"\ndependencies = [{deps}]\n' + extra_toml
+        f'[project]\nname = "{name}"\nversion = "{version}"\ndependencies = [{deps}]\n'
+        + extra_toml
+        + (f"\n[tool.uv]\n{tool_uv}\n" if tool_uv else "")
     )
     (root / "project_backend.py").write_text(_PROJECT_BACKEND)
     return root
@@ -313,72 +319,6 @@ def build_wheel_with_scripts(wheelhouse: Path, name: str, version: str) -> Path:
         for name_in_zip, data in files.items():
             zf.writestr(name_in_zip, data)
     return path
-
-
-_LOCAL_PROJECT_BACKEND = """
-import base64, hashlib, os, re, zipfile
-
-def _meta():
-    with open("pyproject.toml") as f:
-        text = f.read()
-    name = re.search(r'^name = "(.*)"', text, re.M).group(1)
-    version = re.search(r'^version = "(.*)"', text, re.M).group(1)
-    deps = re.search(r'^dependencies = \\[(.*)\\]', text, re.M).group(1)
-    return name, version, re.findall(r'"([^"]+)"', deps)
-
-def _line(path, data):
-    d = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-    return f"{path},sha256={d},{len(data)}"
-
-def get_requires_for_build_wheel(config_settings=None):
-    return []
-
-def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
-    name, version, deps = _meta()
-    module = name.replace("-", "_")
-    dist = f"{module}-{version}"
-    meta = f"Metadata-Version: 2.1\\nName: {name}\\nVersion: {version}\\n"
-    meta += "".join(f"Requires-Dist: {d}\\n" for d in deps)
-    files = {
-        f"{module}/__init__.py": f"VERSION = {version!r}\\n".encode(),
-        f"{dist}.dist-info/METADATA": meta.encode(),
-        f"{dist}.dist-info/WHEEL": b"Wheel-Version: 1.0\\nGenerator: t\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n",
-    }
-    record = [_line(p, d) for p, d in files.items()] + [f"{dist}.dist-info/RECORD,,"]
-    files[f"{dist}.dist-info/RECORD"] = ("\\n".join(record) + "\\n").encode()
-    wheel = f"{dist}-py3-none-any.whl"
-    with zipfile.ZipFile(os.path.join(wheel_directory, wheel), "w") as zf:
-        for p, d in files.items():
-            zf.writestr(p, d)
-    return wheel
-"""
-
-
-def write_local_project(
-    root: Path, name: str, version: str, *, requires: Iterable[str] = (), tool_uv: str = ""
-) -> Path:
-    """A local project directory (an in-tree build backend, nothing to download) whose pyproject.toml says
-    its name, version and dependencies; ``tool_uv`` is appended under ``[tool.uv]``."""
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "project_backend.py").write_text(_LOCAL_PROJECT_BACKEND)
-    deps = ", ".join(f'"{r}"' for r in requires)
-    text = textwrap.dedent(
-        f"""\
-        [build-system]
-        requires = []
-        build-backend = "project_backend"
-        backend-path = ["."]
-
-        [project]
-        name = "{name}"
-        version = "{version}"
-        dependencies = [{deps}]
-        """
-    )
-    if tool_uv:
-        text += "\n[tool.uv]\n" + tool_uv + "\n"
-    (root / "pyproject.toml").write_text(text)
-    return root
 
 
 def build_wheel_with_files(wheelhouse: Path, name: str, version: str, files: Mapping[str, str]) -> Path:
