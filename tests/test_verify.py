@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,18 @@ import pytest
 
 import penvcache
 from tests._kit import build_wheel, build_wheel_with_scripts, site_packages
-from tests.conftest import run_cli
+from tests.conftest import measure_coverage_in, run_cli
+
+
+@pytest.fixture
+def venv(venv: Path) -> Path:
+    """conftest's venv; under ``coverage run`` (.ci/run) made first, so that verify's script in it is measured."""
+    if os.environ.get("COVERAGE_PROCESS_CONFIG"):
+        from uv import find_uv_bin
+
+        subprocess.run([find_uv_bin(), "venv", "-q", str(venv), "--python", sys.executable], check=True)
+        measure_coverage_in(venv)
+    return venv
 
 
 @pytest.fixture
@@ -131,7 +143,8 @@ def test_repair_says_what_it_does_and_exits_0(venv: Path, house: Path) -> None:
     assert sub.read_text() == "VALUE = 1\n"
 
 
-def test_verify_of_a_missing_venv_is_bad_input(venv: Path, house: Path) -> None:
+def test_verify_of_a_missing_venv_is_bad_input(tmp_path: Path, house: Path) -> None:
+    venv = tmp_path / "never-made"
     proc = verify(venv, house, "gamma-pkg")
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"penvcache: error: cannot verify {venv}: {venv} does not exist " + (
