@@ -29,7 +29,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from ._digest import digest, hex_digest
+from ._digest import digest
 from ._errors import InvalidInput
 
 FORMAT = 1
@@ -163,6 +163,13 @@ class Level:
         obstore.delete(self.store, path)
 
 
+def _sha256(data: bytes) -> str:
+    """A wheel's sha256: OpenSSL's, about 8x faster than the built-in one the hit path uses (38 MB: 0.02 s)."""
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
 def _one_line(e: BaseException) -> str:
     lines = [line.strip() for line in str(e).splitlines() if line.strip()]
     return lines[0] if lines else type(e).__name__
@@ -272,7 +279,7 @@ def fetch(level: Level, key: str, directory: str) -> Fetched:
             if blob is None:
                 msg = f"its blob for {f['filename']} is missing"
                 raise StoreUnusable(msg)
-            if len(blob) != f["size"] or hex_digest(blob) != f["sha256"]:
+            if len(blob) != f["size"] or _sha256(blob) != f["sha256"]:
                 msg = f"its blob for {f['filename']} fails its sha256 check"
                 raise StoreUnusable(msg)
             with open(os.path.join(directory, f["filename"]), "wb") as out:
@@ -334,7 +341,7 @@ def _read_source(where: dict[str, Any], base: str) -> tuple[str, bytes]:
             with urllib.request.urlopen(url, timeout=60) as response:  # an index's download URL
                 data = response.read()
     expected = (where.get("hashes") or {}).get("sha256")
-    if expected and hex_digest(data) != expected:
+    if expected and _sha256(data) != expected:
         msg = f"{name} does not match the sha256 the resolver recorded"
         raise StoreUnusable(msg)
     return name, data
@@ -381,7 +388,7 @@ def build_entry(
             sources = [_built_wheel(package, work, build_options)]
         for source in sources:
             name, data = source if isinstance(source, tuple) else _read_source(source, work)
-            sha = hex_digest(data)
+            sha = _sha256(data)
             blobs[sha] = data
             files.append({"filename": name, "sha256": sha, "size": len(data)})
         packages.append({"name": package["name"], "version": str(package["version"]), "files": files})
