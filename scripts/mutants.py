@@ -213,7 +213,7 @@ MUTANTS = [
     Mutant(
         "require-hit-installs",
         "_coordinator.py",
-        "    if require_hit:\n        return _require_hit(",
+        "    if request.require_hit:\n        return _require_hit(",
         "    if False:\n        return _require_hit(",
         ("tests/test_explain.py",),
     ),
