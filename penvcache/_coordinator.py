@@ -6,9 +6,9 @@ import os
 import sys
 import time
 
-from . import _errors, _fingerprint, _stamp, _state, _stats
-from ._digest import digest, hex_digest
+from . import _fingerprint, _key, _stamp, _state, _stats
 from ._errors import PenvcacheError
+from ._request import Request, cache_entry, check_arguments, prepare
 from ._venv import Venv
 
 TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays light
@@ -66,30 +66,6 @@ _DYING_GRACE = 5.0  #: seconds a killed holder's uv may take to die and release 
 _RESULT_FIELDS = ("status", "venv", "python", "fingerprint", "elapsed", "waited", "offline_fallback", "warnings")
 
 
-class _Key:
-    """The current key's components; the deps are parsed only when their raw inputs differ from the record."""
-
-    def __init__(self, inputs: str, files: dict[str, str], requirements: str, file_sources: list[str]) -> None:
-        self.fingerprint: str | None = None  # None while a component is unknown
-        self.components: dict[str, str | None] = {}
-        self.inputs = inputs
-        self.files = files
-        self.requirements = requirements
-        self.file_sources = file_sources
-        self.deps: DepsSet | None = None
-        self.identity: dict[str, Any] | None = None  # the venv's, while it is usable
-        self.salt: list[list[str]] = []
-        self.installer: dict[str, Any] | None = None  # identified for real (a miss), not the hit's stand-in
-        self.components_sources: list[str] = []
-        self.python_request = ""
-        self.local: list[list[Any]] = []  #: each local project or archive: what _local.describe records
-        self.skip_imports: tuple[str, ...] = ()
-
-
-def _flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no", "off")
-
-
 def ensure(
     venv: str | os.PathLike[str],
     requirements: Iterable[str] = (),
@@ -127,7 +103,7 @@ def ensure(
     that a miss installs from when they hold the set, and publishes to after an install from elsewhere unless
     ``store_write`` is false.
     """
-    return run_ensure(
+    request = Request(
         venv,
         requirements,
         deps_files=deps_files,
@@ -138,148 +114,41 @@ def ensure(
         cache_dir=cache_dir,
         salt=salt,
         salt_files=salt_files,
+        options=options,
         require_hit=require_hit,
+        retry=retry,
         store=store,
         store_write=store_write,
         skip_imports=skip_imports,
         validate_timeout=validate_timeout,
-        options=options,
-        retry=retry,
     )
+    return run_ensure(request)
 
 
-def make_inputs(
-    requirements: Iterable[str],
-    *,
-    deps_files: Iterable[str | os.PathLike[str]],
-    python: str | None,
-    offline: bool,
-    find_links: Iterable[str | os.PathLike[str]],
-    salt: Iterable[str],
-    salt_files: Iterable[str | os.PathLike[str]],
-    store: Iterable[str] = (),
-    store_write: bool = True,
-    options: Iterable[str] = (),
-    skip_imports: Iterable[str] = (),
-) -> _fingerprint.Inputs:
-    """The inputs of one call, with the environment's say (``PENVCACHE_OFFLINE``, ``PENVCACHE_SALT``...)."""
-    salts = tuple(("--salt", text) for text in salt)
-    env_salt = os.environ.get("PENVCACHE_SALT")
-    if env_salt:
-        salts += (("PENVCACHE_SALT", env_salt),)
-    return _fingerprint.Inputs(
-        requirements=tuple(requirements),
-        deps_files=tuple(os.path.abspath(os.fspath(f)) for f in deps_files),
-        python=python,
-        find_links=tuple(_link(os.fspath(f)) for f in find_links),
-        offline=offline or _flag("PENVCACHE_OFFLINE") or _flag("UV_OFFLINE"),
-        salts=salts,
-        salt_files=tuple(os.path.abspath(os.fspath(f)) for f in salt_files),
-        installer=os.environ.get("PENVCACHE_UV", ""),
-        stores=tuple(store),
-        store_write=store_write,
-        options=_options(options),
-        uv_env=_fingerprint.uv_environment(),
-        skip_imports=_skip_imports(skip_imports),
-    )
-
-
-def _skip_imports(names: Iterable[str]) -> tuple[str, ...]:
-    """``--skip-import`` names and ``PENVCACHE_SKIP_IMPORT``'s (comma-separated), checked, sorted, no duplicates."""
-    given = [(name, "--skip-import") for name in names]
-    given += [(name, "PENVCACHE_SKIP_IMPORT") for name in os.environ.get("PENVCACHE_SKIP_IMPORT", "").split(",")]
-    found = set()
-    for name, where in given:
-        text = name.strip()
-        if not text and where != "--skip-import":
-            continue
-        if not text or not all(part.replace("-", "_").isidentifier() for part in text.split(".")):
-            from ._errors import InvalidInput
-
-            msg = f"{where} {name!r}: not a module name (like yaml or google.cloud.storage) or a distribution name"
-            raise InvalidInput(msg)
-        found.add(text)
-    return tuple(sorted(found))
-
-
-def _options(options: Iterable[str]) -> tuple[str, ...]:
-    """Option lines, sorted (their order does not matter); a lone string is refused, not split into letters."""
-    if isinstance(options, (str, bytes, os.PathLike)):
-        from ._errors import InvalidInput
-
-        msg = f"options must be a list of option lines, not one string: {options!r}"
-        raise InvalidInput(msg)
-    return tuple(sorted(set(options)))
-
-
-def cache_entry(cache_dir: str | os.PathLike[str] | None, venv: Venv) -> tuple[str, str]:
-    """The cache dir and the venv's entry (directory) in it."""
-    cache = os.fspath(cache_dir) if cache_dir else _state.default_cache_dir()
-    directory = _state.venv_dir(cache, venv.path)
-    _state.check_owned(directory)  # a few lstat calls: refuse an entry another user could have written
-    return cache, directory
-
-
-def run_ensure(
-    venv: str | os.PathLike[str],
-    requirements: Iterable[str] = (),
-    *,
-    deps_files: Iterable[str | os.PathLike[str]] = (),
-    python: str | None = None,
-    offline: bool = False,
-    find_links: Iterable[str | os.PathLike[str]] = (),
-    lock_timeout: float = 300.0,
-    cache_dir: str | os.PathLike[str] | None = None,
-    salt: Iterable[str] = (),
-    salt_files: Iterable[str | os.PathLike[str]] = (),
-    options: Iterable[str] = (),
-    require_hit: bool = False,
-    retry: bool = False,
-    skip_imports: Iterable[str] = (),
-    validate_timeout: float = 300.0,
-    verbose: bool = False,
-    store: Iterable[str] = (),
-    store_write: bool = True,
-    progress: bool = False,
-    python_downloads: bool = True,
-) -> EnsureResult:
-    """:func:`ensure`, plus the CLI's ``verbose`` (uv's output on stderr), ``progress`` (a miss says what it is
-    doing on stderr, see :mod:`._progress`) and ``python_downloads`` (``False``: never download a Python)."""
+def run_ensure(request: Request) -> EnsureResult:
+    """:func:`ensure` for ``request``, with the CLI's ``verbose``, ``progress`` and ``python_downloads``."""
     start = time.monotonic()
-    for what, seconds in (("lock timeout", lock_timeout), ("validate timeout", validate_timeout)):
+    lock_timeout = request.lock_timeout
+    for what, seconds in (("lock timeout", lock_timeout), ("validate timeout", request.validate_timeout)):
         if not seconds >= 0 or (what == "validate timeout" and not 0 < seconds < float("inf")):  # also catches nan
             from ._errors import InvalidInput
 
             msg = f"{what} must be a number of seconds {'>= 0' if what == 'lock timeout' else '> 0'}, not {seconds!r}"
             raise InvalidInput(msg)
-    target, inputs, cache, directory = prepare(
-        venv,
-        requirements,
-        deps_files,
-        python,
-        offline,
-        find_links,
-        cache_dir,
-        salt,
-        salt_files,
-        options,
-        store,
-        store_write,
-        skip_imports=skip_imports,
-    )
+    target, inputs, cache, directory = prepare(request)
 
     def result(
-        status: Status, key: _Key, waited: float = 0.0, fallback: bool = False, warnings: list[str] | None = None
+        status: Status, key: _key.Key, waited: float = 0.0, fallback: bool = False, warnings: list[str] | None = None
     ) -> EnsureResult:
         return _result(status, target, key, cache, start, waited, fallback, warnings)
 
     state = _state.read(directory)
-    key = _key(inputs, target, state)
-    if _is_hit(state, key):
+    key = _key.build(inputs, target, state)
+    if _key.is_hit(state, key):
         assert state is not None
         return result("hit", key, warnings=state.get("warnings"))
 
-    if require_hit:
+    if request.require_hit:
         return _require_hit(inputs, target, cache, directory, result)
 
     from ._locking import VenvLock
@@ -294,23 +163,23 @@ def run_ensure(
             wait_for_installs(target, max(lock_timeout - waited, _DYING_GRACE))
             state = _state.read(directory)
             # the deps parsed just before the lock are reused while their files are byte for byte the same
-            unchanged = key.deps is not None and _file_digests(key.files) == key.files
-            key = _key(inputs, target, state, exact=True, deps=key.deps if unchanged else None)
-            if _is_hit(state, key):  # another process did the work while we waited
+            unchanged = key.deps is not None and _key.file_digests(key.files) == key.files
+            key = _key.build(inputs, target, state, exact=True, deps=key.deps if unchanged else None)
+            if _key.is_hit(state, key):  # another process did the work while we waited
                 assert state is not None
                 if state["installer"] != key.installer:  # uv was reinstalled as the same version
                     _state.write(directory, {**state, "installer": key.installer})
                 return result("hit", key, waited, warnings=state.get("warnings"))
-            if not retry:
+            if not request.retry:
                 _fail_as_recorded(directory, key)
             lock.exclude_users()  # no `run`/`use` of the venv may see it change
             waited = lock.waited
-            output = _Output(verbose, progress, python_downloads)
+            output = _Output(request.verbose, request.progress, request.python_downloads)
             status, fallback, report = _repair(
-                target, inputs, key, directory, output, state=state, validate_timeout=validate_timeout
+                target, inputs, key, directory, output, state=state, validate_timeout=request.validate_timeout
             )
             # the venv may have been (re)created: its identity now
-            key = _key(inputs, target, None, exact=True, deps=key.deps, installer=key.installer)
+            key = _key.build(inputs, target, None, exact=True, deps=key.deps, installer=key.installer)
             _record(directory, target, key, status, report)  # its summary replaces a recorded failure
             return result(status, key, waited, fallback, report.warnings)
     except PenvcacheError as e:
@@ -324,7 +193,7 @@ def run_ensure(
         if isinstance(e, InstallFailed):  # the venv is what failed (a timeout or bad input changed nothing)
             last: dict[str, Any] = {"venv": target.path, "status": "failed", "error": str(e), "when": time.time()}
             if isinstance(e, ValidationFailed):  # it still failed after an install: not again until something changes
-                failed = _key(inputs, target, None, exact=True, deps=key.deps, installer=key.installer)
+                failed = _key.build(inputs, target, None, exact=True, deps=key.deps, installer=key.installer)
                 paths: list[str] = getattr(e.report, "stamp_paths", [])
                 if failed.fingerprint is not None:
                     last["failure"] = {
@@ -339,32 +208,9 @@ def run_ensure(
         raise
 
 
-def recorded_failure(directory: str, key: _Key) -> dict[str, Any] | None:
-    """The failure recorded for this exact key, while the venv's content is as it was then; else ``None``."""
-    import json
-
-    data = _state.read_regular(os.path.join(directory, _state.SUMMARY), limit=1 << 20, follow=False)
-    if data is None:
-        return None
-    try:
-        last = json.loads(data)
-        failure = last["failure"]
-        matches = (
-            key.fingerprint is not None
-            and failure["fingerprint"] == key.fingerprint
-            and isinstance(failure["stamp_paths"], list)
-            and all(isinstance(path, str) for path in failure["stamp_paths"])
-            and _stamp.take(failure["stamp_paths"]) == failure["stamp"]
-            and isinstance(last["error"], str)
-        )
-    except (OSError, ValueError, TypeError, KeyError):  # none, unreadable or foreign: no failure to repeat
-        return None
-    return last if matches else None
-
-
-def _fail_as_recorded(directory: str, key: _Key) -> None:
+def _fail_as_recorded(directory: str, key: _key.Key) -> None:
     """Raise the recorded failure again when nothing has changed since the install that ended in it."""
-    last = recorded_failure(directory, key)
+    last = _key.recorded_failure(directory, key)
     if last is None:
         return
     from ._errors import ValidationFailed
@@ -377,101 +223,22 @@ def _fail_as_recorded(directory: str, key: _Key) -> None:
     raise ValidationFailed(msg)
 
 
-def check_hit(
-    venv: str | os.PathLike[str],
-    requirements: Iterable[str] = (),
-    *,
-    deps_files: Iterable[str | os.PathLike[str]] = (),
-    python: str | None = None,
-    offline: bool = False,
-    find_links: Iterable[str | os.PathLike[str]] = (),
-    cache_dir: str | os.PathLike[str] | None = None,
-    salt: Iterable[str] = (),
-    salt_files: Iterable[str | os.PathLike[str]] = (),
-    options: Iterable[str] = (),
-    skip_imports: Iterable[str] = (),
-) -> EnsureResult | None:
+def check_hit(request: Request) -> EnsureResult | None:
     """The result of :func:`ensure` when it is a hit, else ``None``: no lock, no process, nothing changed."""
     start = time.monotonic()
-    target, inputs, cache, directory = prepare(
-        venv,
-        requirements,
-        deps_files,
-        python,
-        offline,
-        find_links,
-        cache_dir,
-        salt,
-        salt_files,
-        options,
-        skip_imports=skip_imports,
-    )
+    target, inputs, cache, directory = prepare(request)
     state = _state.read(directory)
-    key = _key(inputs, target, state)
-    if not _is_hit(state, key):
+    key = _key.build(inputs, target, state)
+    if not _key.is_hit(state, key):
         return None
     assert state is not None
     return _result("hit", target, key, cache, start, warnings=state.get("warnings"))
 
 
-def prepare(  # noqa: PLR0917 (the arguments of ensure)
-    venv: str | os.PathLike[str],
-    requirements: Iterable[str],
-    deps_files: Iterable[str | os.PathLike[str]],
-    python: str | None,
-    offline: bool,
-    find_links: Iterable[str | os.PathLike[str]],
-    cache_dir: str | os.PathLike[str] | None,
-    salt: Iterable[str],
-    salt_files: Iterable[str | os.PathLike[str]],
-    options: Iterable[str] = (),
-    store: Iterable[str] = (),
-    store_write: bool = True,
-    skip_imports: Iterable[str] = (),
-) -> tuple[Venv, _fingerprint.Inputs, str, str]:
-    """The venv, what it must hold, the cache dir and the venv's entry in it."""
-    check_arguments(requirements, deps_files, find_links, salt, salt_files, options)
-    target = Venv(venv)
-    target.check_path()
-    inputs = make_inputs(
-        requirements,
-        deps_files=deps_files,
-        python=python,
-        offline=offline,
-        find_links=find_links,
-        salt=salt,
-        salt_files=salt_files,
-        store=store,
-        store_write=store_write,
-        options=options,
-        skip_imports=skip_imports,
-    )
-    return (target, inputs, *cache_entry(cache_dir, target))
-
-
-def check_arguments(  # noqa: PLR0917 (the list arguments of ensure, in order)
-    requirements: object, deps_files: object, find_links: object, salt: object, salt_files: object, options: object
-) -> None:
-    """:class:`InvalidArgumentType` for one string (or path) where a list of them is expected: iterated, ``"six"``
-    would be the requirements ``s``, ``i`` and ``x``, and ``deps_files="deps.txt"`` would read a file ``d``."""
-    named = (
-        ("requirements", requirements),
-        ("deps_files", deps_files),
-        ("find_links", find_links),
-        ("salt", salt),
-        ("salt_files", salt_files),
-        ("options", options),
-    )
-    for name, value in named:
-        if isinstance(value, (str, bytes, os.PathLike)):
-            msg = f"{name} takes a list, not one {type(value).__name__}: write {name}=[{value!r}], not {name}={value!r}"
-            raise _errors.InvalidArgumentType(msg)
-
-
 def _result(  # noqa: PLR0917
     status: Status,
     target: Venv,
-    key: _Key,
+    key: _key.Key,
     cache: str,
     start: float,
     waited: float = 0.0,
@@ -492,7 +259,7 @@ def _require_hit(
     target: Venv,
     cache: str,
     directory: str,
-    result: Callable[[Status, _Key], EnsureResult],
+    result: Callable[[Status, _key.Key], EnsureResult],
 ) -> EnsureResult:
     """``require_hit`` after the quick check missed: the exact check, then :class:`CacheMiss` with the reasons."""
     from ._errors import CacheMiss
@@ -506,7 +273,7 @@ def _require_hit(
     raise CacheMiss(msg)
 
 
-def _record(directory: str, target: Venv, key: _Key, status: Status, report: Report) -> None:
+def _record(directory: str, target: Venv, key: _key.Key, status: Status, report: Report) -> None:
     from ._requirements import resolved_commits
 
     when = time.time()
@@ -548,83 +315,6 @@ def _record(directory: str, target: Venv, key: _Key, status: Status, report: Rep
         _state.summarise(directory, {"venv": target.path, "status": status, "when": when})
 
 
-def _link(link: str) -> str:
-    return link if "://" in link else os.path.abspath(link)
-
-
-def parse(inputs: _fingerprint.Inputs) -> DepsSet:
-    from ._requirements import read_deps
-
-    return read_deps(inputs.requirements, inputs.deps_files, inputs.options)
-
-
-def _key(
-    inputs: _fingerprint.Inputs,
-    venv: Venv,
-    state: dict[str, Any] | None,
-    *,
-    exact: bool = False,
-    deps: DepsSet | None = None,
-    installer: dict[str, Any] | None = None,
-) -> _Key:
-    """The current key. The deps are parsed only when their raw bytes differ from what ``state`` recorded;
-    the installer is identified only when ``exact`` (else its recorded stand-in must still hold)."""
-    key = None if deps else _recorded_deps(inputs, state)
-    if key is None:
-        deps = deps or parse(inputs)
-        key = _Key(
-            _fingerprint.inputs_digest(inputs, deps.files),
-            deps.files,
-            digest(deps.requirement_lines()),
-            deps.source_lines(),
-        )
-        key.deps = deps
-    key.components_sources = _fingerprint.sources(inputs, key.file_sources)
-    key.python_request = inputs.python or ""
-    key.salt = _salt(inputs)
-    key.skip_imports = inputs.skip_imports
-    components = key.components
-    components["requirements"] = key.requirements
-    key.local = _local_projects(key.deps, state)
-    components["local"] = _fingerprint.local_component(key.local)
-    components["sources"] = digest(key.components_sources)
-    components["salt"] = digest(key.salt) if key.salt else ""
-    components["skip_imports"] = digest(list(inputs.skip_imports)) if inputs.skip_imports else ""
-    if exact:
-        from ._installer import identify
-
-        key.installer = installer or identify(inputs.installer)
-        components["installer"] = key.installer["version"]
-    else:
-        components["installer"] = _installer_stand_in(inputs, state)
-    components["python"] = components["venv"] = None
-    if venv.problem() is None:
-        try:
-            key.identity = venv.identity()
-        except OSError:  # the venv changed under us; treat it as broken
-            key.identity = None
-        else:
-            components["python"] = digest([key.python_request, key.identity["base_python"]])
-            components["venv"] = digest(key.identity["pyvenv_cfg"])
-    key.fingerprint = _fingerprint.fingerprint(components)
-    return key
-
-
-def _local_projects(deps: DepsSet | None, state: dict[str, Any] | None) -> list[list[Any]]:
-    """The local projects and archives of the set, described now: read afresh when the deps were parsed, else
-    from what was recorded (a hit: plain reads and stat calls, nothing parsed)."""
-    recorded: list[list[Any]] = state.get("local", []) if state is not None else []
-    if deps is None:
-        if not recorded:
-            return []
-        from ._local import digest_of
-
-        return [digest_of(project)[1] for project in recorded]
-    from ._local import describe
-
-    return [describe(path) for path in sorted(set(deps.local.values()))]
-
-
 def _changed_local_projects(deps: DepsSet, now: list[list[Any]], state: dict[str, Any] | None) -> list[str]:
     """The local projects whose key (``now``: the current key's ``local``) is not the one recorded for this venv:
     reinstall them even if they validate."""
@@ -641,87 +331,6 @@ def _changed_local_projects(deps: DepsSet, now: list[list[Any]], state: dict[str
         if path is not None and recorded.get(path) != (current.get(path) or describe(path)[3]):
             changed.add(canonicalize_name(req.name))
     return sorted(changed)
-
-
-def _salt(inputs: _fingerprint.Inputs) -> list[list[str]]:
-    """Each salt as [where it came from, SHA-256 of its text or its file's bytes]."""
-    parts = [[where, hex_digest(text.encode("utf-8", "surrogateescape"))] for where, text in inputs.salts]
-    for path in inputs.salt_files:
-        data = _state.read_regular(path)  # never a FIFO or a device: a hit must not hang
-        if data is None:
-            from ._errors import InvalidInput
-
-            why = "no such file" if not os.path.lexists(path) else "not a readable regular file, or too big"
-            msg = f"--salt-file {path}: cannot read it: {why}"
-            raise InvalidInput(msg)
-        parts.append([f"--salt-file {path}", hex_digest(data)])
-    return parts
-
-
-def _installer_stand_in(inputs: _fingerprint.Inputs, state: dict[str, Any] | None) -> str | None:
-    """The recorded installer version while its stand-in holds (same request, same prefix, same binary)."""
-    if state is None:
-        return None
-    recorded = state["installer"]
-    if recorded.get("request") != inputs.installer or recorded.get("prefix") != sys.prefix:
-        return None
-    try:
-        st = os.stat(recorded["bin"])
-    except (OSError, KeyError, TypeError):
-        return None
-    if recorded.get("stat") != [st.st_ino, st.st_size, st.st_mtime_ns]:
-        return None
-    version: str | None = recorded.get("version")
-    return version
-
-
-def _file_digests(paths: Iterable[str]) -> dict[str, str] | None:
-    """Each file's SHA-256, or None if one cannot be read, or is not a regular file of at most the deps-file cap
-    (then the parser says why)."""
-    import stat
-
-    files: dict[str, str] = {}
-    for path in paths:
-        if path.startswith("${"):  # an environment variable a deps file expanded
-            files[path] = _fingerprint.env_digest(path[2:-1])
-            continue
-        try:  # O_NONBLOCK: a FIFO put in a deps file's place must not block a hit
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-        except (OSError, ValueError):
-            return None
-        with open(fd, "rb") as f:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode) or st.st_size > _fingerprint.MAX_FILE_BYTES:
-                return None
-            files[path] = hex_digest(f.read(_fingerprint.MAX_FILE_BYTES + 1))
-    return files
-
-
-def _recorded_deps(inputs: _fingerprint.Inputs, state: dict[str, Any] | None) -> _Key | None:
-    """A key built from the recorded requirements component, when the deps files are byte for byte as recorded."""
-    if state is None:
-        return None
-    files = _file_digests(state["files"])
-    if files is None or _fingerprint.inputs_digest(inputs, files) != state["inputs"]:
-        return None
-    requirements = state["components"].get("requirements")
-    if not isinstance(requirements, str):
-        return None
-    return _Key(state["inputs"], files, requirements, state["file_sources"])
-
-
-def _is_hit(state: dict[str, Any] | None, key: _Key) -> bool:
-    return _matches(state, key.fingerprint)
-
-
-def _matches(state: dict[str, Any] | None, fingerprint: str | None) -> bool:
-    """``state`` was recorded for ``fingerprint`` and the venv's content stamp has not changed since."""
-    return (
-        state is not None
-        and fingerprint is not None
-        and state["fingerprint"] == fingerprint
-        and _stamp.take(state["stamp_paths"]) == state["stamp"]
-    )
 
 
 class _Output:
@@ -760,7 +369,7 @@ def _installing(missing: list[str], venv: Venv) -> tuple[str, str]:
 def _repair(
     venv: Venv,
     inputs: _fingerprint.Inputs,
-    key: _Key,
+    key: _key.Key,
     directory: str,
     output: _Output,
     *,
@@ -907,7 +516,7 @@ def use(
     :class:`LockTimeout`). ``lock_timeout`` bounds all the waiting on entry.
     """
     check_arguments(requirements, deps_files, find_links, salt, salt_files, options)
-    return InUse(
+    request = Request(  # tuples: each try of the ``with`` reads them again
         venv,
         tuple(requirements),
         deps_files=tuple(deps_files),
@@ -918,39 +527,43 @@ def use(
         cache_dir=cache_dir,
         salt=tuple(salt),
         salt_files=tuple(salt_files),
+        options=tuple(options),
         require_hit=require_hit,
+        retry=retry,
         store=tuple(store),
         store_write=store_write,
         skip_imports=tuple(skip_imports),
         validate_timeout=validate_timeout,
-        options=tuple(options),
-        retry=retry,
     )
+    return InUse(request)
 
 
 class InUse:
-    """The context manager :func:`use` returns; ``run_ensure``'s keyword arguments are passed through."""
+    """The context manager :func:`use` returns: the request ensured, then the venv's shared lock held.
 
-    def __init__(self, venv: str | os.PathLike[str], requirements: tuple[str, ...], **options: Any) -> None:
-        self.venv = venv
-        self.requirements = requirements
-        self.options = options
+    Made by :func:`use` from a :class:`._request.Request`; ``InUse(venv, requirements, **keywords)`` (the keywords
+    of :func:`ensure`) still works as before.
+    """
+
+    def __init__(
+        self, request: Request | str | os.PathLike[str], requirements: Iterable[str] = (), **keywords: Any
+    ) -> None:
+        self.request = request if isinstance(request, Request) else Request(request, requirements, **keywords)
         self._lock: Any = None
 
     def __enter__(self) -> EnsureResult:
         from ._errors import LockTimeout
         from ._locking import UseLock
 
-        options = dict(self.options)
-        timeout: float = options.pop("lock_timeout", 300.0)
-        target = Venv(self.venv)
-        path, directory = target.path, cache_entry(options.get("cache_dir"), target)[1]
+        timeout = self.request.lock_timeout
+        target = Venv(self.request.venv)
+        path, directory = target.path, cache_entry(self.request.cache_dir, target)[1]
         deadline = time.monotonic() + timeout
         left = timeout
         while True:
-            result = run_ensure(self.venv, self.requirements, lock_timeout=left, **options)
+            result = run_ensure(self.request.copy(lock_timeout=left))
             lock = UseLock(directory, path, max(deadline - time.monotonic(), 0.0)).__enter__()
-            if _matches(_state.read(directory), result.fingerprint):
+            if _key.matches(_state.read(directory), result.fingerprint):
                 self._lock = lock
                 result.waited += lock.waited
                 return result

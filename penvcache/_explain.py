@@ -6,8 +6,8 @@ import os
 from typing import Any
 
 from . import _state
-from ._coordinator import _is_hit, _Key, _key, parse, recorded_failure
 from ._fingerprint import COMPONENTS, Inputs
+from ._key import Key, build, is_hit, parse, recorded_failure
 from ._requirements import ARGUMENTS, DepsSet
 from ._venv import Venv
 
@@ -17,7 +17,7 @@ _SOURCE_OPTIONS = ("--find-links ", "--index-url ", "--extra-index-url ", "--no-
 class Check:
     """The outcome of :func:`explain`: hit or miss, each component, and the reasons for a miss."""
 
-    def __init__(self, venv: Venv, key: _Key, state: dict[str, Any] | None, hit: bool, reasons: list[str]) -> None:
+    def __init__(self, venv: Venv, key: Key, state: dict[str, Any] | None, hit: bool, reasons: list[str]) -> None:
         self.venv = venv
         self.key = key
         self.state = state
@@ -67,12 +67,12 @@ def explain(
     """
     state = _state.read(directory)
     if quick:
-        key = _key(inputs, venv, state)
-        if _is_hit(state, key):
+        key = build(inputs, venv, state)
+        if is_hit(state, key):
             return Check(venv, key, state, True, [])
     deps = parse(inputs)
-    key = _key(inputs, venv, state, exact=True, deps=deps)
-    if _is_hit(state, key):
+    key = build(inputs, venv, state, exact=True, deps=deps)
+    if is_hit(state, key):
         check = Check(venv, key, state, True, [])
     else:
         found: list[str] = []
@@ -113,7 +113,7 @@ def _reasons(  # noqa: PLR0917
     venv: Venv,
     directory: str,
     state: dict[str, Any] | None,
-    key: _Key,
+    key: Key,
     deps: DepsSet,
     *,
     probe: bool,
@@ -197,7 +197,7 @@ def _diff(old: list[str], new: list[str]) -> str:
     return "reordered"
 
 
-def _python(details: dict[str, Any], key: _Key) -> str:
+def _python(details: dict[str, Any], key: Key) -> str:
     old_request, new_request = details.get("python_request", ""), key.python_request
     if old_request != new_request:
         return f"python changed: --python {old_request or '(default)'} -> --python {new_request or '(default)'}"
@@ -254,7 +254,7 @@ def _validation(venv: Venv, inputs: Inputs, deps: DepsSet, timeout: float, warni
     return [f"validation: {name}: {', '.join(why)}" for name, why in sorted(report.failures.items())]
 
 
-def _describe(name: str, key: _Key, venv: Venv) -> str:  # noqa: PLR0911
+def _describe(name: str, key: Key, venv: Venv) -> str:  # noqa: PLR0911
     """A component in words, for people."""
     if name == "requirements":
         deps = key.deps

@@ -13,16 +13,15 @@ import sys
 from ._coordinator import check_hit
 from ._discovery import default_venv
 from ._errors import PenvcacheError
-from ._output import write_line
+from ._report import report
+from ._request import Request
 
 TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays light
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from typing import Any, NoReturn, TextIO
+    from typing import Any, NoReturn
 
-    from ._coordinator import EnsureResult
-
-#: ``ensure`` options that take a value, and the ``check_hit`` argument each one sets (``None``: no bearing on a hit)
+#: ``ensure`` options that take a value, and the ``Request`` argument each one sets (``None``: no bearing on a hit)
 VALUE_OPTIONS = {
     "-r": "deps_files",
     "--deps": "deps_files",
@@ -138,7 +137,7 @@ def _ensure_hit(args: list[str]) -> int | None:
     if "venv" not in options:
         options["venv"] = default_venv()
     try:
-        result = check_hit(**options)
+        result = check_hit(Request(**options))
     except PenvcacheError:  # bad input: the full path reports it
         return None
     if result is None:
@@ -148,7 +147,7 @@ def _ensure_hit(args: list[str]) -> int | None:
 
 
 def parse_ensure(args: list[str]) -> tuple[dict[str, Any], set[str]] | None:  # noqa: PLR0911
-    """``ensure``'s arguments as ``check_hit`` keywords and the output flags, or ``None`` when they need argparse.
+    """``ensure``'s arguments as ``Request`` keywords and the output flags, or ``None`` when they need argparse.
 
     Only the plain spellings are read here (``--opt VALUE``, ``--opt=VALUE``, flags, requirement strings);
     abbreviations, ``-rFILE``, ``--``, ``-h``, unknown options and bad values are left to argparse.
@@ -206,37 +205,3 @@ def _is_seconds(value: str) -> bool:
         return float(value) >= 0  # not nan, not negative
     except ValueError:
         return False
-
-
-def report(result: EnsureResult, *, as_json: bool, quiet: bool, out: TextIO) -> None:
-    """The one line (or JSON object) ``ensure`` prints about ``result``."""
-    if as_json:
-        write_line(json_object(result.to_dict()), out)
-    elif not quiet:
-        for warning in result.warnings:
-            print(f"penvcache: warning: {warning}", file=sys.stderr, flush=True)
-        line = f"penvcache: {result.status} {result.venv} ({result.fingerprint[:12]}) in {result.elapsed:.3f}s"
-        write_line(line, out)
-
-
-def json_object(data: dict[str, object]) -> str:
-    """``json.dumps(data)`` for a flat dict of str, int, float, bool, None and lists of str, without importing json
-    (and re)."""
-    from _json import encode_basestring_ascii as quote
-
-    parts = []
-    for key, value in data.items():
-        if value is None or isinstance(value, bool):
-            text = {None: "null", True: "true", False: "false"}[value]
-        elif isinstance(value, (int, float)) and value == value and abs(value) != float("inf"):  # noqa: PLR0124
-            text = repr(value)
-        elif isinstance(value, str):
-            text = quote(value)
-        elif isinstance(value, list) and all(isinstance(item, str) for item in value):
-            text = "[" + ", ".join(quote(item) for item in value) + "]"
-        else:
-            import json
-
-            return json.dumps(data)
-        parts.append(f"{quote(key)}: {text}")
-    return "{" + ", ".join(parts) + "}"

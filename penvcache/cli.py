@@ -11,11 +11,12 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TextIO
 
-from ._coordinator import EnsureResult, InUse, prepare, run_ensure
+from ._coordinator import EnsureResult, InUse, run_ensure
 from ._discovery import default_venv
 from ._errors import InvalidInput, PenvcacheError
-from ._fastpath import report
 from ._output import write_line
+from ._report import report
+from ._request import Request, prepare
 from ._venv import Venv
 from .version import __version__
 
@@ -164,24 +165,29 @@ def add_retry_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def ensure_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """The keyword arguments of :func:`penvcache.ensure` that :func:`add_ensure_options` parsed."""
-    return {
-        "deps_files": args.deps,
-        "python": args.python,
-        "offline": args.offline,
-        "find_links": args.find_links,
-        "lock_timeout": args.lock_timeout,
-        "cache_dir": args.cache_dir,
-        "salt": args.salt,
-        "salt_files": args.salt_file,
-        "skip_imports": args.skip_import,
-        "validate_timeout": args.validate_timeout,
-        "store": args.store,
-        "store_write": not args.store_readonly,
-        "options": option_lines(args),
-        "retry": getattr(args, "retry", False),
-    }
+def ensure_request(args: argparse.Namespace) -> Request:
+    """The request that :func:`add_ensure_options` parsed (with ``--retry``, ``--require-hit``, ``-v``, where the
+    command has them); what a miss shows is :func:`_miss_output`'s."""
+    return Request(
+        args.venv,
+        args.requirements,
+        deps_files=args.deps,
+        python=args.python,
+        offline=args.offline,
+        find_links=args.find_links,
+        lock_timeout=args.lock_timeout,
+        cache_dir=args.cache_dir,
+        salt=args.salt,
+        salt_files=args.salt_file,
+        options=option_lines(args),
+        require_hit=getattr(args, "require_hit", False),
+        retry=getattr(args, "retry", False),
+        store=args.store,
+        store_write=not args.store_readonly,
+        skip_imports=args.skip_import,
+        validate_timeout=args.validate_timeout,
+        verbose=args.verbose,
+    )
 
 
 def option_lines(args: argparse.Namespace) -> list[str]:
@@ -351,14 +357,7 @@ def _missing_dashes(parser: argparse.ArgumentParser, args: list[str]) -> str:
 
 
 def _ensure(args: argparse.Namespace) -> int:
-    result = run_ensure(
-        args.venv,
-        args.requirements,
-        **ensure_kwargs(args),
-        require_hit=args.require_hit,
-        verbose=args.verbose,
-        **_miss_output(args),
-    )
+    result = run_ensure(ensure_request(args).copy(**_miss_output(args)))
     if not args.quiet and _nothing_to_ensure(args):  # once it worked: an error is the one line that matters then
         write_line(
             "penvcache: warning: nothing to ensure (no REQ, -r, -e or --project): only the venv is made or checked",
@@ -384,8 +383,7 @@ def _report(result: EnsureResult, args: argparse.Namespace, out: TextIO) -> None
 
 def _run(args: argparse.Namespace) -> int:
     """Ensure, then run the command with the venv activated while holding the venv's shared lock."""
-    options = {**ensure_kwargs(args), "verbose": args.verbose, **_miss_output(args)}
-    with InUse(args.venv, tuple(args.requirements), **options) as result:
+    with InUse(ensure_request(args).copy(**_miss_output(args))) as result:
         _report(result, args, sys.stderr)  # stdout belongs to the command
         return _run_activated(args.to_run, result.venv)
 
@@ -425,25 +423,8 @@ def _bin_dir(venv: str) -> str:
 def _check(args: argparse.Namespace, *, probe: bool, quick: bool = False) -> Any:
     from ._explain import explain
 
-    target, inputs, _, directory = _prepare(args)
+    target, inputs, _, directory = prepare(ensure_request(args))
     return explain(inputs, target, directory, probe=probe, quick=quick, validate_timeout=args.validate_timeout)
-
-
-def _prepare(args: argparse.Namespace) -> tuple[Venv, Any, str, str]:
-    """:func:`prepare` from the ensure options."""
-    return prepare(
-        args.venv,
-        args.requirements,
-        args.deps,
-        args.python,
-        args.offline,
-        args.find_links,
-        args.cache_dir,
-        args.salt,
-        args.salt_file,
-        option_lines(args),
-        skip_imports=args.skip_import,
-    )
 
 
 def _explain(args: argparse.Namespace) -> int:
@@ -479,22 +460,12 @@ def _status(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     """Check every RECORD hash of the closure; with --repair, reinstall what fails afresh and check again."""
-    from ._coordinator import parse
+    from ._key import parse
     from ._locking import VenvLock
     from ._verify import repair, verify
 
-    target, inputs, _, directory = prepare(
-        args.venv,
-        args.requirements,
-        args.deps,
-        args.python,
-        args.offline,
-        args.find_links,
-        args.cache_dir,
-        args.salt,
-        args.salt_file,
-        option_lines(args),
-    )
+    # --skip-import has no bearing on verify (it checks files, not imports): not read, as before
+    target, inputs, _, directory = prepare(ensure_request(args).copy(skip_imports=()))
     deps = parse(inputs)
     with VenvLock(directory, target.path, args.lock_timeout) as lock:  # no install changes it while it is read
         found = verify(target, deps)
@@ -639,13 +610,12 @@ def _clear(args: argparse.Namespace) -> int:
 def _bundle(args: argparse.Namespace) -> int:
     """Ensure the venv, then write its store entry into ``--out`` (whatever the ensure's outcome)."""
     from . import _state
-    from ._coordinator import parse
+    from ._key import parse
     from ._store import StoreUnusable, _sources, portable, portable_key, target, write_entry
 
-    kwargs = ensure_kwargs(args)
-    kwargs["store"], kwargs["store_write"] = [], False
-    result = run_ensure(args.venv, args.requirements, **kwargs, verbose=args.verbose)
-    _, inputs, _, directory = _prepare(args)
+    request = ensure_request(args).copy(store=[], store_write=False)
+    result = run_ensure(request)
+    _, inputs, _, directory = prepare(request)
     deps = parse(inputs)
     state = _state.read(directory)
     why_not = portable(deps) or (None if state else "nothing recorded")

@@ -70,7 +70,7 @@ MUTANTS = [
     ),
     Mutant(
         "missing-salt-file-skipped",
-        "_coordinator.py",
+        "_key.py",
         "        if data is None:\n            from ._errors import InvalidInput\n",
         "        if data is None:\n            continue\n",
         ("tests/test_paths.py", "tests/test_explain.py"),
@@ -101,7 +101,7 @@ MUTANTS = [
     Mutant(
         "use-recheck-always-true",
         "_coordinator.py",
-        "            if _matches(_state.read(directory), result.fingerprint):",
+        "            if _key.matches(_state.read(directory), result.fingerprint):",
         "            if True:",
         ("tests/test_paths.py", "tests/test_run.py"),
     ),
@@ -122,8 +122,8 @@ MUTANTS = [
     Mutant(
         "hit-check-skipped",
         "_coordinator.py",
-        '    if _is_hit(state, key):\n        return result("hit", key)\n\n    if require_hit:',
-        '    if False:\n        return result("hit", key)\n\n    if require_hit:',
+        "    if _key.is_hit(state, key):\n        assert state is not None\n",
+        "    if False:\n        assert state is not None\n",
         ("tests/test_ensure.py", "tests/test_concurrency.py"),
     ),
     Mutant(
@@ -198,7 +198,7 @@ MUTANTS = [
     ),
     Mutant(
         "installer-stand-in-ignores-stat",
-        "_coordinator.py",
+        "_key.py",
         '    if recorded.get("stat") != [st.st_ino, st.st_size, st.st_mtime_ns]:',
         "    if False:",
         ("tests/test_paths.py",),
@@ -213,7 +213,7 @@ MUTANTS = [
     Mutant(
         "require-hit-installs",
         "_coordinator.py",
-        "    if require_hit:\n        return _require_hit(",
+        "    if request.require_hit:\n        return _require_hit(",
         "    if False:\n        return _require_hit(",
         ("tests/test_explain.py",),
     ),

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from penvcache import _fastpath, cli
+from penvcache import _fastpath, _report, cli
 from tests.conftest import offline_args
 
 
@@ -114,7 +114,7 @@ def test_what_the_fast_path_leaves_to_argparse(args: list[str]) -> None:
     ],
 )
 def test_json_object_is_json_dumps(data: dict[str, object]) -> None:
-    assert _fastpath.json_object(data) == json.dumps(data)
+    assert _report.json_object(data) == json.dumps(data)
 
 
 def test_the_fast_path_reads_the_venv_from_penvcache_venv(

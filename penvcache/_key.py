@@ -1,0 +1,219 @@
+"""The current key of a call and how it compares with what was recorded: built, compared, and its stand-ins.
+
+A hit builds the key from raw bytes and the record alone (:func:`recorded_deps`, :func:`installer_stand_in`):
+nothing is parsed, no process started. The exact key (``exact=True``) parses the deps and identifies the installer.
+Used by the ensure flow (:mod:`._coordinator`) and by ``explain`` (:mod:`._explain`); it imports neither.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from . import _fingerprint, _stamp, _state
+from ._digest import digest, hex_digest
+from ._venv import Venv
+
+TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays light
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
+
+    from ._requirements import DepsSet
+
+
+class Key:
+    """The current key's components; the deps are parsed only when their raw inputs differ from the record."""
+
+    def __init__(self, inputs: str, files: dict[str, str], requirements: str, file_sources: list[str]) -> None:
+        self.fingerprint: str | None = None  # None while a component is unknown
+        self.components: dict[str, str | None] = {}
+        self.inputs = inputs
+        self.files = files
+        self.requirements = requirements
+        self.file_sources = file_sources
+        self.deps: DepsSet | None = None
+        self.identity: dict[str, Any] | None = None  # the venv's, while it is usable
+        self.salt: list[list[str]] = []
+        self.installer: dict[str, Any] | None = None  # identified for real (a miss), not the hit's stand-in
+        self.components_sources: list[str] = []
+        self.python_request = ""
+        self.local: list[list[Any]] = []  #: each local project or archive: what _local.describe records
+        self.skip_imports: tuple[str, ...] = ()
+
+
+def parse(inputs: _fingerprint.Inputs) -> DepsSet:
+    from ._requirements import read_deps
+
+    return read_deps(inputs.requirements, inputs.deps_files, inputs.options)
+
+
+def build(
+    inputs: _fingerprint.Inputs,
+    venv: Venv,
+    state: dict[str, Any] | None,
+    *,
+    exact: bool = False,
+    deps: DepsSet | None = None,
+    installer: dict[str, Any] | None = None,
+) -> Key:
+    """The current key. The deps are parsed only when their raw bytes differ from what ``state`` recorded;
+    the installer is identified only when ``exact`` (else its recorded stand-in must still hold)."""
+    key = None if deps else recorded_deps(inputs, state)
+    if key is None:
+        deps = deps or parse(inputs)
+        key = Key(
+            _fingerprint.inputs_digest(inputs, deps.files),
+            deps.files,
+            digest(deps.requirement_lines()),
+            deps.source_lines(),
+        )
+        key.deps = deps
+    key.components_sources = _fingerprint.sources(inputs, key.file_sources)
+    key.python_request = inputs.python or ""
+    key.salt = _salt(inputs)
+    key.skip_imports = inputs.skip_imports
+    components = key.components
+    components["requirements"] = key.requirements
+    key.local = _local_projects(key.deps, state)
+    components["local"] = _fingerprint.local_component(key.local)
+    components["sources"] = digest(key.components_sources)
+    components["salt"] = digest(key.salt) if key.salt else ""
+    components["skip_imports"] = digest(list(inputs.skip_imports)) if inputs.skip_imports else ""
+    if exact:
+        from ._installer import identify
+
+        key.installer = installer or identify(inputs.installer)
+        components["installer"] = key.installer["version"]
+    else:
+        components["installer"] = _installer_stand_in(inputs, state)
+    components["python"] = components["venv"] = None
+    if venv.problem() is None:
+        try:
+            key.identity = venv.identity()
+        except OSError:  # the venv changed under us; treat it as broken
+            key.identity = None
+        else:
+            components["python"] = digest([key.python_request, key.identity["base_python"]])
+            components["venv"] = digest(key.identity["pyvenv_cfg"])
+    key.fingerprint = _fingerprint.fingerprint(components)
+    return key
+
+
+def _local_projects(deps: DepsSet | None, state: dict[str, Any] | None) -> list[list[Any]]:
+    """The local projects and archives of the set, described now: read afresh when the deps were parsed, else
+    from what was recorded (a hit: plain reads and stat calls, nothing parsed)."""
+    recorded: list[list[Any]] = state.get("local", []) if state is not None else []
+    if deps is None:
+        if not recorded:
+            return []
+        from ._local import digest_of
+
+        return [digest_of(project)[1] for project in recorded]
+    from ._local import describe
+
+    return [describe(path) for path in sorted(set(deps.local.values()))]
+
+
+def _salt(inputs: _fingerprint.Inputs) -> list[list[str]]:
+    """Each salt as [where it came from, SHA-256 of its text or its file's bytes]."""
+    parts = [[where, hex_digest(text.encode("utf-8", "surrogateescape"))] for where, text in inputs.salts]
+    for path in inputs.salt_files:
+        data = _state.read_regular(path)  # never a FIFO or a device: a hit must not hang
+        if data is None:
+            from ._errors import InvalidInput
+
+            why = "no such file" if not os.path.lexists(path) else "not a readable regular file, or too big"
+            msg = f"--salt-file {path}: cannot read it: {why}"
+            raise InvalidInput(msg)
+        parts.append([f"--salt-file {path}", hex_digest(data)])
+    return parts
+
+
+def _installer_stand_in(inputs: _fingerprint.Inputs, state: dict[str, Any] | None) -> str | None:
+    """The recorded installer version while its stand-in holds (same request, same prefix, same binary)."""
+    if state is None:
+        return None
+    recorded = state["installer"]
+    if recorded.get("request") != inputs.installer or recorded.get("prefix") != sys.prefix:
+        return None
+    try:
+        st = os.stat(recorded["bin"])
+    except (OSError, KeyError, TypeError):
+        return None
+    if recorded.get("stat") != [st.st_ino, st.st_size, st.st_mtime_ns]:
+        return None
+    version: str | None = recorded.get("version")
+    return version
+
+
+def file_digests(paths: Iterable[str]) -> dict[str, str] | None:
+    """Each file's SHA-256, or None if one cannot be read, or is not a regular file of at most the deps-file cap
+    (then the parser says why)."""
+    import stat
+
+    files: dict[str, str] = {}
+    for path in paths:
+        if path.startswith("${"):  # an environment variable a deps file expanded
+            files[path] = _fingerprint.env_digest(path[2:-1])
+            continue
+        try:  # O_NONBLOCK: a FIFO put in a deps file's place must not block a hit
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        except (OSError, ValueError):
+            return None
+        with open(fd, "rb") as f:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_size > _fingerprint.MAX_FILE_BYTES:
+                return None
+            files[path] = hex_digest(f.read(_fingerprint.MAX_FILE_BYTES + 1))
+    return files
+
+
+def recorded_deps(inputs: _fingerprint.Inputs, state: dict[str, Any] | None) -> Key | None:
+    """A key built from the recorded requirements component, when the deps files are byte for byte as recorded."""
+    if state is None:
+        return None
+    files = file_digests(state["files"])
+    if files is None or _fingerprint.inputs_digest(inputs, files) != state["inputs"]:
+        return None
+    requirements = state["components"].get("requirements")
+    if not isinstance(requirements, str):
+        return None
+    return Key(state["inputs"], files, requirements, state["file_sources"])
+
+
+def is_hit(state: dict[str, Any] | None, key: Key) -> bool:
+    return matches(state, key.fingerprint)
+
+
+def matches(state: dict[str, Any] | None, fingerprint: str | None) -> bool:
+    """``state`` was recorded for ``fingerprint`` and the venv's content stamp has not changed since."""
+    return (
+        state is not None
+        and fingerprint is not None
+        and state["fingerprint"] == fingerprint
+        and _stamp.take(state["stamp_paths"]) == state["stamp"]
+    )
+
+
+def recorded_failure(directory: str, key: Key) -> dict[str, Any] | None:
+    """The failure recorded for this exact key, while the venv's content is as it was then; else ``None``."""
+    import json
+
+    data = _state.read_regular(os.path.join(directory, _state.SUMMARY), limit=1 << 20, follow=False)
+    if data is None:
+        return None
+    try:
+        last = json.loads(data)
+        failure = last["failure"]
+        found = (
+            key.fingerprint is not None
+            and failure["fingerprint"] == key.fingerprint
+            and isinstance(failure["stamp_paths"], list)
+            and all(isinstance(path, str) for path in failure["stamp_paths"])
+            and _stamp.take(failure["stamp_paths"]) == failure["stamp"]
+            and isinstance(last["error"], str)
+        )
+    except (OSError, ValueError, TypeError, KeyError):  # none, unreadable or foreign: no failure to repeat
+        return None
+    return last if found else None
