@@ -41,8 +41,8 @@ MUTANTS = [
     Mutant(
         "post-install-validation-only-broken",
         "_coordinator.py",
-        "    report = validate(venv.python, deps)\n    if not report.satisfied:\n",
-        "    report = validate(venv.python, deps)\n    if report.broken:\n",
+        "        report = validated()\n    if not report.satisfied:\n",
+        "        report = validated()\n    if report.broken:\n",
         ("tests/test_paths.py", "tests/test_ensure.py"),
     ),
     Mutant(
@@ -54,9 +54,9 @@ MUTANTS = [
     ),
     Mutant(
         "fast-path-ignores-PENVCACHE_VENV",
-        "_fastpath.py",
-        'options.setdefault("venv", os.environ.get("PENVCACHE_VENV") or ".venv")',
-        'options.setdefault("venv", ".venv")',
+        "_discovery.py",
+        'explicit = os.environ.get("PENVCACHE_VENV")',
+        "explicit = None",
         ("tests/test_fastpath.py", "tests/test_cli.py"),
     ),
     Mutant(
@@ -164,8 +164,8 @@ MUTANTS = [
     Mutant(
         "constraints-not-validated",
         "_probe.py",
-        "        wanted = [req, *self.constraints.get(name, ())]",
-        "        wanted = [req]",
+        "        specs += [(c, None) for c in self.constraints.get(name, ())]",
+        "        specs += []",
         ("tests/test_probe.py", "tests/test_ensure.py"),
     ),
     Mutant(
@@ -220,8 +220,8 @@ MUTANTS = [
     Mutant(
         "markers-ignored",
         "_probe.py",
-        "pending = [r for r in self.deps.requirements if r.marker is None or r.marker.evaluate(env)]",
-        "pending = list(self.deps.requirements)",
+        "applicable = [r for r in self.deps.requirements if r.marker is None or r.marker.evaluate(self.env)]",
+        "applicable = list(self.deps.requirements)",
         ("tests/test_ensure.py",),
     ),
     Mutant(
