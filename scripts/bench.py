@@ -706,6 +706,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=Path("bench-results.json"),
         help="write raw timings, summaries and machine info here (bench-results.json)",
     )
+    parser.add_argument(
+        "--store",
+        action="store_true",
+        help="run only the shared-store comparison: machine B installs the pioarduino set from a file:// store with "
+        "an empty uv cache and the index unreachable, against a cold online install (scripts/bench_store.py; "
+        "needs the index)",
+    )
+    parser.add_argument("--store-rounds", type=int, default=5, help="rounds of the store comparison (5)")
     parser.add_argument("--keep", action="store_true", help="keep the temp directory")
     args = parser.parse_args(argv)
     if min(args.rounds, args.cold_rounds, args.import_rounds, args.cold_size) < 1:
@@ -715,6 +723,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.store:
+        from bench_store import main as store_main
+
+        return store_main(["--rounds", str(args.store_rounds), *(["--keep"] if args.keep else [])])
     root = Path(tempfile.mkdtemp(prefix="penvcache-bench-"))
     started = time.perf_counter()
     results: dict[str, Any] = {"machine": machine_info(), "rounds": args.rounds, "warmup_rounds": WARMUP_ROUNDS}

@@ -9,7 +9,7 @@ interleaved rounds, each with a fresh venv, a fresh penvcache cache dir and an E
 It prints each round, the medians and the ratio, and checks that the store's installs hold exactly the versions
 machine A installed. It needs the network (for machine A and the online rounds). Usage::
 
-    python scripts/bench_store.py [--rounds 3] [--keep]
+    python scripts/bench_store.py [--rounds 5] [--keep]     # or: python scripts/bench.py --store
 """
 
 from __future__ import annotations
@@ -57,11 +57,11 @@ def _versions(venv: Path) -> set[str]:
     return {p.name for p in venv.glob("lib/python*/site-packages/*.dist-info")}
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="keep the temp directory")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="penvcache-bench-store-"))
     try:
         deps = root / "deps.txt"
