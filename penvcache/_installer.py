@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ._errors import InstallFailed, InvalidInput, OfflineUnavailable
@@ -77,7 +77,21 @@ def identify(request: str) -> dict[str, Any]:
     }
 
 
-def _run(cmd: Sequence[str], *, verbose: bool, display: bool = False) -> subprocess.CompletedProcess[str]:
+def index_environment(deps: DepsSet) -> dict[str, str]:
+    """The deps' indexes as uv's environment variables, not its arguments: another local user can read a
+    process's arguments (``/proc/PID/cmdline``), never its environment, and an index URL may carry a password.
+    uv gives the same precedence to ``UV_DEFAULT_INDEX`` as to ``--default-index``, and likewise for extras."""
+    env: dict[str, str] = {}
+    if deps.index_urls:  # the last one wins, as in pip
+        env["UV_DEFAULT_INDEX"] = deps.index_urls[-1]
+    if deps.extra_index_urls:
+        env["UV_EXTRA_INDEX_URL"] = " ".join(deps.extra_index_urls)
+    return env
+
+
+def _run(
+    cmd: Sequence[str], *, verbose: bool, display: bool = False, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run uv in a process group of its own that never outlives penvcache; with ``display``, on a pseudo-terminal
     copied to our terminal as it runs, so uv draws its own progress there (see :mod:`._progress`).
 
@@ -99,6 +113,7 @@ def _run(cmd: Sequence[str], *, verbose: bool, display: bool = False) -> subproc
             stderr=subprocess.STDOUT if terminal is None else terminal[1],
             text=True,
             start_new_session=True,
+            env=None if not env else {**os.environ, **env},
             preexec_fn=_die_with_parent(),  # noqa: PLW1509 (async-signal-safe: a prctl and a getppid)
         )
     except BaseException:
@@ -440,10 +455,7 @@ def install(
         cmd += deps.install_options()
         for link in deps.find_links:
             cmd += ["--find-links", link]
-        for url in deps.index_urls[-1:]:
-            cmd += ["--default-index", url]  # uv's name: --index-url would lose to UV_DEFAULT_INDEX
-        for url in deps.extra_index_urls:
-            cmd += ["--extra-index-url", url]
+        env = index_environment(deps)  # UV_DEFAULT_INDEX, not --index-url: that would lose to UV_DEFAULT_INDEX
         if deps.no_index:
             cmd.append("--no-index")
         for warning in dict.fromkeys(deps.warnings):
@@ -454,7 +466,7 @@ def install(
             cmd.append("--no-cache")
         if offline:
             cmd.append("--offline")
-        proc = _run(cmd, verbose=verbose, display=display)
+        proc = _run(cmd, verbose=verbose, display=display, env=env)
         if proc.returncode == 0:
             return False
         reason = _uv_error(proc.stdout)
@@ -470,7 +482,7 @@ def install(
             msg = f"installing {names} into {venv.path} failed: {reason}"
             raise InstallFailed(msg)
         sys.stderr.write(f"penvcache: the package index is unreachable ({reason}); retrying offline\n")
-        proc = _run([*cmd, "--offline"], verbose=verbose, display=display)
+        proc = _run([*cmd, "--offline"], verbose=verbose, display=display, env=env)
         if proc.returncode != 0:
             msg = f"the index is unreachable, and {names} cannot be installed offline either: {_uv_error(proc.stdout)}"
             raise OfflineUnavailable(msg)

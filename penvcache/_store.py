@@ -347,8 +347,13 @@ def _read_source(where: dict[str, Any], base: str) -> tuple[str, bytes]:
     return name, data
 
 
-def build_entry(
-    python: str, resolve: list[str], requirement_lines: Sequence[str], build_options: list[str], work: str
+def build_entry(  # noqa: PLR0917
+    python: str,
+    resolve: list[str],
+    requirement_lines: Sequence[str],
+    build_options: list[str],
+    work: str,
+    env: dict[str, str] | None = None,
 ) -> tuple[str, list[dict[str, Any]], dict[str, bytes]]:
     """Resolve the set as installed into a PEP 751 lock and gather its wheels (sdists built into wheels once).
 
@@ -370,6 +375,7 @@ def build_entry(
     proc = _run(
         [*resolve, requirements, "-c", pins, "--format", "pylock.toml", "--python", python, "-o", lock, "-q"],
         verbose=False,
+        env=env,
     )
     if proc.returncode != 0:
         msg = f"cannot lock the set for the store: {_uv_error(proc.stdout)}"
@@ -486,11 +492,7 @@ def _sources(deps: Any, inputs: Any) -> tuple[list[str], list[str], list[str]]:
         build.append("--offline")
     resolve = list(build)
     resolve += [opt for opt in deps.install_options() if opt not in ("--exact", "--require-hashes")]
-    for url in deps.index_urls[-1:]:
-        resolve += ["--default-index", url]
-    for url in deps.extra_index_urls:
-        resolve += ["--extra-index-url", url]
-    if deps.no_index:
+    if deps.no_index:  # the indexes themselves reach uv in its environment (see _installer.index_environment)
         resolve.append("--no-index")
     return indexes, resolve, build
 
@@ -571,13 +573,14 @@ def write_entry(
     """Lock what ``python``'s venv holds of the set, gather its wheels and publish them to each store:
     (store, whether the entry is new, its bytes) per store. A store that fails is reported and skipped, or, with
     ``strict``, raises."""
-    from ._installer import uv_bin
+    from ._installer import index_environment, uv_bin
 
     _, resolve, build = _sources(deps, inputs)
     written = []
     with tempfile.TemporaryDirectory(prefix="penvcache-publish-") as work:
         lines = [str(r) for r in deps.requirements]
-        pylock, packages, blobs = build_entry(python, [uv_bin(), "pip", "compile", *resolve], lines, build, work)
+        compile_cmd = [uv_bin(), "pip", "compile", *resolve]
+        pylock, packages, blobs = build_entry(python, compile_cmd, lines, build, work, index_environment(deps))
         size = sum(len(b) for b in blobs.values())
         for url in urls:
             level = Level(url)

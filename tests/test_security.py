@@ -429,3 +429,40 @@ def test_a_stale_user_file_is_ignored_and_removed(tmp_path: Path, venv: Path, wh
     assert penvcache.ensure(venv, ["gamma-pkg"], offline=True, find_links=[wheelhouse], lock_timeout=5).status == (
         "installed"
     )
+
+
+def test_index_credentials_never_reach_uvs_command_line(tmp_path: Path, venv: Path, wheelhouse: Path) -> None:
+    """Another local user can read a process's arguments in /proc, not its environment: the index URLs of a deps
+    file reach uv in ``UV_DEFAULT_INDEX``/``UV_EXTRA_INDEX_URL``, with their passwords, and never in its argv."""
+    from uv import find_uv_bin
+
+    secret = "hunter2-argv"
+    log = tmp_path / "uv-calls"
+    wrapper = tmp_path / "uv-wrapper"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'printf "argv %s\\n" "$*" >> {log}\n'
+        f'printf "env %s %s\\n" "$UV_DEFAULT_INDEX" "$UV_EXTRA_INDEX_URL" >> {log}\n'
+        f'exec {find_uv_bin()} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    deps = tmp_path / "deps.txt"
+    deps.write_text(
+        f"--index-url https://user:{secret}@127.0.0.1:9/simple\n"
+        f"--extra-index-url https://user:{secret}-extra@127.0.0.1:9/extra\n"
+        "alpha-pkg\n"
+    )
+    cmd = [sys.executable, "-m", "penvcache", "ensure", "--venv", str(venv), "-r", str(deps), "--offline"]
+    cmd += ["--find-links", str(wheelhouse)]
+    env = dict(os.environ, PENVCACHE_UV=str(wrapper))
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=False, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    calls = log.read_text().splitlines()
+    installs = [i for i, line in enumerate(calls) if line.startswith("argv pip install")]
+    assert installs, calls
+    for i in installs:
+        assert secret not in calls[i], calls[i]
+        assert calls[i + 1] == (
+            f"env https://user:{secret}@127.0.0.1:9/simple https://user:{secret}-extra@127.0.0.1:9/extra"
+        )
+    assert secret not in proc.stdout + proc.stderr
