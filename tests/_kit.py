@@ -240,64 +240,6 @@ def build_project(
     return root
 
 
-_GATED_BACKEND = """
-import os, time, zipfile, base64, hashlib
-
-NAME, VERSION, MODULE = {name!r}, {version!r}, {module!r}
-
-def _line(path, data):
-    d = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-    return f"{{path}},sha256={{d}},{{len(data)}}"
-
-def get_requires_for_build_wheel(config_settings=None):
-    return []
-
-def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
-    started, gate = os.environ.get("GATED_BUILD_STARTED"), os.environ.get("GATED_BUILD_GATE")
-    if started:  # tells a test that the build is under way
-        open(started, "w").close()
-    deadline = time.monotonic() + 60
-    while gate and not os.path.exists(gate) and time.monotonic() < deadline:  # until the test opens the gate
-        time.sleep(0.01)
-    dist = f"{{NAME.replace('-', '_')}}-{{VERSION}}"
-    files = {{
-        f"{{MODULE}}/__init__.py": b"GATED = True\\n",
-        f"{{dist}}.dist-info/METADATA": f"Metadata-Version: 2.1\\nName: {{NAME}}\\nVersion: {{VERSION}}\\n"
-        .encode(),
-        f"{{dist}}.dist-info/WHEEL": {wheel!r},
-    }}
-    record = [_line(p, d) for p, d in files.items()] + [f"{{dist}}.dist-info/RECORD,,"]
-    files[f"{{dist}}.dist-info/RECORD"] = ("\\n".join(record) + "\\n").encode()
-    wheel = f"{{dist}}-py3-none-any.whl"
-    with zipfile.ZipFile(os.path.join(wheel_directory, wheel), "w") as zf:
-        for p, d in files.items():
-            zf.writestr(p, d)
-    return wheel
-"""
-
-
-def build_gated_sdist(wheelhouse: Path, name: str, version: str) -> Path:
-    """An sdist whose build backend, when ``GATED_BUILD_GATE`` names a file, waits for it (60 s at most) before it
-    writes the wheel, and first creates the file ``GATED_BUILD_STARTED`` names: a build a test can hold open."""
-    module = name.replace("-", "_").lower()
-    root = f"{name.replace('-', '_')}-{version}"
-    files = {
-        "pyproject.toml": '[build-system]\nrequires = []\nbuild-backend = "gated_backend"\nbackend-path = ["."]\n',
-        "gated_backend.py": _GATED_BACKEND.format(name=name, version=version, module=module, wheel=_WHEEL),
-        "PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
-    }
-    wheelhouse.mkdir(parents=True, exist_ok=True)
-    path = wheelhouse / f"{root}.tar.gz"
-    with tarfile.open(path, "w:gz") as tf:
-        for rel, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(f"{root}/{rel}")
-            info.size = len(data)
-            info.mtime = 0
-            tf.addfile(info, io.BytesIO(data))
-    return path
-
-
 def build_wheel_with_scripts(wheelhouse: Path, name: str, version: str) -> Path:
     """A wheel with what installers rewrite or generate: a console-scripts entry point and a ``#!python`` script."""
     module = name.replace("-", "_").lower()

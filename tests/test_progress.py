@@ -1,5 +1,6 @@
 """A miss says what it is doing: a line before each long step, uv's own display on a terminal, elsewhere a line
-every few seconds while a step runs. The build is held open by a gated sdist, so each wait is for an event."""
+every few seconds while a step runs. The build is held open by the slow sdist until a release file appears,
+so each wait is for an event."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from penvcache._progress import plain
-from tests._kit import build_gated_sdist
+from tests._kit import build_slow_sdist
 from tests.conftest import ROOT
 
 _EVERY = 0.05  # seconds between "still ..." lines in these tests (10 in real use)
@@ -32,7 +33,7 @@ _CLI = (
 @pytest.fixture(scope="module")
 def gated_house(tmp_path_factory: pytest.TempPathFactory) -> Path:
     house = tmp_path_factory.mktemp("gated-wheelhouse")
-    build_gated_sdist(house, "gated-pkg", "1.0")
+    build_slow_sdist(house, "gated-pkg", "1.0", 0)  # held open by SLOW_BUILD_RELEASE, not by time
     return house
 
 
@@ -43,7 +44,7 @@ def _command(venv: Path, house: Path, *extra: str) -> list[str]:
 
 def _env(tmp_path: Path) -> tuple[dict[str, str], Path, Path]:
     started, gate = tmp_path / "build-started", tmp_path / "gate"
-    env = {**os.environ, "GATED_BUILD_STARTED": str(started), "GATED_BUILD_GATE": str(gate), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "SLOW_BUILD_MARKER": str(started), "SLOW_BUILD_RELEASE": str(gate), "PYTHONPATH": str(ROOT)}
     return env, started, gate
 
 
