@@ -14,19 +14,11 @@ import pytest
 
 import penvcache
 from penvcache import _state
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_cli
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "penvcache", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-        cwd=ROOT,
-        start_new_session=True,
-    )
+    return run_cli(*args, cwd=ROOT)
 
 
 def _mount(*args: str) -> None:
