@@ -209,30 +209,27 @@ def _python(details: dict[str, Any], key: Key) -> str:
 
 
 def _local(old: list[list[Any]], new: list[list[Any]]) -> str:
-    was = {project[0]: project[3] for project in old}
-    now = {project[0]: project[3] for project in new}
-    changes = []
-    for path in sorted(set(was) | set(now)):
-        if path not in now:
-            changes.append(f"{path} removed")
-        elif path not in was:
-            changes.append(f"{path} added")
-        elif was[path] != now[path]:
-            changes.append(f"{path} changed (its pyproject.toml, setup.py, setup.cfg or cache-keys, or its bytes)")
-    return ", ".join(changes) or "reordered"
+    was = {str(project[0]): project[3] for project in old}
+    now = {str(project[0]): project[3] for project in new}
+    return _changes(was, now, "changed (its pyproject.toml, setup.py, setup.cfg or cache-keys, or its bytes)")
 
 
 def _salt(old: list[list[str]], new: list[list[str]]) -> str:
     was = {str(where): digest for where, digest in old}
     now = {str(where): digest for where, digest in new}
+    return _changes(was, now, "changed")
+
+
+def _changes(was: dict[str, Any], now: dict[str, Any], changed: str) -> str:
+    """What was removed, added and changed between two {name: digest} records, in words."""
     changes = []
-    for where in sorted(set(was) | set(now)):
-        if where not in now:
-            changes.append(f"{where} removed")
-        elif where not in was:
-            changes.append(f"{where} added")
-        elif was[where] != now[where]:
-            changes.append(f"{where} changed")
+    for name in sorted(set(was) | set(now)):
+        if name not in now:
+            changes.append(f"{name} removed")
+        elif name not in was:
+            changes.append(f"{name} added")
+        elif was[name] != now[name]:
+            changes.append(f"{name} {changed}")
     return ", ".join(changes) or "reordered"
 
 
