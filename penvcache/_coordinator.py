@@ -8,6 +8,8 @@ import time
 
 from . import _fingerprint, _key, _stamp, _state, _stats
 from ._errors import PenvcacheError
+from ._hit import EnsureResult, Status
+from ._hit import result as _result
 from ._request import Request, cache_entry, check_arguments, prepare
 from ._venv import Venv
 
@@ -19,51 +21,7 @@ if TYPE_CHECKING:
     from ._probe import Report
     from ._requirements import DepsSet
 
-Status = str  # "hit" | "installed" | "adopted"
-
-
-class EnsureResult:
-    """What :func:`ensure` did and for which venv (a plain class: dataclasses cost a hit 20 ms to import)."""
-
-    __slots__ = ("elapsed", "fingerprint", "offline_fallback", "python", "status", "venv", "waited", "warnings")
-
-    def __init__(  # noqa: PLR0917 (positional, like the dataclass it replaced)
-        self,
-        status: Status,
-        venv: str,
-        python: str,
-        fingerprint: str,
-        elapsed: float,
-        waited: float = 0.0,
-        offline_fallback: bool = False,
-        warnings: list[str] | None = None,
-    ) -> None:
-        self.status = status  #: "hit", "installed" or "adopted"
-        self.venv = venv  #: the venv's absolute path
-        self.python = python  #: the venv's interpreter
-        self.fingerprint = fingerprint  #: hex digest of every input of the key
-        self.elapsed = elapsed  #: seconds the call took
-        self.waited = waited  #: seconds spent waiting for another process's lock
-        self.offline_fallback = offline_fallback  #: the index was unreachable and the install was retried offline
-        #: what validation found but does not count as a failure (an import of an optional dependency that is missing)
-        self.warnings = [] if warnings is None else warnings
-
-    def to_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in _RESULT_FIELDS}
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in _RESULT_FIELDS)
-        return f"EnsureResult({fields})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, EnsureResult) and self.to_dict() == other.to_dict()
-
-    __hash__ = None  # type: ignore[assignment]
-
-
 _DYING_GRACE = 5.0  #: seconds a killed holder's uv may take to die and release <venv>/.lock, whatever the timeout
-
-_RESULT_FIELDS = ("status", "venv", "python", "fingerprint", "elapsed", "waited", "offline_fallback", "warnings")
 
 
 def ensure(
@@ -221,37 +179,6 @@ def _fail_as_recorded(directory: str, key: _key.Key) -> None:
         "change the dependencies or the venv, or pass --retry]"
     )
     raise ValidationFailed(msg)
-
-
-def check_hit(request: Request) -> EnsureResult | None:
-    """The result of :func:`ensure` when it is a hit, else ``None``: no lock, no process, nothing changed."""
-    start = time.monotonic()
-    target, inputs, cache, directory = prepare(request)
-    state = _state.read(directory)
-    key = _key.build(inputs, target, state)
-    if not _key.is_hit(state, key):
-        return None
-    assert state is not None
-    return _result("hit", target, key, cache, start, warnings=state.get("warnings"))
-
-
-def _result(  # noqa: PLR0917
-    status: Status,
-    target: Venv,
-    key: _key.Key,
-    cache: str,
-    start: float,
-    waited: float = 0.0,
-    fallback: bool = False,
-    warnings: list[str] | None = None,
-) -> EnsureResult:
-    """The result of a call, counted in the cache dir's stats."""
-    assert key.fingerprint is not None
-    elapsed = time.monotonic() - start
-    _stats.record(
-        cache, _stats.event("hit" if status == "hit" else "miss", status=status, elapsed=elapsed, waited=waited)
-    )
-    return EnsureResult(status, target.path, target.python, key.fingerprint, elapsed, waited, fallback, warnings)
 
 
 def _require_hit(

@@ -10,10 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
-from ._coordinator import check_hit
-from ._discovery import default_venv
-from ._errors import PenvcacheError
-from ._report import report
+from ._hit import check_hit
 from ._request import Request
 
 TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays light
@@ -135,14 +132,23 @@ def _ensure_hit(args: list[str]) -> int | None:
     if not options["requirements"] and not options["deps_files"] and not options["options"] and "quiet" not in flags:
         return None  # nothing to ensure: the full path warns
     if "venv" not in options:
+        from ._discovery import default_venv
+
         options["venv"] = default_venv()
     try:
         result = check_hit(Request(**options))
-    except PenvcacheError:  # bad input: the full path reports it
-        return None
+    except Exception as e:
+        from ._errors import PenvcacheError
+
+        if isinstance(e, PenvcacheError):  # bad input: the full path reports it
+            return None
+        raise
     if result is None:
         return None
-    report(result, as_json="json" in flags, quiet="quiet" in flags, out=sys.stdout)
+    if "json" in flags or "quiet" not in flags:
+        from ._report import report
+
+        report(result, as_json="json" in flags, quiet="quiet" in flags, out=sys.stdout)
     return 0
 
 

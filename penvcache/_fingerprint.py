@@ -125,15 +125,22 @@ def inputs_digest(inputs: Inputs, files: Mapping[str, str]) -> str:
 def sources(inputs: Inputs, file_sources: list[str]) -> list[str]:
     """Every index and find-links source, from the arguments, the deps files and uv's environment variables, in
     canonical form (credentials hidden: a rotated token is not a miss)."""
-    from ._redact import redact
-
     return sorted(
         {
-            *(f"--find-links {redact(link)}" for link in inputs.find_links),
+            *(f"--find-links {_hidden(link)}" for link in inputs.find_links),
             *file_sources,
-            *(f"{name}={redact(value)}" for name, value in inputs.uv_env),
+            *(f"{name}={_hidden(value)}" for name, value in inputs.uv_env),
         }
     )
+
+
+def _hidden(text: str) -> str:
+    """``text`` with the credentials of its URLs hidden; :mod:`._redact` is imported only when there can be any."""
+    if "@" not in text:
+        return text
+    from ._redact import redact
+
+    return redact(text)
 
 
 def fingerprint(components: Mapping[str, str | None]) -> str | None:

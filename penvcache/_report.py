@@ -14,7 +14,7 @@ TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays
 if TYPE_CHECKING:
     from typing import TextIO
 
-    from ._coordinator import EnsureResult
+    from ._hit import EnsureResult
 
 
 def report(result: EnsureResult, *, as_json: bool, quiet: bool, out: TextIO) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from . import _errors, _fingerprint, _state
+from . import _fingerprint, _state
 from ._venv import Venv
 
 TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays light
@@ -118,7 +118,9 @@ def check_arguments(  # noqa: PLR0917 (the list arguments of ensure, in order)
     for name, value in named:
         if isinstance(value, (str, bytes, os.PathLike)):
             msg = f"{name} takes a list, not one {type(value).__name__}: write {name}=[{value!r}], not {name}={value!r}"
-            raise _errors.InvalidArgumentType(msg)
+            from ._errors import InvalidArgumentType
+
+            raise InvalidArgumentType(msg)
 
 
 def prepare(request: Request) -> tuple[Venv, _fingerprint.Inputs, str, str]:

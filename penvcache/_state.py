@@ -26,6 +26,8 @@ TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays
 if TYPE_CHECKING:
     from typing import Any
 
+    from ._errors import InvalidInput
+
 FORMAT = 4  # 1: state.json; 2: the key's components and the installer's stand-in; 3: in marshal; 4: a header
 STATE = "state.marshal"  #: the state file in a venv's cache entry
 SUMMARY = "last.json"  #: the small per-venv summary ``list`` reads: venv, status, when (and a failure's error)
@@ -85,25 +87,29 @@ def check_owned(directory: str) -> None:
 
 
 def _check_stat(path: str, st: os.stat_result) -> None:
-    from ._errors import InvalidInput
-
     if st.st_mode & 0o170000 != 0o040000:  # S_ISDIR, without importing stat
         what = "a symlink" if st.st_mode & 0o170000 == 0o120000 else "not a directory"
         msg = f"cannot use the cache dir: {path} is {what}; remove it or pick another --cache-dir"
-        raise InvalidInput(msg)
+        raise _invalid(msg)
     uid = os.geteuid() if hasattr(os, "geteuid") else None
     if uid is not None and st.st_uid != uid:
         msg = (
             f"refusing the cache dir {path}: it is owned by {_user(st.st_uid)}, not by {_user(uid)}; "
             "use a cache dir of your own (--cache-dir or PENVCACHE_CACHE_DIR)"
         )
-        raise InvalidInput(msg)
+        raise _invalid(msg)
     if uid is not None and st.st_mode & _WRITABLE_BY_OTHERS and not _private_group_only(st, uid):
         msg = (
             f"refusing the cache dir {path}: group or others can write it (mode {st.st_mode & 0o7777:04o}); "
             f"fix it with: chmod go-w {path}"
         )
-        raise InvalidInput(msg)
+        raise _invalid(msg)
+
+
+def _invalid(msg: str) -> InvalidInput:
+    from ._errors import InvalidInput  # here: a hit that raises nothing does not import the exceptions
+
+    return InvalidInput(msg)
 
 
 def _private_group_only(st: os.stat_result, uid: int) -> bool:

@@ -6,7 +6,10 @@ import os
 import sys
 
 from ._digest import hex_digest
-from ._errors import InstallFailed, InvalidInput
+
+TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays light
+if TYPE_CHECKING:
+    from ._errors import InstallFailed, InvalidInput
 
 _BIN, _EXE = ("Scripts", "python.exe") if sys.platform == "win32" else ("bin", "python")
 # What `uv venv` writes (and `.lock`, taken by uv's installs): the only names a partial venv may be cleared of.
@@ -39,7 +42,7 @@ class Venv:
         refused = _refused_paths()
         if real in refused:
             msg = f"--venv {self.path} is {refused[real]}: refusing to make a venv there; choose a directory of its own"
-            raise InvalidInput(msg)
+            raise _invalid(msg)
 
     def check_path(self) -> None:
         """Raise :class:`InvalidInput` when the path can never hold a venv."""
@@ -47,10 +50,10 @@ class Venv:
             self.path.encode("utf-8")
         except UnicodeEncodeError as e:
             msg = f"venv path {self.path!r} is not valid UTF-8 (uv and the venv's scripts could not use it)"
-            raise InvalidInput(msg) from e
+            raise _invalid(msg) from e
         if os.path.exists(self.path) and not os.path.isdir(self.path):
             msg = f"venv path {self.path} exists and is not a directory"
-            raise InvalidInput(msg)
+            raise _invalid(msg)
 
     def problem(self) -> str | None:
         """Why this venv cannot be used as it is, or ``None`` when it looks healthy."""
@@ -176,7 +179,7 @@ def make_room(venv: Venv, mark: CreationMark) -> None:
                 f"{path} is not empty ({listed}) and is not a virtual environment (no pyvenv.cfg): refusing to "
                 "replace it; choose another --venv or remove it yourself"
             )
-            raise InvalidInput(msg)
+            raise _invalid(msg)
         doing = f"cannot record in the cache entry that penvcache is creating {path}"
         mark.write(st)
         doing = f"cannot clear the old venv {path}"
@@ -228,7 +231,15 @@ def _remove(path: str) -> None:
         os.remove(path)
 
 
+def _invalid(msg: str) -> InvalidInput:
+    from ._errors import InvalidInput  # here: a hit that raises nothing does not import the exceptions
+
+    return InvalidInput(msg)
+
+
 def _fault(what: str, e: OSError) -> InstallFailed:
     """A file-system fault (full disk, read-only, no permission, I/O error) as one line naming the path."""
+    from ._errors import InstallFailed
+
     where = f" ({e.filename})" if e.filename and e.filename not in what else ""
     return InstallFailed(f"{what}{where}: {e.strerror or e}")

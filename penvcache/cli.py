@@ -11,9 +11,10 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TextIO
 
-from ._coordinator import EnsureResult, InUse, run_ensure
+from ._coordinator import InUse, run_ensure
 from ._discovery import default_venv
 from ._errors import InvalidInput, PenvcacheError
+from ._hit import EnsureResult
 from ._output import write_line
 from ._report import report
 from ._request import Request, prepare

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from typing import Any
 
-    from ._coordinator import EnsureResult
+    from ._hit import EnsureResult
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
