@@ -6,7 +6,7 @@ import os
 import sys
 import time
 
-from . import _fingerprint, _key, _stamp, _state, _stats
+from . import _key, _state, _stats
 from ._errors import PenvcacheError
 from ._hit import EnsureResult, Status
 from ._hit import result as _result
@@ -157,7 +157,7 @@ def run_ensure(request: Request) -> EnsureResult:
                     last["failure"] = {
                         "fingerprint": failed.fingerprint,
                         "stamp_paths": paths,
-                        "stamp": _stamp.take(paths),
+                        "stamp": _key.take(paths),
                     }
             import contextlib
 
@@ -182,7 +182,7 @@ def _fail_as_recorded(directory: str, key: _key.Key) -> None:
 
 
 def _require_hit(
-    inputs: _fingerprint.Inputs,
+    inputs: _key.Inputs,
     target: Venv,
     cache: str,
     directory: str,
@@ -227,7 +227,7 @@ def _record(directory: str, target: Venv, key: _key.Key, status: Status, report:
             },
             "installer": key.installer,
             "local": key.local,
-            "stamp": _stamp.take(report.stamp_paths),
+            "stamp": _key.take(report.stamp_paths),
             "stamp_paths": report.stamp_paths,
             "python": report.python,
             "warnings": report.warnings,
@@ -295,7 +295,7 @@ def _installing(missing: list[str], venv: Venv) -> tuple[str, str]:
 
 def _repair(
     venv: Venv,
-    inputs: _fingerprint.Inputs,
+    inputs: _key.Inputs,
     key: _key.Key,
     directory: str,
     output: _Output,
@@ -393,7 +393,7 @@ def _repair(
     return "installed", fallback, report
 
 
-def _stores(inputs: _fingerprint.Inputs) -> list[str]:
+def _stores(inputs: _key.Inputs) -> list[str]:
     if not inputs.stores and not os.environ.get("PENVCACHE_STORE"):
         return []
     from ._store import store_urls
@@ -402,7 +402,7 @@ def _stores(inputs: _fingerprint.Inputs) -> list[str]:
 
 
 def _store_stats(  # noqa: PLR0917
-    directory: str, stores: list[str], attempt: Any, venv: Venv, inputs: _fingerprint.Inputs, deps: DepsSet
+    directory: str, stores: list[str], attempt: Any, venv: Venv, inputs: _key.Inputs, deps: DepsSet
 ) -> None:
     """Publish what was installed (unless the store is read-only here) and count the store's traffic."""
     from ._store import publish_after

@@ -1,10 +1,17 @@
 """SHA-256 digests for the warm path, without importing ``hashlib`` or ``json``.
 
 ``hashlib`` loads OpenSSL and ``json`` imports ``re``: together about 15 ms a CLI hit would pay on a
-2-core machine. CPython's own SHA-256 module is built in and costs nothing to import.
+2-core machine. CPython's own SHA-256 module is built in and costs nothing to import. Also what the deps
+files' digests are made of: the cap on a deps file's size (the parser refuses a bigger one) and the digest
+that stands for an environment variable a deps file expands.
 """
 
 from __future__ import annotations
+
+import os
+
+#: the largest deps file read, in bytes; a larger one (or one that is not a regular file) is bad input
+MAX_FILE_BYTES = 16 * 1024 * 1024
 
 TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays light
 if TYPE_CHECKING:
@@ -50,3 +57,9 @@ def _canonical(data: object) -> object:
         return data
     msg = f"cannot digest {type(data).__name__}: {data!r}"
     raise TypeError(msg)
+
+
+def env_digest(name: str) -> str:
+    """What stands for environment variable ``name`` among the deps files' digests (its value's, or unset)."""
+    value = os.environ.get(name)
+    return "unset" if value is None else hex_digest(value.encode("utf-8", "surrogateescape"))

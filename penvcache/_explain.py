@@ -6,8 +6,7 @@ import os
 from typing import Any
 
 from . import _state
-from ._fingerprint import COMPONENTS, Inputs
-from ._key import Key, build, is_hit, parse, recorded_failure
+from ._key import COMPONENTS, Inputs, Key, build, is_hit, parse, recorded_failure
 from ._requirements import ARGUMENTS, DepsSet
 from ._venv import Venv
 

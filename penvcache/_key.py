@@ -1,25 +1,181 @@
-"""The current key of a call and how it compares with what was recorded: built, compared, and its stand-ins.
+"""The key of a call and how it compares with what was recorded: its inputs and components, the fingerprint,
+the venv's content stamp, and the key built now.
+
+The key is a digest of named components (:data:`COMPONENTS`), each one a digest or a short value, so that
+``explain`` can say which one changed. Two digests of the dependency set are kept. ``inputs`` hashes the raw
+bytes (requirement strings and every deps file read, nested ones included) and needs no parsing; the
+``requirements`` component hashes the normalised set. When ``inputs`` equals the recorded one, the recorded
+component is reused, so a hit never parses. Salt files are read as raw bytes on every call, like deps files.
+The ``local`` component is what would change the metadata of each local project or archive a requirement
+points at (see :mod:`penvcache._local`), computed again on every hit from what was recorded.
 
 A hit builds the key from raw bytes and the record alone (:func:`recorded_deps`, :func:`installer_stand_in`):
 nothing is parsed, no process started. The exact key (``exact=True``) parses the deps and identifies the installer.
 Used by the ensure flow (:mod:`._coordinator`) and by ``explain`` (:mod:`._explain`); it imports neither.
+
+The stamp (level 1 of validation) is a digest of stat facts of the paths validation depended on: no file is
+hashed on a hit.
 """
 
 from __future__ import annotations
 
+import marshal
 import os
 import sys
 
-from . import _fingerprint, _stamp, _state
-from ._digest import digest, hex_digest
+from . import _state
+from ._digest import MAX_FILE_BYTES, digest, env_digest, hex_digest
 from ._venv import Venv
 
 TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays light
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
     from typing import Any
 
     from ._requirements import DepsSet
+
+#: every component of the key, in the order ``explain`` shows them
+COMPONENTS = ("requirements", "local", "sources", "python", "venv", "installer", "salt", "skip_imports")
+
+
+class Inputs:
+    """What a caller asked for, as given (paths made absolute)."""
+
+    __slots__ = (
+        "deps_files",
+        "find_links",
+        "installer",
+        "offline",
+        "options",
+        "python",
+        "requirements",
+        "salt_files",
+        "salts",
+        "skip_imports",
+        "store_write",
+        "stores",
+        "uv_env",
+    )
+
+    def __init__(  # noqa: PLR0917
+        self,
+        requirements: tuple[str, ...],
+        deps_files: tuple[str, ...],
+        python: str | None,
+        find_links: tuple[str, ...],
+        offline: bool,
+        salts: tuple[tuple[str, str], ...] = (),
+        salt_files: tuple[str, ...] = (),
+        installer: str = "",
+        skip_imports: tuple[str, ...] = (),
+        stores: tuple[str, ...] = (),
+        store_write: bool = True,
+        options: tuple[str, ...] = (),
+        uv_env: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        self.requirements = requirements
+        self.deps_files = deps_files
+        self.python = python
+        self.find_links = find_links
+        self.offline = offline  # how to install, not what: not part of the key
+        self.salts = salts  #: (where it came from, text): ``--salt`` and ``PENVCACHE_SALT``
+        self.salt_files = salt_files
+        self.installer = installer  #: ``PENVCACHE_UV``, or "" for the bundled uv
+        self.skip_imports = skip_imports  #: ``--skip-import`` and ``PENVCACHE_SKIP_IMPORT``: sorted, no duplicates
+        self.stores = stores  #: the shared stores' URLs, in chain order: where from, not what (not in the key)
+        self.store_write = store_write  #: publish to them after an install from elsewhere
+        #: option lines given as arguments (``--index-url URL``, ``-e ./pkg``, ``--group dev``...), sorted
+        self.options = options
+        self.uv_env = uv_env  #: :data:`UV_SOURCES` that are set, as (name, value)
+
+
+#: uv's environment variables that change where packages come from or which versions are allowed: uv reads them,
+#: so the key does
+UV_SOURCES = (
+    "UV_DEFAULT_INDEX",
+    "UV_EXTRA_INDEX_URL",
+    "UV_FIND_LINKS",
+    "UV_INDEX",
+    "UV_INDEX_URL",
+    "UV_NO_INDEX",
+    "UV_PRERELEASE",
+)
+
+
+def uv_environment() -> tuple[tuple[str, str], ...]:
+    """The :data:`UV_SOURCES` set in this process's environment."""
+    return tuple((name, os.environ[name]) for name in UV_SOURCES if os.environ.get(name))
+
+
+def has_relative_paths(texts: tuple[str, ...]) -> bool:
+    """Whether requirement or option arguments may name a path relative to the current directory."""
+    starts = (".", "-e", "--editable", "--project")
+    return any(
+        ("://" not in text and ("/" in text or text.startswith(starts) or "file:" in text))
+        or text.endswith((".whl", ".zip", ".tar.gz"))
+        for text in texts
+    )
+
+
+def inputs_digest(inputs: Inputs, files: Mapping[str, str]) -> str:
+    """Digest of the raw dependency inputs, given each deps file's byte digest."""
+    parts: list[object] = [inputs.requirements, inputs.deps_files, sorted(files.items())]
+    if inputs.options or inputs.uv_env:
+        parts += [inputs.options, inputs.uv_env]
+    if has_relative_paths(inputs.requirements + inputs.options):
+        parts.append(os.getcwd())
+    return digest(parts)
+
+
+def sources(inputs: Inputs, file_sources: list[str]) -> list[str]:
+    """Every index and find-links source, from the arguments, the deps files and uv's environment variables, in
+    canonical form (credentials hidden: a rotated token is not a miss)."""
+    return sorted(
+        {
+            *(f"--find-links {_hidden(link)}" for link in inputs.find_links),
+            *file_sources,
+            *(f"{name}={_hidden(value)}" for name, value in inputs.uv_env),
+        }
+    )
+
+
+def _hidden(text: str) -> str:
+    """``text`` with the credentials of its URLs hidden; :mod:`._redact` is imported only when there can be any."""
+    if "@" not in text:
+        return text
+    from ._redact import redact
+
+    return redact(text)
+
+
+def fingerprint(components: Mapping[str, str | None]) -> str | None:
+    """The key, or ``None`` while a component is unknown (a broken venv, an installer not yet identified)."""
+    if any(components.get(name) is None for name in COMPONENTS):
+        return None
+    return digest({name: components[name] for name in COMPONENTS})
+
+
+def local_component(local: list[list[Any]]) -> str:
+    """The ``local`` component: each local project's path and key, or "" when the set has none."""
+    return digest([[path, key] for path, _kind, _keys, key in local]) if local else ""
+
+
+def take(paths: Iterable[str]) -> str:
+    """A digest that changes when any path appears, disappears, is replaced or is modified.
+
+    The paths themselves are recorded beside the stamp, so only their stat facts are hashed (in one call:
+    at 500 dependencies a hit stats 1,500 paths, and this is most of what it costs).
+    """
+    stat = os.stat
+    facts: list[tuple[int, int, int] | None] = []
+    for path in paths:
+        try:
+            st = stat(path)
+        except OSError:
+            facts.append(None)
+        else:
+            facts.append((st.st_ino, st.st_mtime_ns, st.st_size))
+    return hex_digest(marshal.dumps(facts, 2))  # version 2: no back-references, the same bytes for equal facts
 
 
 class Key:
@@ -42,14 +198,14 @@ class Key:
         self.skip_imports: tuple[str, ...] = ()
 
 
-def parse(inputs: _fingerprint.Inputs) -> DepsSet:
+def parse(inputs: Inputs) -> DepsSet:
     from ._requirements import read_deps
 
     return read_deps(inputs.requirements, inputs.deps_files, inputs.options)
 
 
 def build(
-    inputs: _fingerprint.Inputs,
+    inputs: Inputs,
     venv: Venv,
     state: dict[str, Any] | None,
     *,
@@ -63,20 +219,20 @@ def build(
     if key is None:
         deps = deps or parse(inputs)
         key = Key(
-            _fingerprint.inputs_digest(inputs, deps.files),
+            inputs_digest(inputs, deps.files),
             deps.files,
             digest(deps.requirement_lines()),
             deps.source_lines(),
         )
         key.deps = deps
-    key.components_sources = _fingerprint.sources(inputs, key.file_sources)
+    key.components_sources = sources(inputs, key.file_sources)
     key.python_request = inputs.python or ""
     key.salt = _salt(inputs)
     key.skip_imports = inputs.skip_imports
     components = key.components
     components["requirements"] = key.requirements
     key.local = _local_projects(key.deps, state)
-    components["local"] = _fingerprint.local_component(key.local)
+    components["local"] = local_component(key.local)
     components["sources"] = digest(key.components_sources)
     components["salt"] = digest(key.salt) if key.salt else ""
     components["skip_imports"] = digest(list(inputs.skip_imports)) if inputs.skip_imports else ""
@@ -96,7 +252,7 @@ def build(
         else:
             components["python"] = digest([key.python_request, key.identity["base_python"]])
             components["venv"] = digest(key.identity["pyvenv_cfg"])
-    key.fingerprint = _fingerprint.fingerprint(components)
+    key.fingerprint = fingerprint(components)
     return key
 
 
@@ -115,7 +271,7 @@ def _local_projects(deps: DepsSet | None, state: dict[str, Any] | None) -> list[
     return [describe(path) for path in sorted(set(deps.local.values()))]
 
 
-def _salt(inputs: _fingerprint.Inputs) -> list[list[str]]:
+def _salt(inputs: Inputs) -> list[list[str]]:
     """Each salt as [where it came from, SHA-256 of its text or its file's bytes]."""
     parts = [[where, hex_digest(text.encode("utf-8", "surrogateescape"))] for where, text in inputs.salts]
     for path in inputs.salt_files:
@@ -130,7 +286,7 @@ def _salt(inputs: _fingerprint.Inputs) -> list[list[str]]:
     return parts
 
 
-def _installer_stand_in(inputs: _fingerprint.Inputs, state: dict[str, Any] | None) -> str | None:
+def _installer_stand_in(inputs: Inputs, state: dict[str, Any] | None) -> str | None:
     """The recorded installer version while its stand-in holds (same request, same prefix, same binary)."""
     if state is None:
         return None
@@ -155,7 +311,7 @@ def file_digests(paths: Iterable[str]) -> dict[str, str] | None:
     files: dict[str, str] = {}
     for path in paths:
         if path.startswith("${"):  # an environment variable a deps file expanded
-            files[path] = _fingerprint.env_digest(path[2:-1])
+            files[path] = env_digest(path[2:-1])
             continue
         try:  # O_NONBLOCK: a FIFO put in a deps file's place must not block a hit
             fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
@@ -163,18 +319,18 @@ def file_digests(paths: Iterable[str]) -> dict[str, str] | None:
             return None
         with open(fd, "rb") as f:
             st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode) or st.st_size > _fingerprint.MAX_FILE_BYTES:
+            if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_FILE_BYTES:
                 return None
-            files[path] = hex_digest(f.read(_fingerprint.MAX_FILE_BYTES + 1))
+            files[path] = hex_digest(f.read(MAX_FILE_BYTES + 1))
     return files
 
 
-def recorded_deps(inputs: _fingerprint.Inputs, state: dict[str, Any] | None) -> Key | None:
+def recorded_deps(inputs: Inputs, state: dict[str, Any] | None) -> Key | None:
     """A key built from the recorded requirements component, when the deps files are byte for byte as recorded."""
     if state is None:
         return None
     files = file_digests(state["files"])
-    if files is None or _fingerprint.inputs_digest(inputs, files) != state["inputs"]:
+    if files is None or inputs_digest(inputs, files) != state["inputs"]:
         return None
     requirements = state["components"].get("requirements")
     if not isinstance(requirements, str):
@@ -192,7 +348,7 @@ def matches(state: dict[str, Any] | None, fingerprint: str | None) -> bool:
         state is not None
         and fingerprint is not None
         and state["fingerprint"] == fingerprint
-        and _stamp.take(state["stamp_paths"]) == state["stamp"]
+        and take(state["stamp_paths"]) == state["stamp"]
     )
 
 
@@ -211,7 +367,7 @@ def recorded_failure(directory: str, key: Key) -> dict[str, Any] | None:
             and failure["fingerprint"] == key.fingerprint
             and isinstance(failure["stamp_paths"], list)
             and all(isinstance(path, str) for path in failure["stamp_paths"])
-            and _stamp.take(failure["stamp_paths"]) == failure["stamp"]
+            and take(failure["stamp_paths"]) == failure["stamp"]
             and isinstance(last["error"], str)
         )
     except (OSError, ValueError, TypeError, KeyError):  # none, unreadable or foreign: no failure to repeat

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from . import _fingerprint, _state
+from . import _key, _state
 from ._venv import Venv
 
 TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays light
@@ -123,7 +123,7 @@ def check_arguments(  # noqa: PLR0917 (the list arguments of ensure, in order)
             raise InvalidArgumentType(msg)
 
 
-def prepare(request: Request) -> tuple[Venv, _fingerprint.Inputs, str, str]:
+def prepare(request: Request) -> tuple[Venv, _key.Inputs, str, str]:
     """The venv, what it must hold, the cache dir and the venv's entry in it."""
     r = request
     check_arguments(r.requirements, r.deps_files, r.find_links, r.salt, r.salt_files, r.options)
@@ -140,13 +140,13 @@ def cache_entry(cache_dir: str | os.PathLike[str] | None, venv: Venv) -> tuple[s
     return cache, directory
 
 
-def make_inputs(request: Request) -> _fingerprint.Inputs:
+def make_inputs(request: Request) -> _key.Inputs:
     """The inputs of one call, with the environment's say (``PENVCACHE_OFFLINE``, ``PENVCACHE_SALT``...)."""
     salts = tuple(("--salt", text) for text in request.salt)
     env_salt = os.environ.get("PENVCACHE_SALT")
     if env_salt:
         salts += (("PENVCACHE_SALT", env_salt),)
-    return _fingerprint.Inputs(
+    return _key.Inputs(
         requirements=tuple(request.requirements),
         deps_files=tuple(os.path.abspath(os.fspath(f)) for f in request.deps_files),
         python=request.python,
@@ -158,7 +158,7 @@ def make_inputs(request: Request) -> _fingerprint.Inputs:
         stores=tuple(request.store),
         store_write=request.store_write,
         options=_options(request.options),
-        uv_env=_fingerprint.uv_environment(),
+        uv_env=_key.uv_environment(),
         skip_imports=_skip_imports(request.skip_imports),
     )
 

@@ -27,8 +27,7 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
-from . import _fingerprint
-from ._digest import hex_digest
+from ._digest import MAX_FILE_BYTES, env_digest, hex_digest
 from ._errors import InvalidDeps
 from ._redact import redact
 
@@ -57,7 +56,6 @@ _VCS = ("git+", "hg+", "svn+", "bzr+")
 _ARCHIVES = (".whl", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".zip", ".tar")
 #: the source name of requirement strings and options given as arguments (not in a file)
 ARGUMENTS = "arguments"
-MAX_FILE_BYTES = _fingerprint.MAX_FILE_BYTES
 #: how deep ``-r``/``-c`` may nest
 MAX_DEPTH = 64
 #: uv's ``--prerelease`` strategies
@@ -145,7 +143,7 @@ class DepsSet:
     #: ``--hash`` values by :func:`normalise`\ d requirement or constraint
     hashes: dict[str, set[str]] = field(default_factory=dict)
     #: every file read (absolute path) with the SHA-256 of its bytes, in reading order; ``${NAME}`` entries are
-    #: environment variables a file expanded, with the digest of their value (``_fingerprint.env_digest``)
+    #: environment variables a file expanded, with the digest of their value (``_digest.env_digest``)
     files: dict[str, str] = field(default_factory=dict)
     #: each source's own lines, normalised (``ARGUMENTS`` or a file's path): what ``explain`` compares
     lines: dict[str, list[str]] = field(default_factory=dict)
@@ -375,7 +373,7 @@ def _expand(text: str, deps: DepsSet) -> str:
 
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
-        deps.files[f"${{{name}}}"] = _fingerprint.env_digest(name)
+        deps.files[f"${{{name}}}"] = env_digest(name)
         return os.environ.get(name, match.group(0))
 
     return _ENV_VAR.sub(value, text)

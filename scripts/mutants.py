@@ -128,7 +128,7 @@ MUTANTS = [
     ),
     Mutant(
         "stamp-ignores-mtime",
-        "_stamp.py",
+        "_key.py",
         "facts.append((st.st_ino, st.st_mtime_ns, st.st_size))",
         "facts.append((st.st_ino, st.st_size))",
         ("tests/test_stamp.py",),

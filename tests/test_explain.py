@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from penvcache._fingerprint import COMPONENTS
+from penvcache._key import COMPONENTS
 from penvcache.cli import main
 from tests._kit import site_packages
 from tests.conftest import offline_args

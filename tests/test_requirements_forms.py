@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from penvcache import InvalidDeps
-from penvcache._requirements import MAX_FILE_BYTES, read_deps
+from penvcache._digest import MAX_FILE_BYTES
+from penvcache._requirements import read_deps
 from tests._kit import build_project, build_wheel, site_packages
 from tests.conftest import run_cli
 

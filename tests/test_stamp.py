@@ -76,24 +76,24 @@ def test_python_request_for_another_interpreter_recreates_the_venv(venv: Path, w
 
 def test_stamp_of_paths_in_a_directory_that_is_replaced(tmp_path: Path) -> None:
     """An edited file, a directory replaced by a copy, and missing paths all show in the stamp."""
-    from penvcache import _stamp
+    from penvcache._key import take
 
     base = tmp_path / "site"
     (base / "pkg").mkdir(parents=True)
     (base / "pkg" / "__init__.py").write_text("")
     paths = [str(base), str(base / "pkg"), str(base / "pkg" / "__init__.py"), str(base / "gone")]
-    first = _stamp.take(paths)
+    first = take(paths)
     # Reading, listing and importing change nothing the stamp covers; neither does a file elsewhere.
     (base / "pkg" / "__init__.py").read_text()
     os.listdir(base / "pkg")
     (tmp_path / "elsewhere.txt").write_text("x")
-    assert _stamp.take(paths) == first
-    assert _stamp.take(paths[:3]) != first  # each path counts, a missing one too
+    assert take(paths) == first
+    assert take(paths[:3]) != first  # each path counts, a missing one too
     (base / "pkg" / "__init__.py").write_text("x = 1\n")
-    second = _stamp.take(paths)
+    second = take(paths)
     assert second != first
     shutil.move(base, tmp_path / "old-site")  # replaced by a copy: other inodes
     shutil.copytree(tmp_path / "old-site", base)
-    assert _stamp.take(paths) != second
+    assert take(paths) != second
     shutil.rmtree(base)
-    assert _stamp.take(paths) == _stamp.take([str(tmp_path / "x"), str(tmp_path / "y"), "/no", "/nope"])
+    assert take(paths) == take([str(tmp_path / "x"), str(tmp_path / "y"), "/no", "/nope"])
