@@ -10,7 +10,7 @@ from . import _key, _state, _stats
 from ._errors import PenvcacheError
 from ._hit import EnsureResult, Status
 from ._hit import result as _result
-from ._request import Request, cache_entry, check_arguments, prepare
+from ._request import Request, cache_entry, check_arguments, check_timeouts, prepare
 from ._venv import Venv
 
 TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays light
@@ -87,12 +87,7 @@ def run_ensure(request: Request) -> EnsureResult:
     """:func:`ensure` for ``request``, with the CLI's ``verbose``, ``progress`` and ``python_downloads``."""
     start = time.monotonic()
     lock_timeout = request.lock_timeout
-    for what, seconds in (("lock timeout", lock_timeout), ("validate timeout", request.validate_timeout)):
-        if not seconds >= 0 or (what == "validate timeout" and not 0 < seconds < float("inf")):  # also catches nan
-            from ._errors import InvalidInput
-
-            msg = f"{what} must be a number of seconds {'>= 0' if what == 'lock timeout' else '> 0'}, not {seconds!r}"
-            raise InvalidInput(msg)
+    check_timeouts(request)
     target, inputs, cache, directory = prepare(request)
 
     def result(

@@ -1,8 +1,10 @@
-"""The command line's warm path: answer a ``penvcache ensure`` hit before importing argparse, json or typing.
+"""``penvcache ensure`` without argparse: a hit answered before argparse, json or typing are imported, and a miss
+run through the ensure flow without them.
 
-Those imports cost a CLI hit more than the hit itself (about 25 ms on a 2-core machine). Anything this module
-does not recognise, and every miss, goes to :func:`penvcache.cli.main`, which parses with argparse and
-does the rest; a hit found here is the same answer that path would give.
+Those imports cost a CLI hit more than the hit itself (about 25 ms on a 2-core machine), and a miss needs none
+of them either. Only the plain spellings of ``ensure``'s arguments are read here; anything else (``-h``, an
+abbreviation, a bad value, another command) goes to :func:`penvcache.cli.main`, which parses with argparse.
+Both build the same :class:`._request.Request` and report the same way (:mod:`._report`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any, NoReturn
 
-#: ``ensure`` options that take a value, and the ``Request`` argument each one sets (``None``: no bearing on a hit)
+#: ``ensure`` options that take a value, and the ``Request`` argument each one sets
 VALUE_OPTIONS = {
     "-r": "deps_files",
     "--deps": "deps_files",
@@ -28,10 +30,10 @@ VALUE_OPTIONS = {
     "--cache-dir": "cache_dir",
     "--salt": "salt",
     "--salt-file": "salt_files",
-    "--lock-timeout": None,
+    "--lock-timeout": "lock_timeout",
     "--skip-import": "skip_imports",
-    "--validate-timeout": None,
-    "--store": None,  # where a miss installs from: no bearing on a hit
+    "--validate-timeout": "validate_timeout",
+    "--store": "store",
     "-e": "options",
     "--editable": "options",
     "--index-url": "options",
@@ -63,36 +65,39 @@ OPTION_LINES = {
 }
 #: ``--prerelease``'s values (argparse refuses others)
 PRERELEASE = ("disallow", "allow", "if-necessary", "explicit", "if-necessary-or-explicit")
-#: ``ensure`` flags, and what each one sets
+#: the options that take a number of seconds (argparse's ``type=float``; negative and nan are left to it)
+SECONDS = ("lock_timeout", "validate_timeout")
+#: ``ensure`` flags, and the ``Request`` argument each one sets to the value given (``json`` and ``quiet``: the output)
 FLAG_OPTIONS = {
-    "--offline": "offline",
-    "--json": "json",
-    "-q": "quiet",
-    "--quiet": "quiet",
-    "-v": None,
-    "--verbose": None,
-    "--require-hit": None,  # a hit is what it requires
-    "--retry": None,  # a hit is a hit: there is nothing to retry
-    "--store-readonly": None,
-    "--no-store-write": None,
-    "--no-index": "options",
-    "--pre": "options",
-    "--all-extras": "options",
-    "--no-editable": "options",
-    "--exact": "options",
-    "--no-python-downloads": None,
+    "--offline": ("offline", True),
+    "--json": ("json", True),
+    "-q": ("quiet", True),
+    "--quiet": ("quiet", True),
+    "-v": ("verbose", True),
+    "--verbose": ("verbose", True),
+    "--require-hit": ("require_hit", True),
+    "--retry": ("retry", True),
+    "--store-readonly": ("store_write", False),
+    "--no-store-write": ("store_write", False),
+    "--no-index": ("options", True),
+    "--pre": ("options", True),
+    "--all-extras": ("options", True),
+    "--no-editable": ("options", True),
+    "--exact": ("options", True),
+    "--no-python-downloads": ("python_downloads", False),
 }
-_LISTS = ("requirements", "deps_files", "find_links", "salt", "salt_files", "options", "skip_imports")
+_LISTS = ("requirements", "deps_files", "find_links", "salt", "salt_files", "options", "skip_imports", "store")
+_OUTPUT = ("json", "quiet")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The ``penvcache`` command: a hit answered here, everything else by :func:`penvcache.cli.main`."""
+    """The ``penvcache`` command: ``ensure`` answered here, everything else by :func:`penvcache.cli.main`."""
     try:
         args = list(sys.argv[1:] if argv is None else argv)
         if args[:1] == ["ensure"]:
-            code = _ensure_hit(args[1:])
-            if code is not None:
-                return code
+            answered = ensure(args[1:])
+            if answered is not None:
+                return answered[0]
         from .cli import main as full_main
 
         return full_main(args)
@@ -109,51 +114,63 @@ def launch() -> NoReturn:
     """
     args = sys.argv[1:]
     try:
-        if args[:1] == ["ensure"]:
-            code = _ensure_hit(args[1:])
-            if code is not None:
+        answered = ensure(args[1:]) if args[:1] == ["ensure"] else None
+        if answered is not None:
+            code, hit = answered
+            if hit:
                 sys.stdout.flush()
                 sys.stderr.flush()
                 os._exit(code)
-        from .cli import main as full_main
+        else:
+            from .cli import main as full_main
 
-        code = full_main(args)
+            code = full_main(args)
     except KeyboardInterrupt:  # Ctrl-C before the full command line took over (it answers 130 itself after)
         code = 130
     sys.exit(code)
 
 
-def _ensure_hit(args: list[str]) -> int | None:
-    """Exit code 0 after reporting a hit; ``None`` for a miss or for anything argparse should look at."""
+def ensure(args: list[str]) -> tuple[int, bool] | None:
+    """``penvcache ensure ARGS``: its exit code and whether it was a hit, after printing what the full command
+    line prints; ``None`` when argparse must read the arguments (or warn that there is nothing to ensure)."""
     parsed = parse_ensure(args)
     if parsed is None:
         return None
-    options, flags = parsed
-    if not options["requirements"] and not options["deps_files"] and not options["options"] and "quiet" not in flags:
+    options, output = parsed
+    as_json, quiet = "json" in output, "quiet" in output
+    if not options["requirements"] and not options["deps_files"] and not options["options"] and not quiet:
         return None  # nothing to ensure: the full path warns
     if "venv" not in options:
         from ._discovery import default_venv
 
         options["venv"] = default_venv()
+    request = Request(**options, progress=not quiet)
+    result, hit = None, False
     try:
-        result = check_hit(Request(**options))
+        result = check_hit(request)
+        hit = result is not None
+        if result is None:  # a miss: the ensure flow, which imports what it needs as it goes
+            from ._coordinator import run_ensure
+
+            result = run_ensure(request)
     except Exception as e:
         from ._errors import PenvcacheError
 
-        if isinstance(e, PenvcacheError):  # bad input: the full path reports it
-            return None
-        raise
-    if result is None:
-        return None
-    if "json" in flags or "quiet" not in flags:
+        if not isinstance(e, PenvcacheError):
+            raise
+        from ._report import report_error
+
+        return report_error(e, as_json=as_json, venv=request.venv, out=sys.stdout), False
+    if as_json or not quiet:
         from ._report import report
 
-        report(result, as_json="json" in flags, quiet="quiet" in flags, out=sys.stdout)
-    return 0
+        report(result, as_json=as_json, quiet=quiet, out=sys.stdout)
+    return 0, hit
 
 
 def parse_ensure(args: list[str]) -> tuple[dict[str, Any], set[str]] | None:  # noqa: PLR0911
-    """``ensure``'s arguments as ``Request`` keywords and the output flags, or ``None`` when they need argparse.
+    """``ensure``'s arguments as ``Request`` keywords and the output flags (``json``, ``quiet``), or ``None`` when
+    they need argparse.
 
     Only the plain spellings are read here (``--opt VALUE``, ``--opt=VALUE``, flags, requirement strings);
     abbreviations, ``-rFILE``, ``--``, ``-h``, unknown options and bad values are left to argparse.
@@ -188,22 +205,27 @@ def parse_ensure(args: list[str]) -> tuple[dict[str, Any], set[str]] | None:  # 
                 options[dest].append(f"{line} {value}")
             elif dest in _LISTS:
                 options[dest].append(value)
-            elif dest is not None:
+            elif dest in SECONDS:
+                if not _is_seconds(value):
+                    return None
+                options[dest] = float(value)
+            else:
                 options[dest] = value
-            elif not _is_seconds(value):
-                return None
         elif arg in FLAG_OPTIONS:
             flags.add(arg)
-            if FLAG_OPTIONS[arg] == "offline":
-                options["offline"] = True
-            elif FLAG_OPTIONS[arg] == "options" and OPTION_LINES[arg] not in options["options"]:
+            dest, flag = FLAG_OPTIONS[arg]
+            if dest in _OUTPUT:
+                continue
+            if dest != "options":
+                options[dest] = flag
+            elif OPTION_LINES[arg] not in options["options"]:
                 options["options"].append(OPTION_LINES[arg])
         else:
             return None
     quiet, verbose = flags & {"-q", "--quiet"}, flags & {"-v", "--verbose"}
     if quiet and verbose:
         return None  # argparse says why not
-    return options, {FLAG_OPTIONS[f] or "" for f in flags}
+    return options, {FLAG_OPTIONS[f][0] for f in flags} & set(_OUTPUT)
 
 
 def _is_seconds(value: str) -> bool:

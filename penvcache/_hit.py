@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from . import _key, _state, _stats
-from ._request import prepare
+from ._request import check_timeouts, prepare
 
 TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays light
 if TYPE_CHECKING:
@@ -66,6 +66,7 @@ _RESULT_FIELDS = ("status", "venv", "python", "fingerprint", "elapsed", "waited"
 def check_hit(request: Request) -> EnsureResult | None:
     """The result of :func:`ensure` when it is a hit, else ``None``: no lock, no process, nothing changed."""
     start = time.monotonic()
+    check_timeouts(request)  # bad input, as for a miss
     target, inputs, cache, directory = prepare(request)
     state = _state.read(directory)
     key = _key.build(inputs, target, state)

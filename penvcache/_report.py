@@ -1,4 +1,5 @@
-"""What ``ensure`` prints about its result: one line, or one JSON object (without importing json on a hit).
+"""What ``ensure`` prints about its result, or about the error it stopped at: one line, or one JSON object (without
+importing json).
 
 Shared by the warm path (:mod:`._fastpath`) and the full command line (:mod:`.cli`), which import it; it imports
 neither.
@@ -6,6 +7,7 @@ neither.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from ._output import write_line
@@ -14,6 +16,7 @@ TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays
 if TYPE_CHECKING:
     from typing import TextIO
 
+    from ._errors import PenvcacheError
     from ._hit import EnsureResult
 
 
@@ -26,6 +29,18 @@ def report(result: EnsureResult, *, as_json: bool, quiet: bool, out: TextIO) -> 
             print(f"penvcache: warning: {warning}", file=sys.stderr, flush=True)
         line = f"penvcache: {result.status} {result.venv} ({result.fingerprint[:12]}) in {result.elapsed:.3f}s"
         write_line(line, out)
+
+
+def report_error(error: PenvcacheError, *, as_json: bool, venv: object, out: TextIO) -> int:
+    """What a command prints when it stops at ``error`` (the JSON object on ``out`` with ``as_json``, and always one
+    line on stderr); its exit code."""
+    if as_json:
+        data: dict[str, object] = {"status": "error", "error": str(error), "exit_code": error.exit_code}
+        if isinstance(venv, str):
+            data["venv"] = os.path.abspath(venv)
+        write_line(json_object(data), out)
+    write_line(f"penvcache: error: {error}", sys.stderr)
+    return error.exit_code
 
 
 def json_object(data: dict[str, object]) -> str:

@@ -123,6 +123,17 @@ def check_arguments(  # noqa: PLR0917 (the list arguments of ensure, in order)
             raise InvalidArgumentType(msg)
 
 
+def check_timeouts(request: Request) -> None:
+    """:class:`InvalidInput` for a lock timeout that is not a number of seconds >= 0, or a validate timeout that is
+    not one > 0 and finite (nan included)."""
+    for what, seconds in (("lock timeout", request.lock_timeout), ("validate timeout", request.validate_timeout)):
+        if not seconds >= 0 or (what == "validate timeout" and not 0 < seconds < float("inf")):  # also catches nan
+            from ._errors import InvalidInput
+
+            msg = f"{what} must be a number of seconds {'>= 0' if what == 'lock timeout' else '> 0'}, not {seconds!r}"
+            raise InvalidInput(msg)
+
+
 def prepare(request: Request) -> tuple[Venv, _key.Inputs, str, str]:
     """The venv, what it must hold, the cache dir and the venv's entry in it."""
     r = request

@@ -16,7 +16,7 @@ from ._discovery import default_venv
 from ._errors import InvalidInput, PenvcacheError
 from ._hit import EnsureResult
 from ._output import write_line
-from ._report import report
+from ._report import report, report_error
 from ._request import Request, prepare
 from ._venv import Venv
 from .version import __version__
@@ -296,13 +296,8 @@ def _main(argv: list[str]) -> int:
     try:
         return command(args)
     except PenvcacheError as e:
-        if args.json:
-            out = {"status": "error", "error": str(e), "exit_code": e.exit_code}
-            if isinstance(getattr(args, "venv", None), str):
-                out["venv"] = os.path.abspath(args.venv)
-            write_line(json.dumps(out), sys.stderr if args.command == "run" else sys.stdout)
-        write_line(f"penvcache: error: {e}", sys.stderr)
-        return e.exit_code
+        out = sys.stderr if args.command == "run" else sys.stdout
+        return report_error(e, as_json=args.json, venv=getattr(args, "venv", None), out=out)
 
 
 _ENSURING = ("ensure", "run", "explain", "status", "bundle")  # the commands whose --venv has a default

@@ -1,5 +1,5 @@
-"""The CLI's warm path: a hit is answered before argparse, json, hashlib or typing are imported, and it gives
-the same answer as the full command line."""
+"""``penvcache ensure`` without argparse: a hit is answered before argparse, json, hashlib or typing are imported,
+a miss runs without argparse, and both give the same answer as the full command line."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from penvcache import _fastpath, _report, cli
+from penvcache._request import Request
 from tests.conftest import offline_args
 
 
@@ -61,11 +62,49 @@ def test_the_fast_path_answers_as_the_full_path_does(
         assert fast == "" or fast.startswith(f"penvcache: hit {venv} (")
 
 
-def test_the_fast_path_hands_a_miss_to_the_full_path(
-    venv: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert _fastpath.main(ensure_args(venv, wheelhouse)) == 0
-    assert capsys.readouterr().out.startswith(f"penvcache: installed {venv} (")
+def test_the_fast_path_answers_a_miss_without_argparse(venv: Path, wheelhouse: Path) -> None:
+    code = (
+        "import sys\n"
+        "from penvcache._fastpath import main\n"
+        "code = main(sys.argv[1:])\n"
+        "print('argparse' in sys.modules, code)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *ensure_args(venv, wheelhouse)], capture_output=True, text=True, check=True
+    )
+    assert proc.stdout.startswith(f"penvcache: installed {venv} (")
+    assert proc.stdout.endswith("\nFalse 0\n"), proc.stderr
+
+
+ARGUMENT_LISTS = [
+    ["alpha-pkg"],
+    ["alpha-pkg", "beta-pkg", "-r", "a.txt", "--deps=b.txt", "--venv", "v", "--python", "3.12", "--offline"],
+    ["--find-links", "w1", "--find-links=w2", "--cache-dir", "c", "--salt", "s", "--salt-file", "f", "-q"],
+    ["-e", "./p", "--editable=./q", "--index-url", "https://u:p@i/simple", "--default-index", "https://j/simple"],
+    ["--extra-index-url", "https://k/simple", "--index", "https://l", "--prerelease", "allow", "--pre", "--json"],
+    ["--extra", "x", "--group", "g", "--project", ".", "--no-editable", "--exact", "--no-index", "--all-extras"],
+    ["alpha-pkg", "--lock-timeout", "2.5", "--validate-timeout=1e3", "--skip-import", "yaml", "-v", "--retry"],
+    ["alpha-pkg", "--require-hit", "--store", "file:///s", "--store=/t", "--store-readonly", "--no-python-downloads"],
+    ["alpha-pkg", "--no-store-write", "--quiet", "--lock-timeout=0", "--validate-timeout", "inf"],
+]
+
+
+@pytest.mark.parametrize("args", ARGUMENT_LISTS)
+def test_the_fast_path_makes_the_request_argparse_makes(args: list[str]) -> None:
+    """What the fast path runs, hit or miss, is what the full command line would run for the same arguments."""
+    parsed = _fastpath.parse_ensure(args)
+    assert parsed is not None
+    options, output = parsed
+    fast = Request(**{"venv": "v", **options}, progress="quiet" not in output)
+    namespace = cli._parser().parse_args(["ensure", *args])
+    namespace.venv = namespace.venv or "v"
+    full = cli.ensure_request(namespace).copy(**cli._miss_output(namespace))
+    for name in Request.__slots__:
+        fast_value, full_value = getattr(fast, name), getattr(full, name)
+        if name == "options":  # in argv order here, in option_lines' order there: penvcache sorts them
+            fast_value, full_value = sorted(fast_value), sorted(full_value)
+        assert fast_value == full_value, name
+    assert output == {name for name in ("json", "quiet") if getattr(namespace, name)}
 
 
 def test_bad_input_is_reported_by_the_full_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -130,3 +169,17 @@ def test_the_fast_path_reads_the_venv_from_penvcache_venv(
     assert capsys.readouterr().out.startswith(f"penvcache: installed {tmp_path / 'other'} (")
     assert _fastpath.main(args) == 0
     assert capsys.readouterr().out.startswith(f"penvcache: hit {tmp_path / 'other'} (")
+
+
+def test_a_bad_timeout_is_an_error_on_a_hit_too(
+    venv: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The full command line refuses a validate timeout of 0 before it looks for a hit; so does the fast path."""
+    assert cli.main(ensure_args(venv, wheelhouse)) == 0
+    capsys.readouterr()
+    bad = [*ensure_args(venv, wheelhouse), "--validate-timeout", "0", "--json"]
+    for command in (_fastpath.main, cli.main):
+        assert command(bad) == 2
+        out, err = capsys.readouterr()
+        assert json.loads(out)["error"] == "validate timeout must be a number of seconds > 0, not 0.0"
+        assert err == "penvcache: error: validate timeout must be a number of seconds > 0, not 0.0\n"
