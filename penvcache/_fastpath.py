@@ -106,25 +106,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def launch() -> NoReturn:
-    """The ``penvcache`` script and ``python -m penvcache``: :func:`main`, and a hit exits at once.
+    """The ``penvcache`` script and ``python -m penvcache``: :func:`main`, and ``ensure`` exits at once.
 
-    A hit leaves nothing to clean up (no lock, no thread, no temp file), so after flushing its output the
-    process ends with ``os._exit`` instead of finalizing the interpreter, which costs about as much as the hit.
-    Everything else ends the usual way, through ``sys.exit``.
+    An ``ensure`` answered by :func:`ensure`, hit or miss, leaves nothing to clean up once it returns: its locks
+    are released, the processes it started have ended, its files are written with ``os.write`` and closed, and it
+    starts no thread that outlives it. So after flushing its output the process ends with ``os._exit`` instead of
+    finalizing the interpreter, which costs a hit about as much as the hit, and a miss (which has imported some
+    200 modules) about 8 %. Everything else ends the usual way, through ``sys.exit``.
     """
     args = sys.argv[1:]
     try:
         answered = ensure(args[1:]) if args[:1] == ["ensure"] else None
         if answered is not None:
-            code, hit = answered
-            if hit:
-                sys.stdout.flush()
-                sys.stderr.flush()
-                os._exit(code)
-        else:
-            from .cli import main as full_main
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(answered[0])
+        from .cli import main as full_main
 
-            code = full_main(args)
+        code = full_main(args)
     except KeyboardInterrupt:  # Ctrl-C before the full command line took over (it answers 130 itself after)
         code = 130
     sys.exit(code)

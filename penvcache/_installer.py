@@ -13,6 +13,7 @@ from typing import Any
 
 from ._errors import InstallFailed, InvalidInput, OfflineUnavailable
 from ._requirements import DepsSet, normalise
+from ._state import read_regular
 from ._venv import Venv
 
 # What uv says when it cannot reach an index (connection refused, DNS, TLS, timeouts).
@@ -61,9 +62,7 @@ def identify(request: str) -> dict[str, Any]:
                 raise InvalidInput(msg)
             version = f"{words[0]} {words[1]}"
         else:
-            from importlib.metadata import version as dist_version
-
-            version = f"uv {dist_version('uv')}"
+            version = f"uv {bundled_version()}"
         st = os.stat(path)
     except OSError as e:
         msg = f"cannot run the installer {path}: {e.strerror or e}"
@@ -75,6 +74,31 @@ def identify(request: str) -> dict[str, Any]:
         "stat": [st.st_ino, st.st_size, st.st_mtime_ns],
         "version": version,
     }
+
+
+def bundled_version() -> str:
+    """The version of the ``uv`` distribution penvcache came with, as :func:`importlib.metadata.version` gives it.
+
+    Read from the ``METADATA`` of the one ``uv-VERSION.dist-info`` beside the ``uv`` package; importing
+    :mod:`importlib.metadata` would cost a miss on the command line more (about 5 ms) than the rest of identifying
+    uv. Anything unusual (no such directory, or several) is left to :mod:`importlib.metadata`.
+    """
+    import uv
+
+    site = os.path.dirname(os.path.dirname(os.path.abspath(uv.__file__)))
+    try:  # a dist-info directory is named NAME-VERSION.dist-info, with "_" for every "-" in the name
+        found = [name for name in os.listdir(site) if name.startswith("uv-") and name.endswith(".dist-info")]
+    except OSError:
+        found = []
+    data = read_regular(os.path.join(site, found[0], "METADATA"), limit=1 << 20) if len(found) == 1 else None
+    for line in (data or b"").split(b"\n"):
+        if not line.strip():  # the end of the headers
+            break
+        if line.startswith(b"Version:"):
+            return line[len(b"Version:") :].strip().decode("utf-8", "replace")
+    from importlib.metadata import version
+
+    return version("uv")
 
 
 def index_environment(deps: DepsSet) -> dict[str, str]:

@@ -16,7 +16,6 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
-from urllib.request import pathname2url
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import (
@@ -822,6 +821,8 @@ def _abspath(base: str, path: str) -> str:
 
 
 def _file_url(path: str) -> str:
+    from urllib.request import pathname2url  # here: urllib.request imports http.client, email and ssl (~8 ms)
+
     return "file://" + pathname2url(path)
 
 
