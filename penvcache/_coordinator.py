@@ -301,10 +301,10 @@ def _repair(
     """Under the lock: create the venv if needed, validate, install what is missing, validate again."""
     from dataclasses import replace
 
+    from ._clearing import CreationMark, check_target, make_room
     from ._installer import create_venv, find_python, install
     from ._probe import validate
     from ._requirements import read_deps
-    from ._venv import CreationMark, make_room
 
     if key.deps is None:
         key.deps = read_deps(inputs.requirements, inputs.deps_files, inputs.options)
@@ -314,7 +314,7 @@ def _repair(
     deps = replace(deps, find_links=links)
     created = False
     verbose = output.verbose
-    venv.check_target()
+    check_target(venv)
     wanted = (
         find_python(inputs.python, offline=inputs.offline, downloads=output.python_downloads) if inputs.python else None
     )

@@ -381,7 +381,7 @@ def create_venv(
     downloads: bool = True,
     display: bool = False,
 ) -> None:
-    """Create the venv with uv in the empty directory :func:`penvcache._venv.make_room` left; uv may download the
+    """Create the venv with uv in the empty directory :func:`penvcache._clearing.make_room` left; uv may download the
     Python asked for (as ``uv venv`` does) unless ``downloads`` is off or ``offline``."""
     cmd = [uv_bin(), "venv", venv.path, "--python", python or sys.executable]
     if offline:

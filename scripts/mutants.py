@@ -86,7 +86,7 @@ MUTANTS = [
     ),
     Mutant(
         "partial-venv-judged-by-top-level-names",
-        "_venv.py",
+        "_clearing.py",
         "    if not entries <= _UV_VENV_LAYOUT:\n        return False\n",
         "    return entries <= _UV_VENV_LAYOUT\n",
         ("tests/test_crash.py",),
@@ -170,7 +170,7 @@ MUTANTS = [
     ),
     Mutant(
         "killed-creation-never-cleared",
-        "_venv.py",
+        "_clearing.py",
         "not (mark.matches(st) and _only_uv_layout(path, entries))",
         "not (False and _only_uv_layout(path, entries))",
         ("tests/test_crash.py",),
