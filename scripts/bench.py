@@ -3,7 +3,8 @@
 One command produces the whole table::
 
     python scripts/bench.py [--sizes 20,500,2000] [--rounds 21] [--cold-size 10] [--cold-rounds 15]
-                            [--only warm|cold|imports] [--pip] [--import-all] [--real] [--json FILE] [--keep]
+                            [--only warm|cold|imports] [--pip] [--import-all] [--real] [--instructions]
+                            [--json FILE] [--keep]
 
 It builds penvcache's wheel from this checkout (``uv build``) and installs it the ways users do, each in a temp
 directory: ``pip install`` into a venv (pip compiles bytecode), ``uv tool install`` with a temp ``UV_TOOL_DIR``
@@ -14,7 +15,9 @@ without bytecode (``pip install --no-compile``, a second ``uv tool install``, ru
 The hit is then timed for synthetic dependency sets (tiny wheels in local wheelhouses, installed offline, with
 penvcache's and uv's caches in the temp directory): each layout's ``penvcache ensure``, ``python -m penvcache``,
 the embedded ``penvcache.ensure()``, ``uv pip install`` (a no-op: the reference), ``uv pip install --check``
-when the bundled uv has it, and ``python -I -S -c pass`` (the floor: starting Python at all). The contenders run
+when the bundled uv has it, ``python -I -S -c pass`` (starting Python at all) and each layout's floors (its
+interpreter started with its ``site`` and left with ``os._exit``, as a hit leaves; ``python -m`` of a module that
+does only that). The contenders run
 interleaved, in a rotating order, one call each per round; the table gives medians of the times and the
 median of the per-round ratios to uv's no-op. The cold run creates a fresh venv per call. ``--only imports``
 gives import costs per module.
@@ -387,12 +390,34 @@ def contenders(
     if import_all:
         found.append(("import every dep", command([workload.python, "-c", "import " + ", ".join(workload.modules)])))
     found.append(("python -I -S -c pass", command([BASE_PYTHON, "-I", "-S", "-c", "pass"], cwd=root)))
+    return found + [(name, command(cmd, env=env, cwd=root)) for name, cmd, env in floors(layouts, root)]
+
+
+EXIT_MODULE = "bench_exit_at_once"  #: a module that only calls os._exit(0), for ``python -m``'s floor
+
+
+def floors(layouts: Sequence[Layout], root: Path) -> list[tuple[str, list[Arg], dict[str, str]]]:
+    """What each layout's interpreter costs before penvcache imports anything: starting it (with its ``site``
+    and ``.pth`` files, as the command starts it) and leaving with ``os._exit`` as a hit does; and for
+    ``python -m``, running a module that does only that (``runpy`` and what it imports). Name, command, env."""
+    (root / f"{EXIT_MODULE}.py").write_text("import os\n\nos._exit(0)\n", encoding="utf-8")
+    found: list[tuple[str, list[Arg], dict[str, str]]] = []
+    seen: set[Path] = set()
+    for layout in layouts:
+        if "no .pyc" in layout.name or layout.python in seen:
+            continue
+        seen.add(layout.python)
+        kind = layout.name.split(":")[0]
+        found.append((f"floor: {kind}'s python", [layout.python, "-c", "import os; os._exit(0)"], layout.environ()))
+        if any(str(arg) == "-m" for arg in layout.command):
+            found.append((f"floor: {kind}'s python -m", [layout.python, "-m", EXIT_MODULE], layout.environ()))
     return found
 
 
 # --- measuring and reporting -----------------------------------------------------------------------------------
 
 REFERENCE = "uv pip install (no-op)"
+LEAN_MISS_MS = 50.0  #: issue 13's budget for a command-line miss over the embedded call, in ms
 
 
 def measure(entries: Sequence[Contender], rounds: int) -> dict[str, list[float]]:
@@ -612,6 +637,12 @@ def cold_comparison(root: Path, layouts: Sequence[Layout], size: int, rounds: in
     for name, ms in phase_medians.items():
         base = base_phase_medians.get(name)
         print(f"    {name:<32}{ms:20.1f}{'' if base is None else f'{base:18.1f}'}")
+    print(f"  lean miss: the command line's cost over the embedded call (goal: at most +{LEAN_MISS_MS:g} ms)")
+    print(f"  {'':<38}{'cpu ms':>8} {'wall ms':>8}   (medians of the per-round differences)")
+    for layout in layouts:
+        cpu_over, wall_over = cpu_over_embedded[layout.name], over_embedded[layout.name]
+        verdict = "met" if cpu_over <= LEAN_MISS_MS else "over"
+        print(f"  {layout.name:<38}{cpu_over:+8.1f} {wall_over:+8.1f}   {verdict}")
     return {
         "deps": size,
         "rounds": rounds,
@@ -624,6 +655,82 @@ def cold_comparison(root: Path, layouts: Sequence[Layout], size: int, rounds: in
         "embedded_phases_median_ms": phase_medians,
         "baseline_phases_median_ms": base_phase_medians,
     }
+
+
+EMBEDDED_COLD = """\
+import sys
+import penvcache
+deps, links, cache, *venvs = sys.argv[1:]
+for venv in venvs:
+    result = penvcache.ensure(venv, deps_files=[deps], offline=True, find_links=[links], cache_dir=cache)
+    assert result.status == "installed", result
+"""
+
+
+def callgrind(cmd: Sequence[Arg], *, env: dict[str, str] | None = None, cwd: Path | None = None) -> int:
+    """Instructions the process executes, as valgrind's callgrind counts them (its children are not followed).
+
+    Unlike times, counts do not depend on what else the machine is doing: the same command gives the same count
+    (hash randomisation is off), so small differences between versions of penvcache show on a busy machine."""
+    env = {**(os.environ if env is None else env), "PYTHONHASHSEED": "0"}
+    proc = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *cmd],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=cwd,
+        check=False,
+    )
+    counts = [line.split()[-1] for line in proc.stderr.splitlines() if "Collected :" in line]
+    if proc.returncode != 0 or not counts:
+        raise RuntimeError(f"callgrind of {' '.join(map(str, cmd))} failed:\n{proc.stderr[-2000:]}")
+    return int(counts[0])
+
+
+def instruction_counts(
+    root: Path, layouts: Sequence[Layout], workload: Workload | None, cold_size: int
+) -> dict[str, dict[str, int]]:
+    """Instructions (callgrind) of a hit in each layout and of its floors, and of a cold miss from each layout's
+    command against the embedded call's own: the load-independent view of the tables above."""
+    if shutil.which("valgrind") is None:
+        print("\ninstructions: valgrind is not installed; skipped")
+        return {}
+    found: dict[str, dict[str, int]] = {"hit": {}, "cold": {}}
+    if workload is not None:
+        links: list[Arg] = [arg for link in workload.find_links for arg in ("--find-links", link)]
+        offline = ["--offline"] if workload.offline else []
+        commands: list[tuple[str, list[Arg], dict[str, str]]] = []
+        for layout in layouts:
+            hit = [*layout.command, *workload.ensure_args(layout_cache(workload, layout)), "-q"]
+            commands.append((layout.name, hit, layout.environ()))
+        commands.append(("python -I -S -c pass", [BASE_PYTHON, "-I", "-S", "-c", "pass"], dict(os.environ)))
+        commands += floors(layouts, root)
+        uv_install = [UV, "pip", "install", "--python", workload.python, "-r", workload.deps, *offline, *links, "-q"]
+        commands.append(("uv pip install (no-op), all threads", uv_install, dict(os.environ)))
+        for name, cmd, env in commands:
+            found["hit"][name] = callgrind(cmd, env=env, cwd=root)
+        print(f"\ninstructions of a hit, {workload.name} (callgrind, millions; one process, its children not counted)")
+        for name, count in found["hit"].items():
+            print(f"  {name:<38}{count / 1e6:8.1f}")
+    deps, wheelhouse, _ = ensure_cold_wheelhouse(root, cold_size)
+    cache, cold = root / "penvcache-cache", root / "cold-instructions"
+    for layout in layouts:
+        if "no .pyc" in layout.name:
+            continue
+        args: list[Arg] = ["ensure", "--deps", deps, "--venv", cold / layout.name.replace(" ", "-"), "--cache-dir"]
+        args += [cache, "--find-links", wheelhouse, "--offline", "-q"]
+        found["cold"][layout.name] = callgrind([*layout.command, *args], env=layout.environ(), cwd=root)
+    embedded: list[Arg] = [sys.executable, "-c", EMBEDDED_COLD, deps, wheelhouse, cache]
+    once = callgrind([*embedded, cold / "embedded-1"], cwd=root)
+    twice = callgrind([*embedded, cold / "embedded-2", cold / "embedded-3"], cwd=root)
+    shutil.rmtree(cold, ignore_errors=True)
+    own = found["cold"]["penvcache.ensure() itself"] = twice - once  # the second call: everything imported
+    print(f"\ninstructions of a cold miss, synthetic-{cold_size} (callgrind, millions; uv and the probe not counted)")
+    for name, count in found["cold"].items():
+        extra = "" if name.startswith("penvcache.ensure()") else f"  {(count - own) / 1e6:+8.1f} over the embedded call"
+        print(f"  {name:<38}{count / 1e6:8.1f}{extra}")
+    return found
 
 
 def import_costs(python: Path, root: Path, rounds: int) -> dict[str, dict[str, float]]:
@@ -714,6 +821,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "needs the index)",
     )
     parser.add_argument("--store-rounds", type=int, default=5, help="rounds of the store comparison (5)")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count the instructions (valgrind's callgrind) of a hit in each layout at the first size, of the "
+        "floors, and of a cold miss from each command against the embedded call's own: figures a busy machine "
+        "does not change",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp directory")
     args = parser.parse_args(argv)
     if min(args.rounds, args.cold_rounds, args.import_rounds, args.cold_size) < 1:
@@ -738,8 +852,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with hermetic_environment(root):
             if args.only in (None, "imports"):
                 results["imports_ms"] = import_costs(layouts[0].python, root, args.import_rounds)
+            workloads: list[Workload] = []
             if args.only in (None, "warm"):
-                workloads: list[Workload] = []
                 for size in args.sizes:
                     print(f"building synthetic-{size} ...")
                     workloads.append(synthetic_workload(root, size, layouts, with_pip=args.pip))
@@ -755,6 +869,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.only in (None, "cold"):
                 cold_layouts = [layout for layout in layouts if "no .pyc" not in layout.name]
                 results["cold"] = cold_comparison(root, cold_layouts, args.cold_size, args.cold_rounds)
+            if args.instructions:
+                first = next((w for w in workloads if w.name.startswith("synthetic")), None)
+                results["instructions"] = instruction_counts(root, layouts, first, args.cold_size)
     finally:
         if args.keep:
             print(f"\nkept {root}")
