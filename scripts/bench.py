@@ -402,15 +402,15 @@ def floors(layouts: Sequence[Layout], root: Path) -> list[tuple[str, list[Arg], 
     ``python -m``, running a module that does only that (``runpy`` and what it imports). Name, command, env."""
     (root / f"{EXIT_MODULE}.py").write_text("import os\n\nos._exit(0)\n", encoding="utf-8")
     found: list[tuple[str, list[Arg], dict[str, str]]] = []
-    seen: set[Path] = set()
     for layout in layouts:
-        if "no .pyc" in layout.name or layout.python in seen:
+        if "no .pyc" in layout.name:
             continue
-        seen.add(layout.python)
         kind = layout.name.split(":")[0]
-        found.append((f"floor: {kind}'s python", [layout.python, "-c", "import os; os._exit(0)"], layout.environ()))
         if any(str(arg) == "-m" for arg in layout.command):
             found.append((f"floor: {kind}'s python -m", [layout.python, "-m", EXIT_MODULE], layout.environ()))
+        elif not any(name == f"floor: {kind}'s python" for name, _, _ in found):
+            exit_at_once = [layout.python, "-c", "import os; os._exit(0)"]
+            found.append((f"floor: {kind}'s python", exit_at_once, layout.environ()))
     return found
 
 
