@@ -409,7 +409,7 @@ def floors(layouts: Sequence[Layout], root: Path) -> list[tuple[str, list[Arg], 
         if any(str(arg) == "-m" for arg in layout.command):
             found.append((f"floor: {kind}'s python -m", [layout.python, "-m", EXIT_MODULE], layout.environ()))
         elif not any(name == f"floor: {kind}'s python" for name, _, _ in found):
-            exit_at_once = [layout.python, "-c", "import os; os._exit(0)"]
+            exit_at_once: list[Arg] = [layout.python, "-c", "import os; os._exit(0)"]
             found.append((f"floor: {kind}'s python", exit_at_once, layout.environ()))
     return found
 
