@@ -96,6 +96,21 @@ IMPORTS = [
     "subprocess",
 ]
 
+#: what ``--instructions`` counts the import of (instructions beyond starting the interpreter), with the code
+MISS_MODULES = "penvcache._coordinator, penvcache._locking, penvcache._installer, penvcache._probe, penvcache._clearing"
+IMPORT_CODE = {
+    "a hit's imports (penvcache._fastpath)": "import penvcache._fastpath",
+    "a miss's imports (penvcache and all)": f"import {MISS_MODULES}; from filelock import ReadWriteLock",
+    "  of them, filelock with ReadWriteLock": "from filelock import FileLock, ReadWriteLock",
+    "  of them, packaging.requirements": "import packaging.requirements",
+    "  of them, both": "import packaging.requirements; from filelock import FileLock, ReadWriteLock",
+    "importlib.metadata (no longer imported)": "import importlib.metadata",
+    "urllib.request (only for a local path)": "import urllib.request",
+    "argparse (not for ensure)": "import argparse",
+    "json": "import json",
+    "ctypes (uv dies with penvcache)": "import ctypes",
+}
+
 Arg = str | os.PathLike[str]
 
 
@@ -713,14 +728,25 @@ def instruction_counts(
         print(f"\ninstructions of a hit, {workload.name} (callgrind, millions; one process, its children not counted)")
         for name, count in found["hit"].items():
             print(f"  {name:<38}{count / 1e6:8.1f}")
+    python = next(layout.python for layout in layouts if layout.name.startswith("pip:"))
+    start = callgrind([python, "-c", "import os; os._exit(0)"], cwd=root)
+    print(f"\ninstructions of imports in {python} (callgrind, millions, beyond starting it; each with what it imports)")
+    for name, code in IMPORT_CODE.items():
+        found.setdefault("imports", {})[name] = callgrind([python, "-c", f"{code}; import os; os._exit(0)"], cwd=root)
+        print(f"  {name:<42}{(found['imports'][name] - start) / 1e6:8.1f}")
     deps, wheelhouse, _ = ensure_cold_wheelhouse(root, cold_size)
     cache, cold = root / "penvcache-cache", root / "cold-instructions"
     for layout in layouts:
         if "no .pyc" in layout.name:
             continue
-        args: list[Arg] = ["ensure", "--deps", deps, "--venv", cold / layout.name.replace(" ", "-"), "--cache-dir"]
-        args += [cache, "--find-links", wheelhouse, "--offline", "-q"]
-        found["cold"][layout.name] = callgrind([*layout.command, *args], env=layout.environ(), cwd=root)
+        for attempt in ("warm-up", "counted"):  # the warm-up writes the bytecode uv tool's install left out
+            venv = cold / f"{layout.name.replace(' ', '-')}-{attempt}"
+            args: list[Arg] = ["ensure", "--deps", deps, "--venv", venv, "--cache-dir", cache]
+            args += ["--find-links", wheelhouse, "--offline", "-q"]
+            if attempt == "warm-up":
+                run([*layout.command, *args], env=layout.environ(), cwd=root)
+            else:
+                found["cold"][layout.name] = callgrind([*layout.command, *args], env=layout.environ(), cwd=root)
     embedded: list[Arg] = [sys.executable, "-c", EMBEDDED_COLD, deps, wheelhouse, cache]
     once = callgrind([*embedded, cold / "embedded-1"], cwd=root)
     twice = callgrind([*embedded, cold / "embedded-2", cold / "embedded-3"], cwd=root)
