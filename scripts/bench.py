@@ -415,7 +415,9 @@ def floors(layouts: Sequence[Layout], root: Path) -> list[tuple[str, list[Arg], 
     """What each layout's interpreter costs before penvcache imports anything: starting it (with its ``site``
     and ``.pth`` files, as the command starts it) and leaving with ``os._exit`` as a hit does; and for
     ``python -m``, running a module that does only that (``runpy`` and what it imports). Name, command, env."""
-    (root / f"{EXIT_MODULE}.py").write_text("import os\n\nos._exit(0)\n", encoding="utf-8")
+    module = root / f"{EXIT_MODULE}.py"
+    if not module.exists():  # written once: a new file would be compiled again by the next run
+        module.write_text("import os\n\nos._exit(0)\n", encoding="utf-8")
     found: list[tuple[str, list[Arg], dict[str, str]]] = []
     for layout in layouts:
         if "no .pyc" in layout.name:
