@@ -24,13 +24,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote, urlsplit
-
-from packaging.utils import canonicalize_name
 
 from ._digest import digest
 from ._errors import InvalidInput
@@ -45,29 +41,31 @@ _FETCHERS = 8
 #: marker-environment fields left out of the portable key: kernel builds differ between machines of one fleet
 _MACHINE_SPECIFIC = ("platform_release", "platform_version")
 
-# Run by the target venv's interpreter: what decides which wheels fit it (its markers and tags' inputs).
-_TARGET_SCRIPT = """
-import json, os, platform, sys, sysconfig
-impl = sys.implementation
-v = impl.version
-iv = "%d.%d.%d" % (v.major, v.minor, v.micro)
-if v.releaselevel != "final":
-    iv += v.releaselevel[0] + str(v.serial)
-print(json.dumps({
-    "implementation_name": impl.name,
-    "implementation_version": iv,
-    "os_name": os.name,
-    "platform_machine": platform.machine(),
-    "platform_python_implementation": platform.python_implementation(),
-    "platform_system": platform.system(),
-    "python_full_version": platform.python_version(),
-    "python_version": ".".join(platform.python_version_tuple()[:2]),
-    "sys_platform": sys.platform,
-    "soabi": sysconfig.get_config_var("SOABI") or "",
-    "platform": sysconfig.get_platform(),
-    "libc": list(platform.libc_ver()),
-    "maxsize": sys.maxsize,
-}, sort_keys=True))
+# What decides which wheels fit an interpreter (its markers and its tags' inputs): run by the venv's interpreter,
+# or in this process when that is the same binary (a process saved on every miss that looks a store up).
+_TARGET_FACTS = """
+def facts():
+    import os, platform, sys, sysconfig
+    impl = sys.implementation
+    v = impl.version
+    iv = "%d.%d.%d" % (v.major, v.minor, v.micro)
+    if v.releaselevel != "final":
+        iv += v.releaselevel[0] + str(v.serial)
+    return {
+        "implementation_name": impl.name,
+        "implementation_version": iv,
+        "os_name": os.name,
+        "platform_machine": platform.machine(),
+        "platform_python_implementation": platform.python_implementation(),
+        "platform_system": platform.system(),
+        "python_full_version": platform.python_version(),
+        "python_version": ".".join(platform.python_version_tuple()[:2]),
+        "sys_platform": sys.platform,
+        "soabi": sysconfig.get_config_var("SOABI") or "",
+        "platform": sysconfig.get_platform(),
+        "libc": list(platform.libc_ver()),
+        "maxsize": sys.maxsize,
+    }
 """
 
 
@@ -98,34 +96,63 @@ def store_urls(urls: Iterable[str]) -> list[str]:
 
 
 class Level:
-    """One store of the chain, through obstore."""
+    """One store of the chain, through obstore; a ``file://`` store is read with plain file calls (a miss served
+    from it, the airgapped bundle's case, needs no obstore: it is imported when a store is written or remote)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.shown = _redact(url)
+        self.root: str | None = None  #: a ``file://`` store's directory
+        self._store: Any = None
+        if url.startswith("file://"):
+            self.root = unquote(urlsplit(url).path)
+            try:
+                os.makedirs(self.root, exist_ok=True)
+            except OSError as e:
+                msg = f"--store {self.shown}: cannot open it: {e.strerror or e}"
+                raise InvalidInput(msg) from e
+        else:
+            self.store  # noqa: B018 (opened now: a bad URL is bad input, not a miss)
+
+    @property
+    def store(self) -> Any:
+        """The obstore store, opened on first use."""
+        if self._store is not None:
+            return self._store
         try:
             import obstore.store
         except ImportError as e:
             msg = f"--store {self.shown}: the store needs obstore: pip install 'penvcache[store]'"
             raise InvalidInput(msg) from e
-        self.root: str | None = None  #: a ``file://`` store's directory: its blobs are read in place
         try:
-            if url.startswith("file://"):
-                self.root = unquote(urlsplit(url).path)
-                os.makedirs(self.root, exist_ok=True)
-                self.store: Any = obstore.store.LocalStore.from_url(url)
+            if self.root is not None:
+                self._store = obstore.store.LocalStore.from_url(self.url)
             else:
+                from datetime import timedelta
+
                 # a store that does not answer is a miss in seconds, not after object_store's 3 minutes of retries
                 options: dict[str, Any] = {"retry_config": {"max_retries": 2, "retry_timeout": timedelta(seconds=30)}}
-                if url.startswith(("http://", "https://")):  # cloud stores take their client options from the env
-                    options["client_options"] = {"timeout": "600s", "allow_http": url.startswith("http://")}
-                self.store = obstore.store.from_url(url, **options)
+                if self.url.startswith(("http://", "https://")):  # cloud stores take their options from the env
+                    options["client_options"] = {"timeout": "600s", "allow_http": self.url.startswith("http://")}
+                self._store = obstore.store.from_url(self.url, **options)
         except (OSError, ValueError, obstore.exceptions.BaseError) as e:
             msg = f"--store {self.shown}: cannot open it: {_one_line(e)}"
             raise InvalidInput(msg) from e
+        return self._store
+
+    def local(self, path: str) -> str | None:
+        """A ``file://`` store's object as a file path; None for any other store."""
+        return None if self.root is None else os.path.join(self.root, *path.split("/"))
 
     def get(self, path: str) -> bytes | None:
         """The object's bytes, or None when it does not exist."""
+        local = self.local(path)
+        if local is not None:
+            try:
+                with open(local, "rb") as f:
+                    return f.read()
+            except FileNotFoundError:
+                return None
         import obstore
 
         try:
@@ -135,39 +162,46 @@ class Level:
 
     def put_new(self, path: str, data: bytes) -> bool:
         """Create the object; False when it exists already (never overwritten)."""
+        store = self.store  # first: it says when obstore is missing
         import obstore
 
         try:
-            obstore.put(self.store, path, data, mode="create")
+            obstore.put(store, path, data, mode="create")
         except (FileExistsError, obstore.exceptions.AlreadyExistsError):
             return False
         except NotImplementedError:  # HTTP/WebDAV: no conditional put, so check, then put the whole object
             if self.exists(path):
                 return False
-            obstore.put(self.store, path, data)
+            obstore.put(store, path, data)
         return True
 
     def exists(self, path: str) -> bool:
+        local = self.local(path)
+        if local is not None:
+            return os.path.exists(local)
+        store = self.store  # first: it says when obstore is missing
         import obstore
 
         try:
-            obstore.head(self.store, path)
+            obstore.head(store, path)
         except (FileNotFoundError, obstore.exceptions.NotFoundError):
             return False
         return True
 
     def list(self, prefix: str) -> list[dict[str, Any]]:
+        store = self.store  # first: it says when obstore is missing
         import obstore
 
         found: list[dict[str, Any]] = []
-        for chunk in obstore.list(self.store, prefix):
+        for chunk in obstore.list(store, prefix):
             found.extend(dict(meta) for meta in chunk)
         return found
 
     def delete(self, path: str) -> None:
+        store = self.store  # first: it says when obstore is missing
         import obstore
 
-        obstore.delete(self.store, path)
+        obstore.delete(store, path)
 
 
 def _sha256(data: bytes) -> str:
@@ -195,11 +229,18 @@ def entry_path(key: str, name: str) -> str:
 
 def target(python: str) -> dict[str, Any]:
     """The facts of the venv's interpreter that decide which wheels fit it."""
-    proc = subprocess.run([python, "-I", "-c", _TARGET_SCRIPT], capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        msg = f"cannot read the target of {python}: {(proc.stderr.strip().splitlines() or ['no output'])[-1]}"
-        raise StoreUnusable(msg)
-    facts: dict[str, Any] = json.loads(proc.stdout)
+    facts: dict[str, Any]
+    if os.path.realpath(python) == os.path.realpath(sys.executable) and "PYTHONHOME" not in os.environ:
+        namespace: dict[str, Any] = {}
+        exec(_TARGET_FACTS, namespace)
+        facts = json.loads(json.dumps(namespace["facts"]()))  # as the other interpreter's would arrive
+    else:
+        script = _TARGET_FACTS + "import json\nprint(json.dumps(facts()))\n"
+        proc = subprocess.run([python, "-I", "-c", script], capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            msg = f"cannot read the target of {python}: {(proc.stderr.strip().splitlines() or ['no output'])[-1]}"
+            raise StoreUnusable(msg)
+        facts = json.loads(proc.stdout)
     for name in _MACHINE_SPECIFIC:
         facts.pop(name, None)
     return facts
@@ -353,7 +394,12 @@ def fetch(level: Level, key: str, directory: str) -> Fetched:
     manifest = _checked_manifest(data, key)
     fetched = Fetched(level.url, key, directory, manifest["packages"])
     files = [f for package in fetched.packages for f in package["files"]]
-    with ThreadPoolExecutor(max_workers=max(1, min(_FETCHERS, len(files)))) as pool:
+    if level.root is not None:  # reading files: no latency to hide
+        fetched.size = sum(_checked_blob(level, f, directory) for f in files)
+        return fetched
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(_FETCHERS, len(files))) as pool:
         fetched.size = sum(pool.map(lambda f: _checked_blob(level, f, directory), files))
     return fetched
 
@@ -364,23 +410,15 @@ def _checked_blob(level: Level, f: dict[str, Any], directory: str) -> int:
     uv checks the sha256 again as it reads the file (``--require-hashes``), so a blob replaced after this check
     is refused there too."""
     dest = os.path.join(directory, f["filename"])
-    data: bytes | None
-    if level.root is not None:
-        path = os.path.join(level.root, *blob_path(f["sha256"]).split("/"))
-        try:
-            with open(path, "rb") as blob:
-                data = blob.read()
-        except FileNotFoundError:
-            data = None
-    else:
-        data = level.get(blob_path(f["sha256"]))
+    data = level.get(blob_path(f["sha256"]))
     if data is None:
         msg = f"its blob for {f['filename']} is missing"
         raise StoreUnusable(msg)
     if len(data) != f["size"] or _sha256(data) != f["sha256"]:
         msg = f"its blob for {f['filename']} fails its sha256 check"
         raise StoreUnusable(msg)
-    if level.root is not None:
+    path = level.local(blob_path(f["sha256"]))
+    if path is not None:
         try:
             os.link(path, dest)
         except OSError:
@@ -491,6 +529,8 @@ def build_entry(  # noqa: PLR0917
     tags) is kept. With ``platform`` the set is resolved for that machine and every wheel uv lists for it is kept
     (that machine's uv picks among them); a package without one is refused.
     """
+    from packaging.utils import canonicalize_name
+
     from ._installer import _run, _uv_error
 
     requirements = os.path.join(work, "requirements.in")
@@ -526,6 +566,8 @@ def build_entry(  # noqa: PLR0917
             sources = _the_installed_one(sources, installed.get(canonicalize_name(package["name"])))
         chosen.append((package, sources))
     wheels = [source for _, sources in chosen for source in sources if not isinstance(source, tuple)]
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=max(1, min(_FETCHERS, len(wheels)))) as pool:
         read = dict(zip(map(id, wheels), pool.map(lambda w: _read_source(w, work), wheels), strict=True))
     packages: list[dict[str, Any]] = []
@@ -584,6 +626,7 @@ def _installed(python: str) -> list[list[Any]]:
 def _wheel_tags(listed: list[list[Any]]) -> dict[str, frozenset[str]]:
     """Each installed distribution's wheel tags (its ``WHEEL``'s ``Tag`` lines, expanded), by canonical name."""
     from packaging.tags import parse_tag
+    from packaging.utils import canonicalize_name
 
     return {
         canonicalize_name(name): frozenset(str(t) for tag in tags for t in parse_tag(tag))

@@ -524,3 +524,43 @@ def test_bundle_platform_arguments_are_checked(
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert expected in err
+
+
+def test_the_target_read_in_process_is_the_one_the_interpreter_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A venv of penvcache's own interpreter has its facts read in this process, not by starting it: the same
+    facts (so the same key) as the venv's interpreter reports for itself."""
+    import venv
+
+    from penvcache._store import target
+
+    venv.create(tmp_path / "venv", with_pip=False, symlinks=True)
+    python = str(tmp_path / "venv" / "bin" / "python")
+    with monkeypatch.context() as m:
+        m.setattr(subprocess, "run", None)  # no process may be started for it
+        in_process = target(python)
+    monkeypatch.setenv("PYTHONHOME", sys.base_prefix)  # not in this process: the venv's interpreter is asked
+    assert target(python) == in_process
+    assert in_process["python_version"] == f"{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+def test_reading_a_file_store_needs_no_obstore(
+    machines: tuple[Machine, Machine],
+    wheelhouse: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The airgapped side of a bundle (and machine B of a shared filesystem) reads files: no obstore to import,
+    nor to install there. Writing a store still needs it, and says so."""
+    a, b = machines
+    store = _store(tmp_path)
+    assert a.ensure("--find-links", str(wheelhouse), "--store", store, "delta-pkg") == 0
+    for name in ("obstore", "obstore.store", "obstore.exceptions"):
+        monkeypatch.setitem(sys.modules, name, None)  # import obstore raises ImportError
+    capsys.readouterr()
+    assert b.ensure("--store", store, "delta-pkg") == 0
+    assert "installed 2 packages from store" in capsys.readouterr().err
+    assert a.ensure("--find-links", str(wheelhouse), "--store", store, "gamma-pkg") == 0
+    assert "the store needs obstore: pip install 'penvcache[store]'" in capsys.readouterr().err
