@@ -248,7 +248,9 @@ def _parser() -> argparse.ArgumentParser:
     clear.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     clear.add_argument("--lock-timeout", type=float, default=300.0, metavar="SECONDS", help=argparse.SUPPRESS)
     bundle = commands.add_parser(
-        "bundle", help="ensure the venv, then write its store entry (wheels + pylock.toml) into a directory"
+        "bundle",
+        help="ensure the venv, then write its store entry (wheels + pylock.toml) into a directory; or, with "
+        "--python-platform, the entry for another machine",
     )
     add_ensure_options(bundle)
     bundle.add_argument("--out", required=True, metavar="DIR", help="the bundle directory (a file:// store)")
