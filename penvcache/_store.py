@@ -584,18 +584,21 @@ def build_entry(  # noqa: PLR0917
 
 
 def _no_wheel(output: str, platform: Platform) -> str | None:
-    """uv's "no wheels with a matching platform tag" (or ABI, or Python) failure, as one line naming the package."""
+    """uv's "has no wheels with a matching platform tag" (or ABI, or Python) failure, as one line naming the
+    package (uv says it of a pin, ``theta-pkg==1.0``, or of a range it ruled out, ``pywin32>=306``)."""
     import re
 
     text = " ".join(output.split())
-    found = re.search(r"Because (\S+?)==(\S+) has no wheels with a matching ([\w ]+?) tag", text)
-    if found is None:
+    found = re.findall(r"(?:Because|because|and) ([A-Za-z0-9][\w.-]*?)([=<>!~]=?\S+)? has no wheels with a matching "
+                       r"([\w ]+?) tag", text)  # fmt: skip
+    if not found:
         return None
-    name, version, what = found.groups()
+    name, spec, what = next((f for f in found if f[2] == "platform"), found[-1])
+    which = f"{name} {spec[2:]}" if spec.startswith("==") else f"{name}{spec}"
     hint = rf"Wheels are available for `{re.escape(name)}` \(v[^)]*\) on the following \w+: (.+?)$"
     available = re.search(hint, text)
     there = f"; its wheels are for {available.group(1).replace('`', '')}" if available else ""
-    return f"{name} {version} has no wheel for {platform.shown()} (no matching {what} tag{there})"
+    return f"{which} has no wheel for {platform.shown()} (no matching {what} tag{there})"
 
 
 # Run by a venv's interpreter: each distribution's name, version, whether it is editable, and its WHEEL tags.
@@ -669,6 +672,11 @@ def _built_wheel(
     wheels = [n for n in os.listdir(out) if n.endswith(".whl")]
     if proc.returncode != 0 or len(wheels) != 1:
         msg = f"cannot build a wheel of {name}: {_uv_error(proc.stdout)}"
+        if platform is not None:
+            msg = (
+                f"{package['name']} {package['version']} has no wheel for {platform.shown()}: only an sdist, which "
+                f"does not build here ({_uv_error(proc.stdout)})"
+            )
         raise StoreUnusable(msg)
     if platform is not None and not wheels[0].endswith("-none-any.whl"):
         msg = (

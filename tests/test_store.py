@@ -462,7 +462,10 @@ def test_a_machine_reports_the_class_uv_names(facts: dict[str, object], python_p
     assert others == {"x86_64", "aarch64", "i686"}
 
 
-@pytest.mark.parametrize("case", ["only a wheel for another platform", "an sdist that builds a platform wheel"])
+@pytest.mark.parametrize(
+    "case",
+    ["only a wheel for another platform", "two versions, neither for it", "an sdist that builds a platform wheel"],
+)
 def test_a_bundle_for_another_platform_refuses_a_package_without_a_wheel_for_it(
     machines: tuple[Machine, Machine], tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str
 ) -> None:
@@ -474,6 +477,10 @@ def test_a_bundle_for_another_platform_refuses_a_package_without_a_wheel_for_it(
             "cannot bundle: theta-pkg 1.0 has no wheel for aarch64-manylinux_2_28 / Python 3.12 "
             "(no matching platform tag; its wheels are for win_amd64)"
         )
+    elif case == "two versions, neither for it":  # uv rules out a range of versions, not one pin
+        build_wheel(house, "theta-pkg", "1.0", tag="cp311-cp311-win_amd64")
+        build_wheel(house, "theta-pkg", "2.0", tag="cp312-cp312-win_amd64")
+        expected = "has no wheel for aarch64-manylinux_2_28 / Python 3.12 (no matching "
     else:
         build_slow_sdist(house, "theta-pkg", "1.0", 0, tag="cp312-cp312-linux_x86_64")
         expected = (
@@ -486,6 +493,7 @@ def test_a_bundle_for_another_platform_refuses_a_package_without_a_wheel_for_it(
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert expected in err
+    assert err.startswith("penvcache: error: cannot bundle: theta-pkg")
     assert not list(bundle.rglob("manifest.json"))
 
 
