@@ -446,6 +446,8 @@ def _explain(args: argparse.Namespace) -> int:
         short = "" if value == component["detail"] else f"  [{value}]"
         mark = "  (changed)" if component["changed"] else ""
         write_line(f"  {name:<13} {component['detail']}{short}{mark}", sys.stdout)
+    portable, what = check.portable
+    write_line(f"  {'portable':<13} {what}" + (f"  [{portable[:12]}]" if portable else ""), sys.stdout)
     for reason in check.reasons:
         write_line(f"  why: {reason}", sys.stdout)
     for warning in check.warnings():

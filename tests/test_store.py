@@ -572,3 +572,19 @@ def test_reading_a_file_store_needs_no_obstore(
     assert "installed 2 packages from store" in capsys.readouterr().err
     assert a.ensure("--find-links", str(wheelhouse), "--store", store, "gamma-pkg") == 0
     assert "the store needs obstore: pip install 'penvcache[store]'" in capsys.readouterr().err
+
+
+def test_explain_shows_the_portable_key(
+    machines: tuple[Machine, Machine], wheelhouse: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The key explain shows is the one the entry was published under, and machine B computes the same."""
+    a, b = machines
+    entry = _published(a, wheelhouse, _store(tmp_path), capsys)
+    assert a.run("explain", "--venv", str(a.venv), "--offline", "--json", "alpha-pkg==1.0") == 0
+    assert json.loads(capsys.readouterr().out)["portable_key"] == entry.name
+    assert b.ensure("--store", _store(tmp_path), "alpha-pkg==1.0") == 0
+    assert b.run("explain", "--venv", str(b.venv), "--offline", "alpha-pkg==1.0") == 0
+    assert f"  portable      the key in shared stores  [{entry.name[:12]}]" in capsys.readouterr().out
+    wheel = next(wheelhouse.glob("gamma_pkg-*.whl"))
+    assert a.run("explain", "--venv", str(a.venv), "--offline", "--json", f"gamma-pkg @ {wheel.as_uri()}") == 0
+    assert json.loads(capsys.readouterr().out)["portable_key"] is None
