@@ -107,9 +107,10 @@ def _portable(inputs: Inputs, venv: Venv, key: Key, deps: DepsSet) -> tuple[str 
     if venv.problem() is not None:
         return None, "unknown until the venv exists (it includes the interpreter's platform and tags)"
     try:
-        return portable_key(key.components, _sources(deps, inputs)[0], target(venv.python)), "the key in shared stores"
+        found = portable_key(key.components, _sources(deps, inputs)[0], target(venv.python))
     except StoreUnusable as e:
         return None, str(e)
+    return found, "the set's key in shared stores"
 
 
 def _moving(deps: DepsSet, state: dict[str, Any] | None) -> list[str]:

@@ -447,7 +447,7 @@ def _explain(args: argparse.Namespace) -> int:
         mark = "  (changed)" if component["changed"] else ""
         write_line(f"  {name:<13} {component['detail']}{short}{mark}", sys.stdout)
     portable, what = check.portable
-    write_line(f"  {'portable':<13} {what}" + (f"  [{portable[:12]}]" if portable else ""), sys.stdout)
+    write_line(f"  portable: {portable[:12] if portable else 'none'} ({what})", sys.stdout)
     for reason in check.reasons:
         write_line(f"  why: {reason}", sys.stdout)
     for warning in check.warnings():

@@ -584,7 +584,7 @@ def test_explain_shows_the_portable_key(
     assert json.loads(capsys.readouterr().out)["portable_key"] == entry.name
     assert b.ensure("--store", _store(tmp_path), "alpha-pkg==1.0") == 0
     assert b.run("explain", "--venv", str(b.venv), "--offline", "alpha-pkg==1.0") == 0
-    assert f"  portable      the key in shared stores  [{entry.name[:12]}]" in capsys.readouterr().out
+    assert f"  portable: {entry.name[:12]} (the set's key in shared stores)" in capsys.readouterr().out
     wheel = next(wheelhouse.glob("gamma_pkg-*.whl"))
     assert a.run("explain", "--venv", str(a.venv), "--offline", "--json", f"gamma-pkg @ {wheel.as_uri()}") == 0
     assert json.loads(capsys.readouterr().out)["portable_key"] is None
