@@ -24,6 +24,8 @@ class Check:
         self.reasons = reasons
         self.found_warnings: list[str] = []  # by a validation explain ran
         self.notes: list[str] = []  #: what a person should know even on a hit (VCS references that can move)
+        #: the key of the set in shared stores (``explain`` only), or None with why it has none
+        self.portable: tuple[str | None, str] = (None, "not computed")
 
     def components(self) -> dict[str, dict[str, Any]]:
         """Each component: its value now, the recorded one, whether it changed, and a readable description."""
@@ -53,6 +55,7 @@ class Check:
             "reasons": self.reasons,
             "warnings": self.warnings(),
             "notes": self.notes,
+            "portable_key": self.portable[0],
         }
 
 
@@ -88,7 +91,25 @@ def explain(
         check = Check(venv, key, state, False, reasons)
         check.found_warnings = found
     check.notes = _moving(deps, state)
+    if probe:
+        check.portable = _portable(inputs, venv, key, deps)
     return check
+
+
+def _portable(inputs: Inputs, venv: Venv, key: Key, deps: DepsSet) -> tuple[str | None, str]:
+    """The set's key in shared stores (what another machine computes), or None and why there is none."""
+    from ._store import StoreUnusable, _sources, portable, portable_key, target
+
+    why_not = portable(deps)
+    if why_not is not None:
+        return None, f"never shared: {why_not}"
+    if venv.problem() is not None:
+        return None, "unknown until the venv exists (it includes the interpreter's platform and tags)"
+    try:
+        found = portable_key(key.components, _sources(deps, inputs)[0], target(venv.python))
+    except StoreUnusable as e:
+        return None, str(e)
+    return found, "the set's key in shared stores"
 
 
 def _moving(deps: DepsSet, state: dict[str, Any] | None) -> list[str]:

@@ -25,7 +25,6 @@ import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -37,32 +36,36 @@ MANIFEST = "manifest.json"
 PYLOCK = "pylock.toml"
 #: a blob younger than this is never collected: its publisher may not have written the manifest yet
 GC_GRACE = 3600.0
+#: blobs fetched (or read, or downloaded for publishing) at once
+_FETCHERS = 8
 #: marker-environment fields left out of the portable key: kernel builds differ between machines of one fleet
 _MACHINE_SPECIFIC = ("platform_release", "platform_version")
 
-# Run by the target venv's interpreter: what decides which wheels fit it (its markers and tags' inputs).
-_TARGET_SCRIPT = """
-import json, os, platform, sys, sysconfig
-impl = sys.implementation
-v = impl.version
-iv = "%d.%d.%d" % (v.major, v.minor, v.micro)
-if v.releaselevel != "final":
-    iv += v.releaselevel[0] + str(v.serial)
-print(json.dumps({
-    "implementation_name": impl.name,
-    "implementation_version": iv,
-    "os_name": os.name,
-    "platform_machine": platform.machine(),
-    "platform_python_implementation": platform.python_implementation(),
-    "platform_system": platform.system(),
-    "python_full_version": platform.python_version(),
-    "python_version": ".".join(platform.python_version_tuple()[:2]),
-    "sys_platform": sys.platform,
-    "soabi": sysconfig.get_config_var("SOABI") or "",
-    "platform": sysconfig.get_platform(),
-    "libc": list(platform.libc_ver()),
-    "maxsize": sys.maxsize,
-}, sort_keys=True))
+# What decides which wheels fit an interpreter (its markers and its tags' inputs): run by the venv's interpreter,
+# or in this process when that is the same binary (a process saved on every miss that looks a store up).
+_TARGET_FACTS = """
+def facts():
+    import os, platform, sys, sysconfig
+    impl = sys.implementation
+    v = impl.version
+    iv = "%d.%d.%d" % (v.major, v.minor, v.micro)
+    if v.releaselevel != "final":
+        iv += v.releaselevel[0] + str(v.serial)
+    return {
+        "implementation_name": impl.name,
+        "implementation_version": iv,
+        "os_name": os.name,
+        "platform_machine": platform.machine(),
+        "platform_python_implementation": platform.python_implementation(),
+        "platform_system": platform.system(),
+        "python_full_version": platform.python_version(),
+        "python_version": ".".join(platform.python_version_tuple()[:2]),
+        "sys_platform": sys.platform,
+        "soabi": sysconfig.get_config_var("SOABI") or "",
+        "platform": sysconfig.get_platform(),
+        "libc": list(platform.libc_ver()),
+        "maxsize": sys.maxsize,
+    }
 """
 
 
@@ -93,32 +96,63 @@ def store_urls(urls: Iterable[str]) -> list[str]:
 
 
 class Level:
-    """One store of the chain, through obstore."""
+    """One store of the chain, through obstore; a ``file://`` store is read with plain file calls (a miss served
+    from it, the airgapped bundle's case, needs no obstore: it is imported when a store is written or remote)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.shown = _redact(url)
+        self.root: str | None = None  #: a ``file://`` store's directory
+        self._store: Any = None
+        if url.startswith("file://"):
+            self.root = unquote(urlsplit(url).path)
+            try:
+                os.makedirs(self.root, exist_ok=True)
+            except OSError as e:
+                msg = f"--store {self.shown}: cannot open it: {e.strerror or e}"
+                raise InvalidInput(msg) from e
+        else:
+            self.store  # noqa: B018 (opened now: a bad URL is bad input, not a miss)
+
+    @property
+    def store(self) -> Any:
+        """The obstore store, opened on first use."""
+        if self._store is not None:
+            return self._store
         try:
             import obstore.store
         except ImportError as e:
             msg = f"--store {self.shown}: the store needs obstore: pip install 'penvcache[store]'"
             raise InvalidInput(msg) from e
         try:
-            if url.startswith("file://"):
-                os.makedirs(unquote(urlsplit(url).path), exist_ok=True)
-                self.store: Any = obstore.store.LocalStore.from_url(url)
+            if self.root is not None:
+                self._store = obstore.store.LocalStore.from_url(self.url)
             else:
+                from datetime import timedelta
+
                 # a store that does not answer is a miss in seconds, not after object_store's 3 minutes of retries
                 options: dict[str, Any] = {"retry_config": {"max_retries": 2, "retry_timeout": timedelta(seconds=30)}}
-                if url.startswith(("http://", "https://")):  # cloud stores take their client options from the env
-                    options["client_options"] = {"timeout": "600s", "allow_http": url.startswith("http://")}
-                self.store = obstore.store.from_url(url, **options)
+                if self.url.startswith(("http://", "https://")):  # cloud stores take their options from the env
+                    options["client_options"] = {"timeout": "600s", "allow_http": self.url.startswith("http://")}
+                self._store = obstore.store.from_url(self.url, **options)
         except (OSError, ValueError, obstore.exceptions.BaseError) as e:
             msg = f"--store {self.shown}: cannot open it: {_one_line(e)}"
             raise InvalidInput(msg) from e
+        return self._store
+
+    def local(self, path: str) -> str | None:
+        """A ``file://`` store's object as a file path; None for any other store."""
+        return None if self.root is None else os.path.join(self.root, *path.split("/"))
 
     def get(self, path: str) -> bytes | None:
         """The object's bytes, or None when it does not exist."""
+        local = self.local(path)
+        if local is not None:
+            try:
+                with open(local, "rb") as f:
+                    return f.read()
+            except FileNotFoundError:
+                return None
         import obstore
 
         try:
@@ -128,39 +162,46 @@ class Level:
 
     def put_new(self, path: str, data: bytes) -> bool:
         """Create the object; False when it exists already (never overwritten)."""
+        store = self.store  # first: it says when obstore is missing
         import obstore
 
         try:
-            obstore.put(self.store, path, data, mode="create")
+            obstore.put(store, path, data, mode="create")
         except (FileExistsError, obstore.exceptions.AlreadyExistsError):
             return False
         except NotImplementedError:  # HTTP/WebDAV: no conditional put, so check, then put the whole object
             if self.exists(path):
                 return False
-            obstore.put(self.store, path, data)
+            obstore.put(store, path, data)
         return True
 
     def exists(self, path: str) -> bool:
+        local = self.local(path)
+        if local is not None:
+            return os.path.exists(local)
+        store = self.store  # first: it says when obstore is missing
         import obstore
 
         try:
-            obstore.head(self.store, path)
+            obstore.head(store, path)
         except (FileNotFoundError, obstore.exceptions.NotFoundError):
             return False
         return True
 
     def list(self, prefix: str) -> list[dict[str, Any]]:
+        store = self.store  # first: it says when obstore is missing
         import obstore
 
         found: list[dict[str, Any]] = []
-        for chunk in obstore.list(self.store, prefix):
+        for chunk in obstore.list(store, prefix):
             found.extend(dict(meta) for meta in chunk)
         return found
 
     def delete(self, path: str) -> None:
+        store = self.store  # first: it says when obstore is missing
         import obstore
 
-        obstore.delete(self.store, path)
+        obstore.delete(store, path)
 
 
 def _sha256(data: bytes) -> str:
@@ -188,11 +229,18 @@ def entry_path(key: str, name: str) -> str:
 
 def target(python: str) -> dict[str, Any]:
     """The facts of the venv's interpreter that decide which wheels fit it."""
-    proc = subprocess.run([python, "-I", "-c", _TARGET_SCRIPT], capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        msg = f"cannot read the target of {python}: {(proc.stderr.strip().splitlines() or ['no output'])[-1]}"
-        raise StoreUnusable(msg)
-    facts: dict[str, Any] = json.loads(proc.stdout)
+    facts: dict[str, Any]
+    if os.path.realpath(python) == os.path.realpath(sys.executable) and "PYTHONHOME" not in os.environ:
+        namespace: dict[str, Any] = {}
+        exec(_TARGET_FACTS, namespace)
+        facts = json.loads(json.dumps(namespace["facts"]()))  # as the other interpreter's would arrive
+    else:
+        script = _TARGET_FACTS + "import json\nprint(json.dumps(facts()))\n"
+        proc = subprocess.run([python, "-I", "-c", script], capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            msg = f"cannot read the target of {python}: {(proc.stderr.strip().splitlines() or ['no output'])[-1]}"
+            raise StoreUnusable(msg)
+        facts = json.loads(proc.stdout)
     for name in _MACHINE_SPECIFIC:
         facts.pop(name, None)
     return facts
@@ -202,8 +250,75 @@ def portable_key(components: dict[str, str | None], index_sources: Sequence[str]
     """The key another machine computes for the same set: every component of the local key but the venv instance,
     its base interpreter and the sources (find-links directories differ per machine; index URLs do not), plus
     the index URLs and the target's facts."""
+    return _set_key(components, index_sources, {"target": facts})
+
+
+def class_key(components: dict[str, str | None], index_sources: Sequence[str], cls: dict[str, str]) -> str:
+    """The key of an entry made for a class of machines (:func:`declared_class`, :func:`machine_class`): what a
+    bundle for another platform is stored under, since that machine's exact facts cannot be known here."""
+    return _set_key(components, index_sources, {"target_class": cls})
+
+
+def _set_key(components: dict[str, str | None], index_sources: Sequence[str], target: dict[str, Any]) -> str:
     parts = {name: value for name, value in components.items() if name not in ("python", "venv", "sources") and value}
-    return digest({"format": FORMAT, "components": parts, "indexes": sorted(index_sources), "target": facts})
+    return digest({"format": FORMAT, "components": parts, "indexes": sorted(index_sources), **target})
+
+
+# uv's --python-platform names: what each says of the machine (uv's own markers for it: crates/uv-configuration,
+# target_triple.rs), as the fields that a machine's interpreter reports too
+_ALIASES = {"linux": "x86_64-unknown-linux-gnu", "windows": "x86_64-pc-windows-msvc", "macos": "aarch64-apple-darwin"}
+_ARCHES = {"amd64": "x86_64", "arm64": "aarch64", "i386": "i686", "x86": "i686"}
+_WINDOWS_ARCHES = {"win-amd64": "x86_64", "win32": "i686", "win-arm64": "aarch64"}  # sysconfig.get_platform()
+PLATFORMS_HELP = (
+    "linux, macos, windows, ARCH-manylinux_2_NN, ARCH-unknown-linux-gnu|musl, ARCH-apple-darwin, ARCH-pc-windows-msvc"
+)
+
+
+def declared_class(python_platform: str, python_version: str) -> dict[str, str]:
+    """The class of machines ``--python-platform``/``--python-version`` name: CPython of that minor version, the
+    operating system, the architecture and the C library. What the class leaves open (the glibc or macOS version
+    a wheel needs) uv checks when the entry is installed."""
+    name = _ALIASES.get(python_platform, python_platform)
+    arch, _, rest = name.partition("-")
+    if rest == "pc-windows-msvc":
+        system, libc = "win32", ""
+    elif rest == "apple-darwin":
+        system, libc = "darwin", ""
+    elif rest in ("unknown-linux-gnu", "unknown-linux") or rest.startswith("manylinux"):
+        system, libc = "linux", "glibc"
+    elif rest == "unknown-linux-musl":
+        system, libc = "linux", "musl"
+    else:
+        msg = f"--python-platform {python_platform}: penvcache bundles for one of {PLATFORMS_HELP}"
+        raise InvalidInput(msg)
+    arch = arch.lower()
+    return {
+        "implementation": "cpython",
+        "python": python_version,
+        "os": system,
+        "arch": _ARCHES.get(arch, arch),
+        "libc": libc,
+    }
+
+
+def machine_class(facts: dict[str, Any]) -> dict[str, str]:
+    """The class (:func:`declared_class`) a machine's interpreter belongs to, from its :func:`target` facts."""
+    system = str(facts.get("sys_platform", ""))
+    if system == "win32":  # platform.machine() is the OS's, not the interpreter's: a 32-bit Python says AMD64
+        arch = _WINDOWS_ARCHES.get(str(facts.get("platform", "")), str(facts.get("platform", "")))
+    else:
+        arch = str(facts.get("platform_machine", "")).lower()
+        arch = _ARCHES.get(arch, arch)
+    libc = ""
+    if system == "linux":
+        libc = "glibc" if (facts.get("libc") or [""])[0] == "glibc" else "musl"
+    return {
+        "implementation": str(facts.get("implementation_name", "")),
+        "python": str(facts.get("python_version", "")),
+        "os": system,
+        "arch": arch,
+        "libc": libc,
+    }
 
 
 # --- reading -----------------------------------------------------------------------------------------------------
@@ -265,45 +380,84 @@ def _checked_manifest(data: bytes, key: str) -> dict[str, Any]:
     return checked
 
 
+class NoEntry(StoreUnusable):
+    """The store has no manifest for this key."""
+
+
 def fetch(level: Level, key: str, directory: str) -> Fetched:
-    """The entry for ``key`` from one store, every wheel checked against its sha256 and size."""
+    """The entry for ``key`` from one store, every wheel checked against its sha256 and size (fetched in
+    parallel: a remote store's latency is paid once, not once per wheel)."""
     data = level.get(entry_path(key, MANIFEST))
     if data is None:
         msg = "no entry for this key"
-        raise StoreUnusable(msg)
+        raise NoEntry(msg)
     manifest = _checked_manifest(data, key)
     fetched = Fetched(level.url, key, directory, manifest["packages"])
-    for package in fetched.packages:
-        for f in package["files"]:
-            blob = level.get(blob_path(f["sha256"]))
-            if blob is None:
-                msg = f"its blob for {f['filename']} is missing"
-                raise StoreUnusable(msg)
-            if len(blob) != f["size"] or _sha256(blob) != f["sha256"]:
-                msg = f"its blob for {f['filename']} fails its sha256 check"
-                raise StoreUnusable(msg)
-            with open(os.path.join(directory, f["filename"]), "wb") as out:
-                out.write(blob)
-            fetched.size += len(blob)
+    files = [f for package in fetched.packages for f in package["files"]]
+    if level.root is not None:  # reading files: no latency to hide
+        fetched.size = sum(_checked_blob(level, f, directory) for f in files)
+        return fetched
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(_FETCHERS, len(files))) as pool:
+        fetched.size = sum(pool.map(lambda f: _checked_blob(level, f, directory), files))
     return fetched
 
 
-def lookup(urls: Sequence[str], key: str, directory: str) -> tuple[Fetched | None, list[str]]:
-    """The first store of the chain that serves ``key`` (its wheels checked, in ``directory``), and the stores
-    before it that did not (to back-fill)."""
+def _checked_blob(level: Level, f: dict[str, Any], directory: str) -> int:
+    """Put one checked wheel in ``directory``: a ``file://`` store's blob is hashed where it is and hard-linked
+    (copied when it cannot be: another filesystem, another owner); any other store's is fetched and written.
+    uv checks the sha256 again as it reads the file (``--require-hashes``), so a blob replaced after this check
+    is refused there too."""
+    dest = os.path.join(directory, f["filename"])
+    data = level.get(blob_path(f["sha256"]))
+    if data is None:
+        msg = f"its blob for {f['filename']} is missing"
+        raise StoreUnusable(msg)
+    if len(data) != f["size"] or _sha256(data) != f["sha256"]:
+        msg = f"its blob for {f['filename']} fails its sha256 check"
+        raise StoreUnusable(msg)
+    path = level.local(blob_path(f["sha256"]))
+    if path is not None:
+        try:
+            os.link(path, dest)
+        except OSError:
+            pass
+        else:
+            return len(data)
+    with open(dest, "wb") as out:
+        out.write(data)
+    return len(data)
+
+
+def lookup(urls: Sequence[str], keys: Sequence[str], directory: str) -> tuple[Fetched | None, list[str]]:
+    """The first store of the chain that serves one of ``keys`` (tried in order in each store; its wheels checked,
+    in ``directory``), and the stores before it that did not (to back-fill)."""
     missed: list[str] = []
     for url in urls:
         level = Level(url)
-        try:
-            return fetch(level, key, directory), missed
-        except StoreUnusable as e:
-            _say(f"store {level.shown}: {e}; {'trying the next store' if url != urls[-1] else 'installing normally'}")
-        except Exception as e:  # any fault of a store level is a miss, never an error
-            _say(f"store {level.shown}: cannot read it ({_one_line(e)}); installing normally")
-        for name in os.listdir(directory):  # nothing of a rejected entry may reach uv
-            os.remove(os.path.join(directory, name))
+        why = "no entry for this key"
+        for key in keys:
+            try:
+                return fetch(level, key, directory), missed
+            except NoEntry:
+                continue
+            except StoreUnusable as e:  # a bad entry: the next key may still be served
+                why = str(e)
+                _empty(directory)
+            except Exception as e:  # any fault of a store level is a miss, never an error
+                why = f"cannot read it ({_one_line(e)})"
+                _empty(directory)
+                break
+        _say(f"store {level.shown}: {why}; {'trying the next store' if url != urls[-1] else 'installing normally'}")
         missed.append(url)
     return None, missed
+
+
+def _empty(directory: str) -> None:
+    """Nothing of a rejected entry may reach uv."""
+    for name in os.listdir(directory):
+        os.remove(os.path.join(directory, name))
 
 
 def _say(line: str) -> None:
@@ -347,53 +501,81 @@ def _read_source(where: dict[str, Any], base: str) -> tuple[str, bytes]:
     return name, data
 
 
+@dataclass
+class Platform:
+    """Another machine a bundle is made for: uv's ``--python-platform`` and ``--python-version``."""
+
+    python_platform: str
+    python_version: str
+
+    def shown(self) -> str:
+        return f"{self.python_platform} / Python {self.python_version}"
+
+
 def build_entry(  # noqa: PLR0917
-    python: str,
+    python: str | None,
     resolve: list[str],
     requirement_lines: Sequence[str],
     build_options: list[str],
     work: str,
     env: dict[str, str] | None = None,
+    platform: Platform | None = None,
 ) -> tuple[str, list[dict[str, Any]], dict[str, bytes]]:
-    """Resolve the set as installed into a PEP 751 lock and gather its wheels (sdists built into wheels once).
+    """Resolve the set into a PEP 751 lock and gather its wheels (sdists built into wheels once).
 
-    ``resolve`` is the uv command prefix (``uv pip compile`` with the set's sources); the versions installed in
-    the venv are given as constraints, so the lock says what was installed, not what the index has now.
+    ``resolve`` is the uv command prefix (``uv pip compile`` with the set's sources). With ``python`` (a venv's
+    interpreter) the versions installed in the venv are given as constraints, so the lock says what was
+    installed, not what the index has now, and of each package's wheels only the one installed (its ``WHEEL``
+    tags) is kept. With ``platform`` the set is resolved for that machine and every wheel uv lists for it is kept
+    (that machine's uv picks among them); a package without one is refused.
     """
-    from ._installer import _run, _uv_error, uv_bin
+    from packaging.utils import canonicalize_name
+
+    from ._installer import _run, _uv_error
 
     requirements = os.path.join(work, "requirements.in")
     with open(requirements, "w", encoding="utf-8") as f:
         f.writelines(f"{line}\n" for line in requirement_lines)
-    listed = _run([uv_bin(), "pip", "list", "--format", "json", "--python", python], verbose=False)
-    pins = os.path.join(work, "installed.txt")
-    with open(pins, "w", encoding="utf-8") as f:
-        for dist in json.loads(listed.stdout.strip().splitlines()[-1] if listed.returncode == 0 else "[]"):
-            if not dist.get("editable_project_location"):
-                f.write(f"{dist['name']}=={dist['version']}\n")
     lock = os.path.join(work, PYLOCK)
-    proc = _run(
-        [*resolve, requirements, "-c", pins, "--format", "pylock.toml", "--python", python, "-o", lock, "-q"],
-        verbose=False,
-        env=env,
-    )
+    cmd = [*resolve, requirements, "--format", "pylock.toml", "-o", lock, "-q"]
+    installed: dict[str, frozenset[str]] = {}
+    if python is not None:
+        listed = _installed(python)
+        installed = _wheel_tags(listed)
+        pins = os.path.join(work, "installed.txt")
+        with open(pins, "w", encoding="utf-8") as f:
+            f.writelines(f"{name}=={version}\n" for name, version, editable, _ in listed if not editable)
+        cmd += ["-c", pins, "--python", python]
+    if platform is not None:
+        cmd += ["--python-platform", platform.python_platform, "--python-version", platform.python_version]
+    proc = _run(cmd, verbose=False, env=env)
     if proc.returncode != 0:
-        msg = f"cannot lock the set for the store: {_uv_error(proc.stdout)}"
-        raise StoreUnusable(msg)
+        why = (platform and _no_wheel(proc.stdout, platform)) or f"cannot lock the set: {_uv_error(proc.stdout)}"
+        raise StoreUnusable(why)
     with open(lock, encoding="utf-8") as f:
         text = f.read()
-    packages: list[dict[str, Any]] = []
-    blobs: dict[str, bytes] = {}
+    chosen: list[tuple[dict[str, Any], list[Any]]] = []
     for package in _pylock_packages(text):
-        files = []
-        sources = package.get("wheels") or []
+        sources: list[Any] = package.get("wheels") or []
         if not sources:
             if "sdist" not in package:
                 msg = f"{package.get('name')} is neither a wheel nor an sdist (a local or VCS project)"
                 raise StoreUnusable(msg)
-            sources = [_built_wheel(package, work, build_options)]
+            sources = [_built_wheel(package, work, build_options, platform)]
+        elif python is not None:
+            sources = _the_installed_one(sources, installed.get(canonicalize_name(package["name"])))
+        chosen.append((package, sources))
+    wheels = [source for _, sources in chosen for source in sources if not isinstance(source, tuple)]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=max(1, min(_FETCHERS, len(wheels)))) as pool:
+        read = dict(zip(map(id, wheels), pool.map(lambda w: _read_source(w, work), wheels), strict=True))
+    packages: list[dict[str, Any]] = []
+    blobs: dict[str, bytes] = {}
+    for package, sources in chosen:
+        files = []
         for source in sources:
-            name, data = source if isinstance(source, tuple) else _read_source(source, work)
+            name, data = source if isinstance(source, tuple) else read[id(source)]
             sha = _sha256(data)
             blobs[sha] = data
             files.append({"filename": name, "sha256": sha, "size": len(data)})
@@ -401,8 +583,83 @@ def build_entry(  # noqa: PLR0917
     return text, packages, blobs
 
 
-def _built_wheel(package: dict[str, Any], work: str, build_options: list[str]) -> tuple[str, bytes]:
-    """An sdist-only package, built into a wheel with uv."""
+def _no_wheel(output: str, platform: Platform) -> str | None:
+    """uv's "has no wheels with a matching platform tag" (or ABI, or Python) failure, as one line naming the
+    package (uv says it of a pin, ``theta-pkg==1.0``, or of a range it ruled out, ``pywin32>=306``)."""
+    import re
+
+    text = " ".join(output.split())
+    found = re.findall(r"(?:Because|because|and) ([A-Za-z0-9][\w.-]*?)([=<>!~]=?\S+)? has no wheels with a matching "
+                       r"([\w ]+?) tag", text)  # fmt: skip
+    if not found:
+        return None
+    name, spec, what = next((f for f in found if f[2] == "platform"), found[-1])
+    which = f"{name} {spec[2:]}" if spec.startswith("==") else f"{name}{spec}"
+    hint = rf"Wheels are available for `{re.escape(name)}` \(v[^)]*\) on the following \w+: (.+?)$"
+    available = re.search(hint, text)
+    there = f"; its wheels are for {available.group(1).replace('`', '')}" if available else ""
+    return f"{which} has no wheel for {platform.shown()} (no matching {what} tag{there})"
+
+
+# Run by a venv's interpreter: each distribution's name, version, whether it is editable, and its WHEEL tags.
+_INSTALLED_SCRIPT = """
+import json, importlib.metadata as m
+out = []
+for d in m.distributions():
+    wheel = d.read_text("WHEEL") or ""
+    url = d.read_text("direct_url.json") or "{}"
+    editable = json.loads(url).get("dir_info", {}).get("editable", False)
+    tags = [line.split(":", 1)[1].strip() for line in wheel.splitlines() if line.startswith("Tag:")]
+    if d.metadata["Name"]:
+        out.append([d.metadata["Name"], d.version, editable, tags])
+print(json.dumps(out))
+"""
+
+
+def _installed(python: str) -> list[list[Any]]:
+    """What the venv of ``python`` holds: [name, version, editable, WHEEL tags] per distribution."""
+    proc = subprocess.run([python, "-I", "-c", _INSTALLED_SCRIPT], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        msg = f"cannot list what {python} holds: {(proc.stderr.strip().splitlines() or ['no output'])[-1]}"
+        raise StoreUnusable(msg)
+    listed: list[list[Any]] = json.loads(proc.stdout)
+    return listed
+
+
+def _wheel_tags(listed: list[list[Any]]) -> dict[str, frozenset[str]]:
+    """Each installed distribution's wheel tags (its ``WHEEL``'s ``Tag`` lines, expanded), by canonical name."""
+    from packaging.tags import parse_tag
+    from packaging.utils import canonicalize_name
+
+    return {
+        canonicalize_name(name): frozenset(str(t) for tag in tags for t in parse_tag(tag))
+        for name, _, _, tags in listed
+    }
+
+
+def _the_installed_one(wheels: list[dict[str, Any]], tags: frozenset[str] | None) -> list[dict[str, Any]]:
+    """Of the wheels uv lists for a package (all those that fit the venv), the one it installed; all of them when
+    that cannot be told (no ``WHEEL`` tags, or none matches)."""
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+    if not tags:
+        return wheels
+    same = []
+    for wheel in wheels:
+        where = str(wheel.get("url") or wheel.get("path") or "")
+        try:
+            wheel_tags = parse_wheel_filename(unquote(os.path.basename(urlsplit(where).path)))[3]
+        except InvalidWheelFilename:
+            continue
+        if frozenset(str(t) for t in wheel_tags) == tags:
+            same.append(wheel)
+    return same[:1] or wheels
+
+
+def _built_wheel(
+    package: dict[str, Any], work: str, build_options: list[str], platform: Platform | None
+) -> tuple[str, bytes]:
+    """An sdist-only package, built into a wheel with uv; for another platform only a pure-Python wheel will do."""
     from ._installer import _run, _uv_error, uv_bin
 
     name, data = _read_source(package["sdist"], work)
@@ -415,19 +672,40 @@ def _built_wheel(package: dict[str, Any], work: str, build_options: list[str]) -
     wheels = [n for n in os.listdir(out) if n.endswith(".whl")]
     if proc.returncode != 0 or len(wheels) != 1:
         msg = f"cannot build a wheel of {name}: {_uv_error(proc.stdout)}"
+        if platform is not None:
+            msg = (
+                f"{package['name']} {package['version']} has no wheel for {platform.shown()}: only an sdist, which "
+                f"does not build here ({_uv_error(proc.stdout)})"
+            )
+        raise StoreUnusable(msg)
+    if platform is not None and not wheels[0].endswith("-none-any.whl"):
+        msg = (
+            f"{package['name']} {package['version']} has no wheel for {platform.shown()}: only an sdist, "
+            f"which builds {wheels[0]} here (make the bundle on such a machine)"
+        )
         raise StoreUnusable(msg)
     with open(os.path.join(out, wheels[0]), "rb") as f:
         return wheels[0], f.read()
 
 
-def publish(level: Level, key: str, pylock: str, packages: list[dict[str, Any]], blobs: dict[str, bytes]) -> bool:
-    """Write the entry: blobs, then the lock, then the manifest, create-only. False when an entry was there."""
+def publish(  # noqa: PLR0917
+    level: Level,
+    key: str,
+    pylock: str,
+    packages: list[dict[str, Any]],
+    blobs: dict[str, bytes],
+    made_for: dict[str, str] | None = None,
+) -> bool:
+    """Write the entry: blobs, then the lock, then the manifest, create-only. False when an entry was there.
+    ``made_for`` names the platform of a bundle made for another machine (shown by ``store list``)."""
     if level.exists(entry_path(key, MANIFEST)):
         return False
     for sha, data in blobs.items():
         level.put_new(blob_path(sha), data)
     level.put_new(entry_path(key, PYLOCK), pylock.encode())
-    manifest = {"format": FORMAT, "key": key, "created": time.time(), "packages": packages}
+    manifest: dict[str, Any] = {"format": FORMAT, "key": key, "created": time.time(), "packages": packages}
+    if made_for is not None:
+        manifest["made_for"] = made_for
     return level.put_new(entry_path(key, MANIFEST), json.dumps(manifest, indent=1, sort_keys=True).encode())
 
 
@@ -448,7 +726,10 @@ def entries(level: Level) -> list[dict[str, Any]]:
         except StoreUnusable as e:
             found.append({"key": key, "problem": str(e), "packages": []})
             continue
-        found.append({"key": key, "created": manifest.get("created"), "packages": manifest["packages"]})
+        entry = {"key": key, "created": manifest.get("created"), "packages": manifest["packages"]}
+        if isinstance(manifest.get("made_for"), dict):
+            entry["made_for"] = manifest["made_for"]
+        found.append(entry)
     return found
 
 
@@ -523,14 +804,16 @@ def install_from_store(
         return attempt
     try:
         indexes, _, _ = _sources(deps, inputs)
-        attempt.key = portable_key(components, indexes, target(venv.python))
+        facts = target(venv.python)
     except StoreUnusable as e:
         _say(f"store: not used: {e}")
         return attempt
+    attempt.key = portable_key(components, indexes, facts)
+    keys = [attempt.key, class_key(components, indexes, machine_class(facts))]  # this machine's, then a bundle's
     with tempfile.TemporaryDirectory(prefix="penvcache-store-") as work:
         wheels = os.path.join(work, "wheels")
         os.mkdir(wheels)
-        fetched, attempt.missed = lookup(urls, attempt.key, wheels)
+        fetched, attempt.missed = lookup(urls, keys, wheels)
         if fetched is None:
             return attempt
         requirements = os.path.join(work, "requirements.txt")
@@ -568,11 +851,18 @@ def publish_after(urls: Sequence[str], attempt: Attempt, python: str, inputs: An
 
 
 def write_entry(
-    urls: Sequence[str], key: str, python: str, inputs: Any, deps: Any, *, strict: bool
+    urls: Sequence[str],
+    key: str,
+    python: str | None,
+    inputs: Any,
+    deps: Any,
+    *,
+    strict: bool,
+    platform: Platform | None = None,
 ) -> list[tuple[Level, bool, int]]:
-    """Lock what ``python``'s venv holds of the set, gather its wheels and publish them to each store:
-    (store, whether the entry is new, its bytes) per store. A store that fails is reported and skipped, or, with
-    ``strict``, raises."""
+    """Lock what ``python``'s venv holds of the set (or, with ``platform``, the set as uv resolves it for that
+    machine), gather its wheels and publish them to each store: (store, whether the entry is new, its bytes) per
+    store. A store that fails is reported and skipped, or, with ``strict``, raises."""
     from ._installer import index_environment, uv_bin
 
     _, resolve, build = _sources(deps, inputs)
@@ -580,12 +870,17 @@ def write_entry(
     with tempfile.TemporaryDirectory(prefix="penvcache-publish-") as work:
         lines = [str(r) for r in deps.requirements]
         compile_cmd = [uv_bin(), "pip", "compile", *resolve]
-        pylock, packages, blobs = build_entry(python, compile_cmd, lines, build, work, index_environment(deps))
+        pylock, packages, blobs = build_entry(
+            python, compile_cmd, lines, build, work, index_environment(deps), platform
+        )
         size = sum(len(b) for b in blobs.values())
+        made_for = None
+        if platform is not None:
+            made_for = {"python_platform": platform.python_platform, "python_version": platform.python_version}
         for url in urls:
             level = Level(url)
             try:
-                new = publish(level, key, pylock, packages, blobs)
+                new = publish(level, key, pylock, packages, blobs, made_for)
             except Exception as e:  # publishing never fails the ensure
                 if strict:
                     raise

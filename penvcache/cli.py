@@ -249,10 +249,18 @@ def _parser() -> argparse.ArgumentParser:
     clear.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     clear.add_argument("--lock-timeout", type=float, default=300.0, metavar="SECONDS", help=argparse.SUPPRESS)
     bundle = commands.add_parser(
-        "bundle", help="ensure the venv, then write its store entry (wheels + pylock.toml) into a directory"
+        "bundle",
+        help="ensure the venv, then write its store entry (wheels + pylock.toml) into a directory; or, with "
+        "--python-platform, the entry for another machine",
     )
     add_ensure_options(bundle)
     bundle.add_argument("--out", required=True, metavar="DIR", help="the bundle directory (a file:// store)")
+    bundle.add_argument(
+        "--python-platform",
+        metavar="PLATFORM",
+        help="bundle for another machine, as uv names it (e.g. aarch64-manylinux_2_28); needs --python-version",
+    )
+    bundle.add_argument("--python-version", metavar="X.Y", help="the other machine's Python (with --python-platform)")
     store = commands.add_parser("store", help="look after a shared store: list, show KEY, gc")
     store.add_argument("action", choices=["list", "show", "gc"])
     store.add_argument("key", nargs="?", help="the portable key (show)")
@@ -434,6 +442,8 @@ def _explain(args: argparse.Namespace) -> int:
         short = "" if value == component["detail"] else f"  [{value}]"
         mark = "  (changed)" if component["changed"] else ""
         write_line(f"  {name:<13} {component['detail']}{short}{mark}", sys.stdout)
+    portable, what = check.portable
+    write_line(f"  portable: {portable[:12] if portable else 'none'} ({what})", sys.stdout)
     for reason in check.reasons:
         write_line(f"  why: {reason}", sys.stdout)
     for warning in check.warnings():
@@ -604,11 +614,14 @@ def _clear(args: argparse.Namespace) -> int:
 
 
 def _bundle(args: argparse.Namespace) -> int:
-    """Ensure the venv, then write its store entry into ``--out`` (whatever the ensure's outcome)."""
+    """Ensure the venv, then write its store entry into ``--out`` (whatever the ensure's outcome); for another
+    platform, write the entry uv resolves for it instead (no venv)."""
     from . import _state
     from ._key import parse
     from ._store import StoreUnusable, _sources, portable, portable_key, target, write_entry
 
+    if args.python_platform or args.python_version:
+        return _bundle_for_another_platform(args)
     request = ensure_request(args).copy(store=[], store_write=False)
     result = run_ensure(request)
     _, inputs, _, directory = prepare(request)
@@ -628,14 +641,56 @@ def _bundle(args: argparse.Namespace) -> int:
 
         msg = f"cannot bundle {result.venv}: {e}"
         raise InstallFailed(msg) from e
+    return _bundled(args, key, new)
+
+
+def _bundled(args: argparse.Namespace, key: str, new: bool, made_for: str = "") -> int:
     if args.json:
-        write_line(
-            json.dumps({"status": "written" if new else "present", "key": key, "out": os.path.abspath(args.out)}),
-            sys.stdout,
-        )
+        out = {"status": "written" if new else "present", "key": key, "out": os.path.abspath(args.out)}
+        write_line(json.dumps(out), sys.stdout)
     elif not args.quiet:
-        write_line(f"penvcache: {args.out} {'wrote' if new else 'already holds'} entry {key[:12]}", sys.stdout)
+        what = f"{'wrote' if new else 'already holds'} entry {key[:12]}{made_for}"
+        write_line(f"penvcache: {args.out} {what}", sys.stdout)
     return 0
+
+
+def _bundle_for_another_platform(args: argparse.Namespace) -> int:
+    """The set as uv resolves it for ``--python-platform``/``--python-version``, keyed by that class of machines
+    (their exact facts cannot be known here): every package needs a wheel for it."""
+    import re
+
+    from ._key import build, parse
+    from ._store import Platform, StoreUnusable, _sources, class_key, declared_class, portable, write_entry
+
+    if not (args.python_platform and args.python_version):
+        msg = "--python-platform and --python-version go together: name the other machine's platform and Python"
+        raise InvalidInput(msg)
+    if not re.fullmatch(r"3\.\d+", args.python_version):
+        msg = f"--python-version {args.python_version}: give the other machine's Python as X.Y, e.g. 3.12"
+        raise InvalidInput(msg)
+    if args.python:
+        msg = "--python names this machine's interpreter; a bundle for another platform has no venv here"
+        raise InvalidInput(msg)
+    platform = Platform(args.python_platform, args.python_version)
+    cls = declared_class(platform.python_platform, platform.python_version)
+    venv, inputs, _, _ = prepare(ensure_request(args))
+    deps = parse(inputs)
+    why_not = portable(deps)
+    if why_not is not None:
+        msg = f"cannot bundle for {platform.shown()}: {why_not}"
+        raise InvalidInput(msg)
+    components = build(inputs, venv, None, exact=True, deps=deps).components
+    key = class_key(components, _sources(deps, inputs)[0], cls)
+    try:
+        ((_, new, _),) = write_entry(
+            ["file://" + os.path.abspath(args.out)], key, None, inputs, deps, strict=True, platform=platform
+        )
+    except StoreUnusable as e:
+        from ._errors import InstallFailed
+
+        msg = f"cannot bundle: {e}"
+        raise InstallFailed(msg) from e
+    return _bundled(args, key, new, f" for {platform.shown()}")
 
 
 def _store(args: argparse.Namespace) -> int:
@@ -652,6 +707,9 @@ def _store(args: argparse.Namespace) -> int:
             write_line(json.dumps({"store": level.shown, "entries": found}), sys.stdout)
         for entry in [] if args.json else found:
             names = ", ".join(f"{p['name']}=={p['version']}" for p in entry.get("packages", []))
+            made_for = entry.get("made_for")
+            if made_for:
+                names = f"(for {made_for.get('python_platform')} / Python {made_for.get('python_version')}) {names}"
             write_line(f"{entry['key'][:16]}  {entry.get('problem') or names}", sys.stdout)
         return 0
     if args.action == "show":

@@ -28,8 +28,10 @@ def build_wheel(
     extras: Mapping[str, Iterable[str]] | None = None,
     module_source: str | None = None,
     top_level_txt: bool = True,
+    tag: str = "py3-none-any",
 ) -> Path:
-    """Write ``name-version-py3-none-any.whl`` with one package (``name`` with ``_``) into ``wheelhouse``."""
+    """Write ``name-version-TAG.whl`` (``py3-none-any`` unless told) with one package (``name`` with ``_``) into
+    ``wheelhouse``."""
     module = name.replace("-", "_").lower()
     dist = f"{name.replace('-', '_')}-{version}"
     metadata = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
@@ -42,7 +44,7 @@ def build_wheel(
         f"{module}/__init__.py": source.encode(),
         f"{module}/sub.py": b"VALUE = 1\n",
         f"{dist}.dist-info/METADATA": ("\n".join(metadata) + "\n").encode(),
-        f"{dist}.dist-info/WHEEL": _WHEEL,
+        f"{dist}.dist-info/WHEEL": _WHEEL.replace(b"py3-none-any", tag.encode()),
     }
     if top_level_txt:
         files[f"{dist}.dist-info/top_level.txt"] = f"{module}\n".encode()
@@ -50,7 +52,7 @@ def build_wheel(
     record.append(f"{dist}.dist-info/RECORD,,")
     files[f"{dist}.dist-info/RECORD"] = ("\n".join(record) + "\n").encode()
     wheelhouse.mkdir(parents=True, exist_ok=True)
-    path = wheelhouse / f"{dist}-py3-none-any.whl"
+    path = wheelhouse / f"{dist}-{tag}.whl"
     with zipfile.ZipFile(path, "w") as zf:
         for name_in_zip, data in files.items():
             zf.writestr(name_in_zip, data)
@@ -88,7 +90,7 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     }}
     record = [_line(p, d) for p, d in files.items()] + [f"{{dist}}.dist-info/RECORD,,"]
     files[f"{{dist}}.dist-info/RECORD"] = ("\\n".join(record) + "\\n").encode()
-    wheel = f"{{dist}}-py3-none-any.whl"
+    wheel = f"{{dist}}-{tag}.whl"
     with zipfile.ZipFile(os.path.join(wheel_directory, wheel), "w") as zf:
         for p, d in files.items():
             zf.writestr(p, d)
@@ -96,8 +98,8 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
 """
 
 
-def build_slow_sdist(wheelhouse: Path, name: str, version: str, seconds: float) -> Path:
-    """An sdist whose in-tree build backend sleeps ``seconds`` before it writes the wheel.
+def build_slow_sdist(wheelhouse: Path, name: str, version: str, seconds: float, tag: str = "py3-none-any") -> Path:
+    """An sdist whose in-tree build backend sleeps ``seconds`` before it writes the wheel (tagged ``tag``).
 
     With ``$SLOW_BUILD_RELEASE`` set it waits (a minute at most) for that file instead; ``$SLOW_BUILD_SECONDS``
     overrides ``seconds``; ``$SLOW_BUILD_MARKER`` is a file it makes when the build starts.
@@ -114,7 +116,12 @@ def build_slow_sdist(wheelhouse: Path, name: str, version: str, seconds: float) 
             """
         ),
         "slow_backend.py": _SLOW_BACKEND.format(
-            name=name, version=version, module=module, seconds=seconds, wheel=_WHEEL
+            name=name,
+            version=version,
+            module=module,
+            seconds=seconds,
+            wheel=_WHEEL.replace(b"py3-none-any", tag.encode()),
+            tag=tag,
         ),
         "PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
     }

@@ -120,7 +120,7 @@ def test_each_component_invalidates_on_its_own_and_explain_names_it(
     assert changed == {component}
     assert any(words.format(tmp=tmp_path) in reason for reason in explained["reasons"]), explained["reasons"]
     code, out = _run(capsys, "explain", *args)
-    rows = [line.split()[0] for line in out.splitlines()[1:] if not line.startswith("  why: ")]
+    rows = [line.split()[0] for line in out.splitlines()[1:] if not line.startswith(("  why: ", "  portable: "))]
     assert rows == list(COMPONENTS), out
     marked = {line.split()[0] for line in out.splitlines()[1:] if line.endswith("  (changed)")}
     assert marked == {component}, out  # exactly the component that changed, and no other

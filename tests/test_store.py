@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from penvcache.cli import main
-from tests._kit import site_packages
+from tests._kit import build_slow_sdist, build_wheel, site_packages
 
 pytest.importorskip("obstore")
 
@@ -342,3 +343,248 @@ def test_an_unreachable_store_is_a_miss_not_an_error(
     err = capsys.readouterr().err
     assert "cannot read it" in err
     assert "cannot publish" in err
+
+
+def _local_wheel_tag() -> str:
+    """The most specific tag of this interpreter that uv also knows (a manylinux one on glibc Linux)."""
+    from packaging.tags import sys_tags
+
+    tags = [str(t) for t in sys_tags()]
+    return next((t for t in tags if "manylinux_" in t or "macosx_" in t or "win_" in t), tags[0])
+
+
+def test_only_the_installed_wheel_is_published(
+    machines: tuple[Machine, Machine], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Of the wheels that fit the venv, the store keeps the one uv installed (the others cost every reader a
+    fetch): here a platform wheel, which uv prefers to the pure one."""
+    a, b = machines
+    house = tmp_path / "house"
+    build_wheel(house, "eta-pkg", "1.0", module_source="KIND = 'pure'\n")
+    tag = _local_wheel_tag()
+    build_wheel(house, "eta-pkg", "1.0", module_source="KIND = 'platform'\n", tag=tag)
+    store = _store(tmp_path)
+    assert a.ensure("--find-links", str(house), "--store", store, "eta-pkg") == 0
+    (manifest,) = (tmp_path / "store" / "entries").glob("*/manifest.json")
+    (package,) = json.loads(manifest.read_text())["packages"]
+    assert [f["filename"] for f in package["files"]] == [f"eta_pkg-1.0-{tag}.whl"]
+    assert len([p for p in (tmp_path / "store" / "blobs").rglob("*") if p.is_file()]) == 1
+    capsys.readouterr()
+    assert b.ensure("--store", store, "eta-pkg") == 0
+    assert "installed 1 packages from store" in capsys.readouterr().err
+    assert (site_packages(b.venv) / "eta_pkg" / "__init__.py").read_text() == "KIND = 'platform'\n"
+
+
+def _this_platform() -> tuple[str, str] | None:
+    """uv's --python-platform and --python-version for this machine, where penvcache can name it."""
+    machine = {"amd64": "x86_64", "arm64": "aarch64"}.get(platform.machine().lower(), platform.machine().lower())
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    if sys.platform == "linux" and platform.libc_ver()[0] == "glibc" and machine in ("x86_64", "aarch64"):
+        return f"{machine}-manylinux_2_17", version
+    if sys.platform == "darwin" and machine in ("x86_64", "aarch64"):
+        return f"{machine}-apple-darwin", version
+    return None
+
+
+def test_a_bundle_made_for_this_platform_by_name_installs_here_offline(
+    machines: tuple[Machine, Machine], wheelhouse: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bundle for another platform is stored under the key of its class of machines (Python X.Y, OS,
+    architecture, C library), which the reading machine computes from its own interpreter: named as this
+    machine, it round-trips here with no venv made on the bundling side."""
+    named = _this_platform()
+    if named is None:
+        pytest.skip("penvcache cannot name this platform as uv does")
+    a, b = machines
+    bundle = tmp_path / "bundle"
+    args = ["--python-platform", named[0], "--python-version", named[1], "--out", str(bundle)]
+    assert a.run("bundle", "--venv", str(a.venv), "--offline", "--find-links", str(wheelhouse), *args, "delta-pkg") == 0
+    assert f"for {named[0]} / Python {named[1]}" in capsys.readouterr().out
+    assert not a.venv.exists()  # nothing was installed on the bundling side
+    assert b.ensure("--store", bundle.as_uri(), "delta-pkg") == 0
+    assert "installed 2 packages from store" in capsys.readouterr().err
+    assert b.versions() == {"alpha_pkg-2.0.dist-info", "delta_pkg-1.0.dist-info"}
+
+
+def test_a_bundle_for_another_platform_holds_its_wheels_and_is_not_served_here(
+    machines: tuple[Machine, Machine], wheelhouse: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from penvcache._store import declared_class, machine_class
+
+    a, b = machines
+    arch = "x86_64" if platform.machine().lower() in ("aarch64", "arm64") else "aarch64"  # not this machine's
+    house = tmp_path / "house"
+    tag = f"cp312-cp312-manylinux_2_28_{arch}"
+    build_wheel(house, "zeta-pkg", "1.0", requires=["alpha-pkg>=2"], tag=tag)
+    build_wheel(house, "zeta-pkg", "1.0", tag="cp312-cp312-win_amd64")  # never for a Linux machine
+    bundle = tmp_path / "bundle"
+    links = ["--find-links", str(house), "--find-links", str(wheelhouse)]
+    args = ["--python-platform", f"{arch}-manylinux_2_28", "--python-version", "3.12", "--out", str(bundle)]
+    assert a.run("bundle", "--venv", str(a.venv), "--offline", *links, *args, "zeta-pkg") == 0
+    (manifest,) = bundle.glob("entries/*/manifest.json")
+    entry = json.loads(manifest.read_text())
+    assert entry["made_for"] == {"python_platform": f"{arch}-manylinux_2_28", "python_version": "3.12"}
+    files = {p["name"]: [f["filename"] for f in p["files"]] for p in entry["packages"]}
+    assert files == {
+        "alpha-pkg": ["alpha_pkg-2.0-py3-none-any.whl"],
+        "zeta-pkg": [f"zeta_pkg-1.0-{tag}.whl"],
+    }
+    capsys.readouterr()
+    # this machine is of another class: the bundle is not its entry (and holds no wheel it could install)
+    assert b.ensure("--store", bundle.as_uri(), "zeta-pkg") == 4
+    assert "no entry for this key; installing normally" in capsys.readouterr().err
+    # the class the bundle was made for is the one that machine's interpreter reports
+    facts = {"implementation_name": "cpython", "python_version": "3.12", "sys_platform": "linux"}
+    assert machine_class({**facts, "platform_machine": arch, "libc": ["glibc", "2.35"]}) == declared_class(
+        f"{arch}-manylinux_2_28", "3.12"
+    )
+
+
+@pytest.mark.parametrize(
+    ("facts", "python_platform"),
+    [
+        ({"sys_platform": "darwin", "platform_machine": "arm64", "libc": ["", ""]}, "macos"),
+        ({"sys_platform": "darwin", "platform_machine": "x86_64", "libc": ["", ""]}, "x86_64-apple-darwin"),
+        ({"sys_platform": "win32", "platform_machine": "AMD64", "platform": "win-amd64"}, "windows"),
+        ({"sys_platform": "win32", "platform_machine": "AMD64", "platform": "win32"}, "i686-pc-windows-msvc"),
+        ({"sys_platform": "linux", "platform_machine": "x86_64", "libc": ["", ""]}, "x86_64-unknown-linux-musl"),
+        ({"sys_platform": "linux", "platform_machine": "x86_64", "libc": ["glibc", "2.17"]}, "linux"),
+    ],
+)
+def test_a_machine_reports_the_class_uv_names(facts: dict[str, object], python_platform: str) -> None:
+    """What the reading side computes from its interpreter (a 32-bit Python on 64-bit Windows says AMD64 as its
+    machine: its sysconfig platform tells) against what ``--python-platform`` names."""
+    from penvcache._store import declared_class, machine_class
+
+    reported = machine_class({"implementation_name": "cpython", "python_version": "3.13", **facts})
+    assert reported == declared_class(python_platform, "3.13")
+    others = {declared_class(name, "3.13")["arch"] for name in ("linux", "macos", "i686-pc-windows-msvc")}
+    assert others == {"x86_64", "aarch64", "i686"}
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["only a wheel for another platform", "two versions, neither for it", "an sdist that builds a platform wheel"],
+)
+def test_a_bundle_for_another_platform_refuses_a_package_without_a_wheel_for_it(
+    machines: tuple[Machine, Machine], tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str
+) -> None:
+    a, _ = machines
+    house = tmp_path / "house"
+    if case == "only a wheel for another platform":
+        build_wheel(house, "theta-pkg", "1.0", tag="cp312-cp312-win_amd64")
+        expected = (
+            "cannot bundle: theta-pkg 1.0 has no wheel for aarch64-manylinux_2_28 / Python 3.12 "
+            "(no matching platform tag; its wheels are for win_amd64)"
+        )
+    elif case == "two versions, neither for it":  # uv rules out a range of versions, not one pin
+        build_wheel(house, "theta-pkg", "1.0", tag="cp311-cp311-win_amd64")
+        build_wheel(house, "theta-pkg", "2.0", tag="cp312-cp312-win_amd64")
+        expected = "has no wheel for aarch64-manylinux_2_28 / Python 3.12 (no matching "
+    else:
+        build_slow_sdist(house, "theta-pkg", "1.0", 0, tag="cp312-cp312-linux_x86_64")
+        expected = (
+            "cannot bundle: theta-pkg 1.0 has no wheel for aarch64-manylinux_2_28 / Python 3.12: only an sdist, "
+            "which builds theta_pkg-1.0-cp312-cp312-linux_x86_64.whl here"
+        )
+    bundle = tmp_path / "bundle"
+    args = ["--python-platform", "aarch64-manylinux_2_28", "--python-version", "3.12", "--out", str(bundle)]
+    assert a.run("bundle", "--venv", str(a.venv), "--offline", "--find-links", str(house), *args, "theta-pkg") == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert expected in err
+    assert err.startswith("penvcache: error: cannot bundle: theta-pkg")
+    assert not list(bundle.rglob("manifest.json"))
+
+
+def test_a_pure_sdist_is_bundled_for_another_platform(
+    machines: tuple[Machine, Machine], wheelhouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An sdist-only package that builds a pure-Python wheel has a wheel for any platform: the one built here."""
+    a, _ = machines
+    monkeypatch.setenv("SLOW_BUILD_SECONDS", "0")
+    bundle = tmp_path / "bundle"
+    args = ["--python-platform", "x86_64-pc-windows-msvc", "--python-version", "3.13", "--out", str(bundle)]
+    assert a.run("bundle", "--venv", str(a.venv), "--offline", "--find-links", str(wheelhouse), *args, "slow-pkg") == 0
+    (manifest,) = bundle.glob("entries/*/manifest.json")
+    (package,) = json.loads(manifest.read_text())["packages"]
+    assert [f["filename"] for f in package["files"]] == ["slow_pkg-1.0-py3-none-any.whl"]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--python-platform", "linux"], "--python-platform and --python-version go together"),
+        (["--python-version", "3.12"], "--python-platform and --python-version go together"),
+        (["--python-platform", "linux", "--python-version", "312"], "--python-version 312: give the other machine"),
+        (["--python-platform", "wasm32-pyodide2024", "--python-version", "3.12"], "penvcache bundles for one of"),
+    ],
+)
+def test_bundle_platform_arguments_are_checked(
+    machines: tuple[Machine, Machine],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    expected: str,
+) -> None:
+    a, _ = machines
+    assert a.run("bundle", "--venv", str(a.venv), "--out", str(tmp_path / "bundle"), *args, "alpha-pkg") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert expected in err
+
+
+def test_the_target_read_in_process_is_the_one_the_interpreter_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A venv of penvcache's own interpreter has its facts read in this process, not by starting it: the same
+    facts (so the same key) as the venv's interpreter reports for itself."""
+    import venv
+
+    from penvcache._store import target
+
+    venv.create(tmp_path / "venv", with_pip=False, symlinks=True)
+    python = str(tmp_path / "venv" / "bin" / "python")
+    with monkeypatch.context() as m:
+        m.setattr(subprocess, "run", None)  # no process may be started for it
+        in_process = target(python)
+    monkeypatch.setenv("PYTHONHOME", sys.base_prefix)  # not in this process: the venv's interpreter is asked
+    assert target(python) == in_process
+    assert in_process["python_version"] == f"{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+def test_reading_a_file_store_needs_no_obstore(
+    machines: tuple[Machine, Machine],
+    wheelhouse: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The airgapped side of a bundle (and machine B of a shared filesystem) reads files: no obstore to import,
+    nor to install there. Writing a store still needs it, and says so."""
+    a, b = machines
+    store = _store(tmp_path)
+    assert a.ensure("--find-links", str(wheelhouse), "--store", store, "delta-pkg") == 0
+    for name in ("obstore", "obstore.store", "obstore.exceptions"):
+        monkeypatch.setitem(sys.modules, name, None)  # import obstore raises ImportError
+    capsys.readouterr()
+    assert b.ensure("--store", store, "delta-pkg") == 0
+    assert "installed 2 packages from store" in capsys.readouterr().err
+    assert a.ensure("--find-links", str(wheelhouse), "--store", store, "gamma-pkg") == 0
+    assert "the store needs obstore: pip install 'penvcache[store]'" in capsys.readouterr().err
+
+
+def test_explain_shows_the_portable_key(
+    machines: tuple[Machine, Machine], wheelhouse: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The key explain shows is the one the entry was published under, and machine B computes the same."""
+    a, b = machines
+    entry = _published(a, wheelhouse, _store(tmp_path), capsys)
+    assert a.run("explain", "--venv", str(a.venv), "--offline", "--json", "alpha-pkg==1.0") == 0
+    assert json.loads(capsys.readouterr().out)["portable_key"] == entry.name
+    assert b.ensure("--store", _store(tmp_path), "alpha-pkg==1.0") == 0
+    assert b.run("explain", "--venv", str(b.venv), "--offline", "alpha-pkg==1.0") == 0
+    assert f"  portable: {entry.name[:12]} (the set's key in shared stores)" in capsys.readouterr().out
+    wheel = next(wheelhouse.glob("gamma_pkg-*.whl"))
+    assert a.run("explain", "--venv", str(a.venv), "--offline", "--json", f"gamma-pkg @ {wheel.as_uri()}") == 0
+    assert json.loads(capsys.readouterr().out)["portable_key"] is None
