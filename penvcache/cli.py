@@ -643,13 +643,25 @@ def _bundle(args: argparse.Namespace) -> int:
 
 
 def _store(args: argparse.Namespace) -> int:
-    from ._store import Level, entries, gc, store_urls
+    from ._store import Level, _one_line, store_urls
 
     urls = store_urls(args.store)
     if len(urls) != 1:
         msg = "give exactly one --store URL (or set PENVCACHE_STORE to one)"
         raise InvalidInput(msg)
     level = Level(urls[0])
+    try:
+        return _store_action(args, level)
+    except PenvcacheError:
+        raise
+    except Exception as e:  # obstore's errors name the URL with its password and span many lines
+        msg = f"store {level.shown}: cannot read it ({_one_line(e)})"
+        raise PenvcacheError(msg) from e
+
+
+def _store_action(args: argparse.Namespace, level: Any) -> int:
+    from ._store import entries, gc
+
     if args.action == "list":
         found = entries(level)
         if args.json:
