@@ -321,10 +321,9 @@ def _help(parser: argparse.ArgumentParser, topic: str | None) -> int:
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
-    for action in parser._actions:  # argparse keeps its subparsers there, and nowhere public
-        if isinstance(action, argparse._SubParsersAction):
-            return dict(action.choices)
-    return {}
+    # argparse keeps its subparsers there, and nowhere public; _parser() always adds them
+    (action,) = (action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
+    return dict(action.choices)
 
 
 def _wants_help(argv: list[str]) -> bool:

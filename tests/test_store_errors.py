@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from penvcache._requirements import read_deps
+from penvcache._store import lookup, portable
 from penvcache.cli import main
 
 pytest.importorskip("obstore")
@@ -128,3 +130,106 @@ def test_an_unreachable_store_is_one_line_without_its_password(capsys: pytest.Ca
         assert err.startswith("penvcache: error: store http://****@127.0.0.1:9/store: cannot read it (")
         assert err.count("\n") == 1
         assert "s3cret" not in err
+
+
+# -- bundle ---------------------------------------------------------------------------------------------------------
+def test_bundle_reports_in_json_or_not_at_all_and_refuses_a_direct_reference(
+    tmp_path: Path, venv: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "bundle"
+    args = ["bundle", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse), "--out", str(out)]
+    code, stdout, _ = _run(capsys, *args, "gamma-pkg", "--json")
+    assert code == 0
+    written = json.loads(stdout)
+    assert (written["status"], written["out"]) == ("written", str(out))
+    assert (out / "entries" / written["key"] / "manifest.json").is_file()
+    assert _run(capsys, *args, "gamma-pkg", "-q")[:2] == (0, "")
+    assert _run(capsys, *args, "gamma-pkg")[:2] == (0, f"penvcache: {out} already holds entry {written['key'][:12]}\n")
+    wheel = next(wheelhouse.glob("alpha_pkg-1.0-*.whl"))
+    code, stdout, err = _run(capsys, *args, f"alpha-pkg @ {wheel.as_uri()}")
+    assert (code, stdout) == (2, "")
+    assert err.splitlines()[-1] == (
+        f"penvcache: error: cannot bundle {venv}: alpha-pkg @ {wheel.as_uri()} is a direct reference "
+        "(its files are this machine's)"
+    )
+    assert [p.name for p in (out / "entries").iterdir()] == [written["key"]]
+
+
+# -- reading: what reaches uv ---------------------------------------------------------------------------------------
+def test_a_rejected_entry_leaves_nothing_for_uv_and_the_next_store_serves(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The first store's second blob is corrupt: the wheel already fetched from it is removed before the next
+    store of the chain is read, and with no next store nothing at all reaches uv."""
+    key = "c" * 64
+    first, second = tmp_path / "first", tmp_path / "second"
+    packages = [_package("alpha-pkg", "1.0", b"alpha wheel"), _package("gamma-pkg", "1.0", b"gamma wheel")]
+    for store in (first, second):
+        _entry(store, key, packages)
+        _blob(store, b"alpha wheel")
+        _blob(store, b"gamma wheel")
+    _blob(first, b"gamma wheel").write_bytes(b"gamma WHEEL")  # same size, other bytes
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    capsys.readouterr()
+    fetched, missed = lookup([first.as_uri(), second.as_uri()], key, str(wheels))
+    assert missed == [first.as_uri()]
+    assert fetched is not None
+    assert fetched.store == second.as_uri()
+    assert {p.name: p.read_bytes() for p in wheels.iterdir()} == {
+        "alpha_pkg-1.0-py3-none-any.whl": b"alpha wheel",
+        "gamma_pkg-1.0-py3-none-any.whl": b"gamma wheel",
+    }
+    assert capsys.readouterr().err == (
+        f"penvcache: store {first.as_uri()}: its blob for gamma_pkg-1.0-py3-none-any.whl fails its sha256 check; "
+        "trying the next store\n"
+    )
+    for stale in wheels.iterdir():
+        stale.unlink()
+    assert lookup([first.as_uri()], key, str(wheels)) == (None, [first.as_uri()])
+    assert list(wheels.iterdir()) == []
+    assert capsys.readouterr().err.endswith("fails its sha256 check; installing normally\n")
+
+
+def test_a_stored_file_that_matches_its_hash_but_is_no_wheel_falls_through(
+    tmp_path: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Whoever can write a store can make an entry whose bytes match its manifest: uv refuses the file, and the
+    miss installs normally."""
+    store = tmp_path / "store"
+    common = ["--offline", "--find-links", str(wheelhouse), "--store", store.as_uri(), "alpha-pkg==1.0"]
+    assert main(["ensure", "--venv", str(tmp_path / "a"), *common]) == 0
+    (manifest,) = store.glob("entries/*/manifest.json")
+    data = json.loads(manifest.read_text())
+    poison = b"not a zip file"
+    _blob(store, poison)
+    data["packages"][0]["files"][0].update(sha256=_sha(poison), size=len(poison))
+    manifest.write_text(json.dumps(data))
+    code, _, err = _run(capsys, "ensure", "--venv", str(tmp_path / "b"), *common)
+    assert code == 0, err
+    assert f"penvcache: store {store.as_uri()}: its wheels did not install (" in err
+    assert "); installing normally\n" in err
+    assert "from store" not in err
+    installed = next((tmp_path / "b" / "lib").glob("python3*/site-packages/alpha_pkg/__init__.py"))
+    assert installed.read_text() == '__version__ = "1.0"\n'
+
+
+def test_exact_from_the_store_removes_what_the_set_does_not_need(
+    tmp_path: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "store"
+    args = ["--offline", "--store", store.as_uri(), "--exact", "alpha-pkg==1.0"]
+    assert main(["ensure", "--venv", str(tmp_path / "a"), "--find-links", str(wheelhouse), *args]) == 0
+    b = tmp_path / "b"
+    assert main(["ensure", "--venv", str(b), "--find-links", str(wheelhouse), "--offline", "gamma-pkg"]) == 0
+    code, _, err = _run(capsys, "ensure", "--venv", str(b), *args)  # no find-links: only the store has alpha-pkg
+    assert code == 0, err
+    assert "installed 1 packages from store" in err
+    assert sorted(p.name for p in b.glob("lib/python3*/site-packages/*.dist-info")) == ["alpha_pkg-1.0.dist-info"]
+
+
+def test_a_pylock_set_is_not_shared_the_lock_is(tmp_path: Path) -> None:
+    lock = tmp_path / "pylock.toml"
+    lock.write_text('lock-version = "1.0"\ncreated-by = "hand"\n[[packages]]\nname = "alpha-pkg"\nversion = "1.0"\n')
+    assert portable(read_deps((), [lock])) == "a pylock.toml deps file is installed as it is (share the lock itself)"
+    assert portable(read_deps(["alpha-pkg==1.0"])) is None
