@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -12,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from penvcache.cli import main
-from tests.conftest import ROOT, hold_lock, offline_args, penvcache_cmd, spawn, wait_until
+from tests.conftest import ROOT, hold_lock, offline_args, penvcache_cmd, run_cli, spawn, wait_until
 
 HITS_PER_PROCESS = 40
 
@@ -137,3 +139,20 @@ def test_a_fresh_cache_dir_and_lines_that_are_not_counts(tmp_path: Path, capsys:
     assert (stats["lock_waits"], stats["lock_wait_seconds"]) == (1, 0.5)
     assert main(["clear", "--all"]) == 0
     assert capsys.readouterr().out == "penvcache: forgot 0 venvs\n"
+
+
+def test_a_fifo_in_the_stats_logs_place_hangs_neither_a_hit_nor_stats(
+    tmp_path: Path, venv: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Counting is best effort: the log's place taken by a FIFO (no reader) is skipped, never waited on."""
+    args = ["ensure", "alpha-pkg", *offline_args(venv, wheelhouse)]
+    assert main(args) == 0
+    log = tmp_path / "penvcache-cache" / "stats.log"
+    log.unlink()
+    os.mkfifo(log)
+    proc = run_cli(*args)  # fails the test after conftest's deadline if it blocks
+    assert proc.returncode == 0, proc.stderr
+    assert "penvcache: hit" in proc.stdout
+    stats = _json(capsys, "stats")
+    assert (stats["hits"], stats["misses"]) == (0, 0)
+    assert stat.S_ISFIFO(log.lstat().st_mode)
