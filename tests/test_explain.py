@@ -222,3 +222,25 @@ def test_a_changed_venv_that_still_validates_is_explained(
         "the venv's content changed since it was validated",
         "validation: it still passes (ensure would adopt it without installing)",
     ]
+
+
+def test_a_venvs_python_moved_or_replaced_in_place_is_explained(
+    tmp_path: Path, venv: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The venv's interpreter link re-pointed at another install of the same version, then that install replaced
+    in place (an upgrade keeps its path): each is a python change, in words."""
+    args = [*offline_args(venv, wheelhouse), "alpha-pkg"]
+    assert main(["ensure", "-q", *args]) == 0
+    real = Path(os.path.realpath(venv / "bin" / "python"))
+    copy = tmp_path / "base" / real.name
+    copy.parent.mkdir()
+    shutil.copy2(real, copy)
+    (venv / "bin" / "python").unlink()
+    (venv / "bin" / "python").symlink_to(copy)
+    code, out = _run(capsys, "explain", "--json", *args)
+    assert (code, json.loads(out)["reasons"]) == (0, [f"python changed: {real} -> {copy}"])
+    assert main(["ensure", "-q", *args]) == 0  # validated again with that interpreter
+    later = copy.stat().st_mtime_ns + 10**9
+    os.utime(copy, ns=(later, later))
+    code, out = _run(capsys, "explain", "--json", *args)
+    assert (code, json.loads(out)["reasons"]) == (0, [f"python changed: {copy} was replaced (upgraded or reinstalled)"])
