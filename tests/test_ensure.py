@@ -218,6 +218,17 @@ def test_unreachable_index_falls_back_to_offline(
     assert "retrying offline" in capfd.readouterr().err
 
 
+def test_unreachable_index_and_not_installable_offline_either_is_exit_4(
+    venv: Path, wheelhouse: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(penvcache.OfflineUnavailable) as exc:
+        ensure(venv, wheelhouse, "alpha-pkg", "no-such-pkg", offline=False)
+    assert str(exc.value).startswith("the index is unreachable, and alpha-pkg, no-such-pkg cannot be installed offline")
+    assert "no-such-pkg" in str(exc.value).split("offline either: ", 1)[1]
+    assert exc.value.exit_code == 4
+    assert "penvcache: the package index is unreachable (" in capfd.readouterr().err
+
+
 def test_state_lives_under_the_cache_dir_not_the_venv(venv: Path, wheelhouse: Path, tmp_path: Path) -> None:
     ensure(venv, wheelhouse, "alpha-pkg")
     directory = Path(_state.venv_dir(str(tmp_path / "penvcache-cache"), str(venv)))
