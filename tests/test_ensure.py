@@ -37,6 +37,19 @@ def test_cold_install_then_warm_hit(venv: Path, wheelhouse: Path) -> None:
     assert second.fingerprint == first.fingerprint
 
 
+def test_a_result_compares_by_value_and_shows_its_fields(venv: Path, wheelhouse: Path) -> None:
+    """EnsureResult behaves as the dataclass it replaced: equal by its fields, shown with them, unhashable."""
+    result = ensure(venv, wheelhouse, "alpha-pkg")
+    same = penvcache.EnsureResult(**result.to_dict())
+    assert same == result
+    assert same != penvcache.EnsureResult(**{**result.to_dict(), "status": "hit"})
+    assert result != result.to_dict()
+    assert repr(result) == "EnsureResult(" + ", ".join(f"{k}={v!r}" for k, v in result.to_dict().items()) + ")"
+    assert repr(result).startswith(f"EnsureResult(status='installed', venv={str(venv)!r}, ")
+    with pytest.raises(TypeError):
+        hash(result)
+
+
 def test_hit_starts_no_process_and_takes_no_lock(venv: Path, wheelhouse: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ensure(venv, wheelhouse, "alpha-pkg")
 

@@ -159,6 +159,22 @@ def test_broken_venv_is_explained_by_validation_and_require_hit_installs_nothing
     assert init.exists()
 
 
+def test_an_installer_replaced_by_the_same_version_is_still_a_hit_for_require_hit(
+    tmp_path: Path, venv: Path, wheelhouse: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A hit does not run the installer: it trusts the recorded binary's stat. Once that binary is replaced,
+    --require-hit asks its version before it calls it a miss, and the same version is a hit, installing nothing."""
+    wrapper = tmp_path / "uv-wrapper"
+    wrapper.write_text(f'#!/bin/sh\nexec {shutil.which("uv", path=os.path.dirname(sys.executable))} "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PENVCACHE_UV", str(wrapper))
+    args = ["alpha-pkg", *offline_args(venv, wheelhouse)]
+    assert main(["ensure", "-q", *args]) == 0
+    wrapper.write_text(wrapper.read_text() + "# reinstalled\n")  # another file, the same uv
+    assert main(["ensure", "--require-hit", "-q", *args]) == 0
+    assert capsys.readouterr() == ("", "")
+
+
 def test_never_recorded_is_explained(venv: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["status", "alpha-pkg", "--venv", str(venv)]) == 1
     assert "nothing recorded" in capsys.readouterr().out
