@@ -610,7 +610,7 @@ def _bundle(args: argparse.Namespace) -> int:
     """Ensure the venv, then write its store entry into ``--out`` (whatever the ensure's outcome)."""
     from . import _state
     from ._key import parse
-    from ._store import StoreUnusable, _sources, portable, portable_key, target, write_entry
+    from ._store import _one_line, _sources, portable, portable_key, target, write_entry
 
     request = ensure_request(args).copy(store=[], store_write=False)
     result = run_ensure(request)
@@ -626,10 +626,12 @@ def _bundle(args: argparse.Namespace) -> int:
         ((_, new, _),) = write_entry(
             ["file://" + os.path.abspath(args.out)], key, result.python, inputs, deps, strict=True
         )
-    except StoreUnusable as e:
+    except PenvcacheError:
+        raise
+    except Exception as e:  # StoreUnusable, or obstore's error for an --out it cannot write
         from ._errors import InstallFailed
 
-        msg = f"cannot bundle {result.venv}: {e}"
+        msg = f"cannot bundle {result.venv}: {_one_line(e)}"
         raise InstallFailed(msg) from e
     if args.json:
         write_line(

@@ -233,3 +233,19 @@ def test_a_pylock_set_is_not_shared_the_lock_is(tmp_path: Path) -> None:
     lock.write_text('lock-version = "1.0"\ncreated-by = "hand"\n[[packages]]\nname = "alpha-pkg"\nversion = "1.0"\n')
     assert portable(read_deps((), [lock])) == "a pylock.toml deps file is installed as it is (share the lock itself)"
     assert portable(read_deps(["alpha-pkg==1.0"])) is None
+
+
+def test_a_bundle_that_cannot_be_written_is_one_line(
+    tmp_path: Path, venv: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "bundle"
+    out.mkdir()
+    (out / "blobs").write_text("a file in the way\n")
+    args = ["bundle", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse), "--out", str(out)]
+    code, stdout, err = _run(capsys, *args, "alpha-pkg")
+    assert (code, stdout) == (1, "")
+    assert "Traceback" not in err
+    last = err.splitlines()[-1]
+    assert last.startswith(f"penvcache: error: cannot bundle {venv}: ")
+    assert "Not a directory" in last
+    assert not list(out.rglob("manifest.json"))
