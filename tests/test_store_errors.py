@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from penvcache._installer import uv_bin
 from penvcache._requirements import read_deps
-from penvcache._store import lookup, portable
+from penvcache._store import _redact, lookup, portable
 from penvcache.cli import main
 
 pytest.importorskip("obstore")
@@ -249,3 +250,54 @@ def test_a_bundle_that_cannot_be_written_is_one_line(
     assert last.startswith(f"penvcache: error: cannot bundle {venv}: ")
     assert "Not a directory" in last
     assert not list(out.rglob("manifest.json"))
+
+
+# -- writing --------------------------------------------------------------------------------------------------------
+def test_a_set_that_cannot_be_locked_for_the_store_is_installed_and_said_once(
+    tmp_path: Path, venv: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Publishing never fails the ensure: a uv whose `pip compile` fails leaves the venv installed and the store
+    without an entry, and says why in one line."""
+    wrapper = tmp_path / "uv-that-cannot-lock"
+    wrapper.write_text(
+        f'#!/bin/sh\n[ "$2" = compile ] && {{ echo "error: no lock today"; exit 2; }}\nexec {uv_bin()} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PENVCACHE_UV", str(wrapper))
+    store = tmp_path / "store"
+    args = ["ensure", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse), "--store", store.as_uri()]
+    code, out, err = _run(capsys, *args, "alpha-pkg")
+    assert code == 0, err
+    assert out.startswith(f"penvcache: installed {venv} (")
+    said = [line for line in err.splitlines() if "publish" in line]
+    assert said == ["penvcache: store: cannot publish (cannot lock the set for the store: error: no lock today)"]
+    assert not list(store.rglob("manifest.json"))
+
+
+def test_a_set_that_names_its_own_sources_is_published_online_and_served(
+    tmp_path: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not offline, with --no-index and find-links in the deps file: the lock for the store is made from those
+    sources alone (no index asked), and another venv installs the set from the store."""
+    deps = tmp_path / "deps.txt"
+    deps.write_text(f"--no-index\n--find-links {wheelhouse}\ndelta-pkg\n")
+    store = tmp_path / "store"
+    code, _, err = _run(capsys, "ensure", "--venv", str(tmp_path / "a"), "-r", str(deps), "--store", store.as_uri())
+    assert code == 0, err
+    assert "published 2 packages" in err
+    code, _, err = _run(capsys, "ensure", "--venv", str(tmp_path / "b"), "-r", str(deps), "--store", store.as_uri())
+    assert code == 0, err
+    assert "installed 2 packages from store" in err
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("s3://AKIAKEY:s3cret@bucket/team", "s3://****@bucket/team"),
+        ("https://alice:s3cret@dav.example:8443/store", "https://****@dav.example:8443/store"),
+        ("https://token@dav.example/store", "https://****@dav.example/store"),
+        ("file:///srv/store", "file:///srv/store"),
+    ],
+)
+def test_a_store_url_is_shown_without_its_credentials(url: str, shown: str) -> None:
+    assert _redact(url) == shown
