@@ -152,6 +152,7 @@ REFUSED = [
     ),
     ('-e "./proj', """cannot parse '-e "./proj': No closing quotation"""),
     ("--pre=yes", "--pre takes no value: '--pre=yes'"),
+    ("--no-index extra", "'extra' is neither an option nor a value of one: '--no-index extra'"),
     ("--index-url=", "--index-url takes exactly one value: '--index-url='"),
 ]
 
