@@ -248,7 +248,7 @@ def _stop_group(proc: subprocess.Popen[str], group: int) -> None:
 
 def _group_alive(group: int) -> bool:
     """True while a process of the group runs (a zombie waiting for a parent that does not reap it does not)."""
-    if not os.path.isdir("/proc/self"):
+    if not os.path.isdir("/proc/self"):  # pragma: no cover (no /proc: macOS, the BSDs)
         try:
             os.killpg(group, 0)
         except ProcessLookupError:
@@ -274,7 +274,7 @@ _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 def _die_with_parent() -> Callable[[], None] | None:
     """A ``preexec_fn`` that makes the child get SIGKILL when the thread that forked it dies (Linux only)."""
-    if not sys.platform.startswith("linux"):
+    if not sys.platform.startswith("linux"):  # pragma: no cover (PR_SET_PDEATHSIG is Linux's)
         return None
     import ctypes
     import signal

@@ -38,7 +38,3 @@ def redact(text: str) -> str:
             break
     out.append(text[start:])
     return "".join(out)
-
-
-def redact_all(texts: list[str]) -> list[str]:
-    return [redact(text) for text in texts]

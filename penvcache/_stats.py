@@ -25,7 +25,15 @@ FOLD_AT = 1 << 20  #: bytes; a log this big is folded and renamed aside by the c
 GRACE = 60.0  #: seconds an aside log is kept for appenders that opened it before its rename
 #: a wait for the lock this long or longer counts as contended (an uncontended acquire takes microseconds)
 CONTENDED = 0.01
-_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+# O_NONBLOCK: a FIFO in the log's place is ENXIO (no reader), not a hit waiting forever for one
+_FLAGS = (
+    os.O_WRONLY
+    | os.O_APPEND
+    | os.O_CREAT
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_NONBLOCK", 0)
+)
 
 
 def record(cache_dir: str, line: str) -> None:

@@ -325,10 +325,9 @@ def _help(parser: argparse.ArgumentParser, topic: str | None) -> int:
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
-    for action in parser._actions:  # argparse keeps its subparsers there, and nowhere public
-        if isinstance(action, argparse._SubParsersAction):
-            return dict(action.choices)
-    return {}
+    # argparse keeps its subparsers there, and nowhere public; _parser() always adds them
+    (action,) = (action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
+    return dict(action.choices)
 
 
 def _wants_help(argv: list[str]) -> bool:
@@ -618,7 +617,7 @@ def _bundle(args: argparse.Namespace) -> int:
     platform, write the entry uv resolves for it instead (no venv)."""
     from . import _state
     from ._key import parse
-    from ._store import StoreUnusable, _sources, portable, portable_key, target, write_entry
+    from ._store import _one_line, _sources, portable, portable_key, target, write_entry
 
     if args.python_platform or args.python_version:
         return _bundle_for_another_platform(args)
@@ -636,10 +635,12 @@ def _bundle(args: argparse.Namespace) -> int:
         ((_, new, _),) = write_entry(
             ["file://" + os.path.abspath(args.out)], key, result.python, inputs, deps, strict=True
         )
-    except StoreUnusable as e:
+    except PenvcacheError:
+        raise
+    except Exception as e:  # StoreUnusable, or obstore's error for an --out it cannot write
         from ._errors import InstallFailed
 
-        msg = f"cannot bundle {result.venv}: {e}"
+        msg = f"cannot bundle {result.venv}: {_one_line(e)}"
         raise InstallFailed(msg) from e
     return _bundled(args, key, new)
 
@@ -694,13 +695,25 @@ def _bundle_for_another_platform(args: argparse.Namespace) -> int:
 
 
 def _store(args: argparse.Namespace) -> int:
-    from ._store import Level, entries, gc, store_urls
+    from ._store import Level, _one_line, store_urls
 
     urls = store_urls(args.store)
     if len(urls) != 1:
         msg = "give exactly one --store URL (or set PENVCACHE_STORE to one)"
         raise InvalidInput(msg)
     level = Level(urls[0])
+    try:
+        return _store_action(args, level)
+    except PenvcacheError:
+        raise
+    except Exception as e:  # obstore's errors name the URL with its password and span many lines
+        msg = f"store {level.shown}: cannot read it ({_one_line(e)})"
+        raise PenvcacheError(msg) from e
+
+
+def _store_action(args: argparse.Namespace, level: Any) -> int:
+    from ._store import entries, gc
+
     if args.action == "list":
         found = entries(level)
         if args.json:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -97,6 +98,47 @@ def test_python_that_does_not_exist(venv: Path, tmp_path: Path, capsys: pytest.C
     assert not venv.exists()
     _assert_bad_input(_main(capsys, "ensure", "alpha-pkg", "--venv", str(venv), "--python", "3.99"), "--python 3.99")
     assert not venv.exists()
+
+
+def test_python_by_version_is_an_installed_interpreter_of_that_version(
+    venv: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    args = ["ensure", "alpha-pkg", *offline_args(venv, wheelhouse), "--python", version]
+    assert main(args) == 0
+    cfg = dict(line.split(" = ", 1) for line in (venv / "pyvenv.cfg").read_text().splitlines() if " = " in line)
+    assert cfg["version_info"].startswith(f"{version}.")
+    capsys.readouterr()
+    assert main(args) == 0
+    assert capsys.readouterr().out.startswith(f"penvcache: hit {venv} (")
+
+
+def test_a_broken_penvcache_uv_is_bad_input_naming_it(
+    venv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = tmp_path / "uv"
+    broken.write_text("#!/bin/sh\necho 'error: this uv is broken' >&2\nexit 3\n")
+    broken.chmod(0o755)
+    monkeypatch.setenv("PENVCACHE_UV", str(broken))
+    code, err = _main(capsys, "ensure", "alpha-pkg", "--venv", str(venv), "--offline")
+    _assert_bad_input((code, err))
+    assert err == f"penvcache: error: PENVCACHE_UV={broken}: `{broken} --version` failed: error: this uv is broken\n"
+    missing = tmp_path / "no-uv"
+    monkeypatch.setenv("PENVCACHE_UV", str(missing))
+    code, err = _main(capsys, "ensure", "alpha-pkg", "--venv", str(venv), "--offline")
+    _assert_bad_input((code, err))
+    assert err == f"penvcache: error: cannot run the installer {missing}: No such file or directory\n"
+    assert not venv.exists()
+
+
+def test_verbose_shows_uvs_own_output(venv: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["ensure", *offline_args(venv, wheelhouse)]
+    assert main([*args, "alpha-pkg"]) == 0
+    assert " + alpha-pkg==2.0" not in capsys.readouterr().err
+    assert main([*args, "gamma-pkg", "-v"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert " + gamma-pkg==1.0" in err  # uv's own report of what it installed
+    assert any(line.startswith("Installed 1 package") for line in err)
 
 
 def test_venv_path_that_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

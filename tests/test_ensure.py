@@ -37,6 +37,19 @@ def test_cold_install_then_warm_hit(venv: Path, wheelhouse: Path) -> None:
     assert second.fingerprint == first.fingerprint
 
 
+def test_a_result_compares_by_value_and_shows_its_fields(venv: Path, wheelhouse: Path) -> None:
+    """EnsureResult behaves as the dataclass it replaced: equal by its fields, shown with them, unhashable."""
+    result = ensure(venv, wheelhouse, "alpha-pkg")
+    same = penvcache.EnsureResult(**result.to_dict())
+    assert same == result
+    assert same != penvcache.EnsureResult(**{**result.to_dict(), "status": "hit"})
+    assert result != result.to_dict()
+    assert repr(result) == "EnsureResult(" + ", ".join(f"{k}={v!r}" for k, v in result.to_dict().items()) + ")"
+    assert repr(result).startswith(f"EnsureResult(status='installed', venv={str(venv)!r}, ")
+    with pytest.raises(TypeError):
+        hash(result)
+
+
 def test_hit_starts_no_process_and_takes_no_lock(venv: Path, wheelhouse: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ensure(venv, wheelhouse, "alpha-pkg")
 
@@ -216,6 +229,17 @@ def test_unreachable_index_falls_back_to_offline(
     assert result.status == "installed"
     assert result.offline_fallback
     assert "retrying offline" in capfd.readouterr().err
+
+
+def test_unreachable_index_and_not_installable_offline_either_is_exit_4(
+    venv: Path, wheelhouse: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(penvcache.OfflineUnavailable) as exc:
+        ensure(venv, wheelhouse, "alpha-pkg", "no-such-pkg", offline=False)
+    assert str(exc.value).startswith("the index is unreachable, and alpha-pkg, no-such-pkg cannot be installed offline")
+    assert "no-such-pkg" in str(exc.value).split("offline either: ", 1)[1]
+    assert exc.value.exit_code == 4
+    assert "penvcache: the package index is unreachable (" in capfd.readouterr().err
 
 
 def test_state_lives_under_the_cache_dir_not_the_venv(venv: Path, wheelhouse: Path, tmp_path: Path) -> None:

@@ -159,6 +159,22 @@ def test_broken_venv_is_explained_by_validation_and_require_hit_installs_nothing
     assert init.exists()
 
 
+def test_an_installer_replaced_by_the_same_version_is_still_a_hit_for_require_hit(
+    tmp_path: Path, venv: Path, wheelhouse: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A hit does not run the installer: it trusts the recorded binary's stat. Once that binary is replaced,
+    --require-hit asks its version before it calls it a miss, and the same version is a hit, installing nothing."""
+    wrapper = tmp_path / "uv-wrapper"
+    wrapper.write_text(f'#!/bin/sh\nexec {shutil.which("uv", path=os.path.dirname(sys.executable))} "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PENVCACHE_UV", str(wrapper))
+    args = ["alpha-pkg", *offline_args(venv, wheelhouse)]
+    assert main(["ensure", "-q", *args]) == 0
+    wrapper.write_text(wrapper.read_text() + "# reinstalled\n")  # another file, the same uv
+    assert main(["ensure", "--require-hit", "-q", *args]) == 0
+    assert capsys.readouterr() == ("", "")
+
+
 def test_never_recorded_is_explained(venv: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["status", "alpha-pkg", "--venv", str(venv)]) == 1
     assert "nothing recorded" in capsys.readouterr().out
@@ -222,3 +238,25 @@ def test_a_changed_venv_that_still_validates_is_explained(
         "the venv's content changed since it was validated",
         "validation: it still passes (ensure would adopt it without installing)",
     ]
+
+
+def test_a_venvs_python_moved_or_replaced_in_place_is_explained(
+    tmp_path: Path, venv: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The venv's interpreter link re-pointed at another install of the same version, then that install replaced
+    in place (an upgrade keeps its path): each is a python change, in words."""
+    args = [*offline_args(venv, wheelhouse), "alpha-pkg"]
+    assert main(["ensure", "-q", *args]) == 0
+    real = Path(os.path.realpath(venv / "bin" / "python"))
+    copy = tmp_path / "base" / real.name
+    copy.parent.mkdir()
+    shutil.copy2(real, copy)
+    (venv / "bin" / "python").unlink()
+    (venv / "bin" / "python").symlink_to(copy)
+    code, out = _run(capsys, "explain", "--json", *args)
+    assert (code, json.loads(out)["reasons"]) == (0, [f"python changed: {real} -> {copy}"])
+    assert main(["ensure", "-q", *args]) == 0  # validated again with that interpreter
+    later = copy.stat().st_mtime_ns + 10**9
+    os.utime(copy, ns=(later, later))
+    code, out = _run(capsys, "explain", "--json", *args)
+    assert (code, json.loads(out)["reasons"]) == (0, [f"python changed: {copy} was replaced (upgraded or reinstalled)"])

@@ -150,6 +150,8 @@ def test_what_the_fast_path_leaves_to_argparse(args: list[str]) -> None:
         {"status": "hit", "elapsed": 0.00123, "waited": 0.0, "offline_fallback": False, "n": 3, "none": None},
         {"venv": '/tmp/a "quoted" \\ path \u00e9\u2603\n', "fingerprint": "ab" * 32},
         {"big": 1e300, "small": 5e-324, "neg": -2.5},
+        {"status": "hit", "failures": {"a": ["b"]}},  # anything else: json.dumps itself
+        {"counts": [1, 2], "nan": float("nan")},
     ],
 )
 def test_json_object_is_json_dumps(data: dict[str, object]) -> None:

@@ -149,3 +149,41 @@ def test_a_miss_waits_for_the_uv_that_holds_the_venvs_lock(
     assert f"waiting for the uv process that holds {venv}/.lock" in proc.stderr
     assert f"(a uv process holds {venv}/.lock)" in proc.stderr
     assert not any(venv.glob("lib/python*/site-packages/alpha_pkg"))  # nothing was installed
+
+
+def test_a_child_of_uv_that_ignores_sigterm_is_killed_before_the_lock_is_released(
+    tmp_path: Path, venv: Path, wheelhouse: Path, procs: list[subprocess.Popen[str]]
+) -> None:
+    """A build backend (or anything uv started) that ignores SIGTERM and keeps no pipe open: penvcache waits out
+    the grace period for uv's group, then kills it, before it exits and its lock is free."""
+    pid_file = tmp_path / "stubborn.pid"
+    wrapper = tmp_path / "uv-with-a-stubborn-child"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f"""[ "$2" = install ] && sh -c 'echo $$ > {pid_file}; trap "" TERM; exec sleep 120' \\\n"""
+        "  </dev/null >/dev/null 2>&1 &\n"
+        f'exec {uv_bin()} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    building = tmp_path / "building"
+    proc = start_ensure(procs, venv, wheelhouse, building, PENVCACHE_UV=str(wrapper))
+    wait_for(building, proc)  # uv is building slow-pkg's wheel (for 30 s)
+    wait_for(pid_file, proc)
+    stubborn = int(pid_file.read_text())
+    try:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 128 + signal.SIGTERM, err
+        assert not alive(stubborn)  # killed, not left to run past penvcache and its lock
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(stubborn, signal.SIGKILL)
+
+
+def alive(pid: int) -> bool:
+    """``pid`` runs (a zombie, dead but not yet reaped by its new parent, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != b"Z"

@@ -109,3 +109,81 @@ def test_pylock_toml_is_installed_on_its_own(tmp_path: Path) -> None:
     lock.write_text("[[packages]]\nname = 'x'\n")
     with pytest.raises(InvalidDeps, match=r"not a pylock\.toml"):
         read_deps((), [lock])
+
+
+# (pyproject.toml, option lines, what the one-line error says after "PATH: ")
+BAD_PYPROJECTS = [
+    ("[build-system]\nrequires = []\n", [], "no [project] table: penvcache reads [project] dependencies"),
+    (
+        '[project]\nname = "p"\ndynamic = ["dependencies"]\n',
+        [],
+        "its dependencies are dynamic; install the project itself instead (-e {dir})",
+    ),
+    ('[project]\nname = "p"\ndependencies = "alpha-pkg"\n', [], "dependencies is not a list of requirement strings"),
+    ('[project]\nname = "p"\noptional-dependencies = ["fast"]\n', [], "[project.optional-dependencies] is not a table"),
+    ('dependency-groups = ["dev"]\n[project]\nname = "p"\n', ["--group dev"], "[dependency-groups] is not a table"),
+    (
+        '[project]\nname = "p"\n[dependency-groups]\ndev = "alpha-pkg"\n',
+        ["--group dev"],
+        "dependency-groups.dev is not a list",
+    ),
+    (
+        '[project]\nname = "p"\n[dependency-groups]\ndev = [1]\n',
+        ["--group dev"],
+        "dependency-groups.dev: 1 is neither a requirement nor include-group",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "options", "says"), BAD_PYPROJECTS, ids=[says[:30] for *_, says in BAD_PYPROJECTS])
+def test_a_malformed_pyproject_is_one_line_naming_the_table(
+    tmp_path: Path, text: str, options: list[str], says: str
+) -> None:
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(text)
+    with pytest.raises(InvalidDeps) as exc:
+        read_deps((), [pyproject], options)
+    assert str(exc.value) == f"{pyproject}: {says.format(dir=tmp_path)}"
+
+
+def test_a_deps_file_that_is_not_toml_says_where(tmp_path: Path) -> None:
+    for name in ("pyproject.toml", "pylock.toml"):
+        path = tmp_path / name
+        path.write_text('[project\nname = "p"\n')
+        with pytest.raises(InvalidDeps) as exc:
+            read_deps((), [path])
+        assert str(exc.value).startswith(f"{path}: not valid TOML: ")
+        assert "(at line 1, column 9)" in str(exc.value)
+        assert "\n" not in str(exc.value)
+
+
+def test_project_without_a_pyproject_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from penvcache.cli import main
+
+    assert main(["ensure", "--venv", str(tmp_path / "venv"), "--offline", "--project", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"penvcache: error: --project {tmp_path}: no pyproject.toml in {tmp_path}\n"
+    assert not (tmp_path / "venv").exists()
+
+
+def test_pylock_markers_names_and_local_paths(tmp_path: Path) -> None:
+    """A package a lock marks for other environments keeps its marker (validation skips it here); a package
+    without a name, or a local project that is gone, is bad input naming the package."""
+    lock = tmp_path / "pylock.toml"
+    head = 'lock-version = "1.0"\ncreated-by = "hand"\n'
+    lock.write_text(
+        head + '[[packages]]\nname = "alpha-pkg"\nversion = "1.0"\n'
+        '[[packages]]\nname = "win-pkg"\nversion = "2.0"\nmarker = "sys_platform == \'win32\'"\n'
+    )
+    assert read_deps((), [lock]).normalised() == [
+        "alpha-pkg==1.0",
+        'win-pkg==2.0; sys_platform == "win32"',
+        f"-r {lock}",
+    ]
+    lock.write_text(head + '[[packages]]\nname = "alpha-pkg"\n[[packages]]\nversion = "1.0"\n')
+    with pytest.raises(InvalidDeps) as exc:
+        read_deps((), [lock])
+    assert str(exc.value) == f"{lock}: packages[2] has no name"
+    lock.write_text(head + '[[packages]]\nname = "proj-pkg"\ndirectory = { path = "gone" }\n')
+    with pytest.raises(InvalidDeps) as exc:
+        read_deps((), [lock])
+    assert str(exc.value) == f"{lock}: packages[1] (proj-pkg): no such file or directory: {tmp_path / 'gone'}"

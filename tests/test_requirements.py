@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from pathlib import Path
 
@@ -9,8 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from penvcache import InvalidDeps
-from penvcache._requirements import read_deps
+import penvcache
+from penvcache import InvalidDeps, _requirements
+from penvcache._requirements import read_bounded, read_deps, resolved_commits
 
 
 def test_comments_blanks_continuations_and_options(tmp_path: Path) -> None:
@@ -32,6 +35,67 @@ def test_comments_blanks_continuations_and_options(tmp_path: Path) -> None:
         "--index-url https://example.invalid/simple",
     ]
     assert set(got.files) == {str(deps), str(tmp_path / "base.txt"), str(tmp_path / "cons.txt")}
+
+
+def test_a_backslash_on_the_last_line_still_ends_the_requirement(tmp_path: Path) -> None:
+    """pip joins a continuation with what follows; at the end of the file there is nothing: the line stands."""
+    deps = tmp_path / "deps.txt"
+    deps.write_text("gamma-pkg\nalpha-pkg >= 1 \\")
+    assert read_deps((), [deps]).normalised() == ["alpha-pkg>=1", "gamma-pkg"]
+
+
+def test_an_option_given_twice_reaches_uv_once(tmp_path: Path) -> None:
+    (tmp_path / "base.txt").write_text("--pre\n--only-binary :all:\n")
+    deps = tmp_path / "deps.txt"
+    deps.write_text("-r base.txt\n--pre\nalpha-pkg\n--only-binary=:all:\n")
+    assert read_deps((), [deps]).install_options() == ["--prerelease", "allow", "--only-binary", ":all:"]
+
+
+@pytest.mark.parametrize(
+    ("option", "says"),
+    [
+        ("--find-links ./wheels", "'--find-links ./wheels' is not an option penvcache takes as an argument"),
+        ("--no-index yes", "--no-index takes no value: '--no-index yes'"),
+        ("--extra", "--extra takes exactly one value: '--extra'"),
+        ("--prerelease sometimes", "--prerelease 'sometimes': uv takes one of disallow, allow, if-necessary, "),
+    ],
+)
+def test_a_bad_option_line_of_the_api_is_bad_input_naming_it(tmp_path: Path, option: str, says: str) -> None:
+    """``ensure(options=[...])`` takes uv's option lines; a wrong one is refused before anything is made."""
+    venv = tmp_path / "venv"
+    with pytest.raises(InvalidDeps) as exc:
+        penvcache.ensure(venv, ["alpha-pkg"], options=[option], offline=True)
+    assert str(exc.value).startswith(f"option argument 1: {says}")
+    assert exc.value.exit_code == 2
+    assert not venv.exists()
+
+
+def test_a_moving_vcs_reference_without_a_readable_commit_records_none(tmp_path: Path) -> None:
+    """The commit a branch resolved to is read from uv's direct_url.json; a missing or foreign one is no commit,
+    never an error."""
+    branch, plain = "vcs-pkg @ git+https://example.invalid/vcs.git@main", "other-pkg @ git+https://example.invalid/o"
+    deps = read_deps([branch, plain])
+    dist_info = tmp_path / "vcs_pkg-1.0.dist-info"
+    dist_info.mkdir()
+    direct_url = dist_info / "direct_url.json"
+    commit = "a" * 40
+    direct_url.write_text(json.dumps({"url": "https://example.invalid/vcs.git", "vcs_info": {"commit_id": commit}}))
+    # other-pkg was not installed: no dist-info, no commit
+    assert resolved_commits(deps, [str(dist_info), str(tmp_path / "site-packages")]) == {branch: commit}
+    for foreign in ('{"vcs_info": {"commit_id": null}}', '{"vcs_info": "git"}', "{not json"):
+        direct_url.write_text(foreign)
+        assert resolved_commits(deps, [str(dist_info)]) == {}
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs procfs")
+def test_a_file_longer_than_its_stat_says_is_still_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """procfs files say a size of 0 (as a file growing while read says too little): the cap holds on the bytes
+    read, not on what stat said."""
+    monkeypatch.setattr(_requirements, "MAX_FILE_BYTES", 64)
+    assert os.stat("/proc/self/status").st_size < 64
+    with pytest.raises(InvalidDeps) as exc:
+        read_bounded("/proc/self/status")
+    assert str(exc.value) == "cannot read deps file /proc/self/status: more than the 64 bytes allowed"
 
 
 def test_include_cycle_is_bad_input(tmp_path: Path) -> None:

@@ -66,6 +66,8 @@ ACCEPTED = [
     ("-e proj-pkg @ file:./proj", "-e proj-pkg @ file://{root}/proj"),
     ('-e "./proj"', "-e proj-pkg @ file://{root}/proj"),
     ("file:./proj", "proj-pkg @ file://{root}/proj"),
+    # uv: a name at a relative path
+    ("proj-pkg @ ./proj", "proj-pkg @ file://{root}/proj"),
     # pip: VCS (uv installs git only)
     ("MyProject @ git+https://git.example.com/MyProject", "myproject @ git+https://git.example.com/MyProject"),
     ("MyProject @ git+ssh://git@git.example.com/MyProject", "myproject @ git+ssh://****@git.example.com/MyProject"),
@@ -144,6 +146,14 @@ REFUSED = [
     ("--global-option=--x", "(write --config-settings KEY=VALUE)"),
     ("--group dev", "option --group is not supported in a requirements file"),
     ("-e SomePackage", "an editable requirement must be a local project directory (e.g. `-e ./pkg`)"),
+    (
+        "-e SomePackage @ https://example.com/SomePackage-1.0.tar.gz",
+        "an editable requirement must be a local project directory (e.g. `-e ./pkg`)",
+    ),
+    ('-e "./proj', """cannot parse '-e "./proj': No closing quotation"""),
+    ("--pre=yes", "--pre takes no value: '--pre=yes'"),
+    ("--no-index extra", "'extra' is neither an option nor a value of one: '--no-index extra'"),
+    ("--index-url=", "--index-url takes exactly one value: '--index-url='"),
 ]
 
 
@@ -295,6 +305,16 @@ def test_uv_export_output_with_hashes_and_the_project_itself(tmp_path: Path, ven
     proc = ensure(env, tmp_path / "other", deps, cwd=project)
     assert proc.returncode == 1
     assert "Hash mismatch" in proc.stderr
+
+
+def test_a_local_directory_beside_hashed_pins_does_not_require_hashes(root: Path) -> None:
+    """A project directory cannot have a hash: like `-e .`, a plain `./proj` beside hashed pins leaves uv checking
+    the hashes given, where pip's all-or-nothing rule would refuse the file."""
+    deps = root / "requirements.txt"
+    deps.write_text(f"./proj\nalpha-pkg==1.0 --hash=sha256:{SHA}\n")
+    assert not read_deps((), [deps]).implies_require_hashes()
+    deps.write_text(f"gamma-pkg\nalpha-pkg==1.0 --hash=sha256:{SHA}\n")
+    assert read_deps((), [deps]).implies_require_hashes()
 
 
 def test_no_require_hashes_turns_off_pips_all_or_nothing(tmp_path: Path, venv: Path, wheelhouse: Path) -> None:

@@ -82,6 +82,25 @@ def test_a_local_directory_without_a_static_name_says_what_to_write(tmp_path: Pa
     assert "Traceback" not in proc.stderr
 
 
+def test_a_setuptools_project_is_named_by_its_setup_cfg(tmp_path: Path) -> None:
+    """A project whose pyproject.toml only names its build backend has its name in setup.cfg, where pip finds it
+    without a build; an unreadable setup.cfg leaves the name unknown, which the error says how to give."""
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    (legacy / "pyproject.toml").write_text('[build-system]\nrequires = ["setuptools"]\n')
+    (legacy / "setup.cfg").write_text("[metadata]\nname = Legacy_Pkg\nversion = 1.0\n")
+    deps = tmp_path / "deps.txt"
+    deps.write_text("./legacy\n")
+    assert read_deps((), [deps]).normalised() == [f"legacy-pkg @ {legacy.as_uri()}"]
+    (legacy / "setup.cfg").write_text("[metadata\nname = Legacy_Pkg\n")
+    with pytest.raises(InvalidDeps) as exc:
+        read_deps((), [deps])
+    assert str(exc.value) == (
+        f"{deps}:1: cannot tell the package name of './legacy'; write it as `NAME @ {legacy.as_uri()}` "
+        "(or add #egg=NAME to the URL)"
+    )
+
+
 def test_wheel_files_bare_names_and_file_urls(tmp_path: Path, venv: Path) -> None:
     wheel = build_wheel(tmp_path, "alpha-pkg", "1.0")
     gamma = build_wheel(tmp_path / "sub", "gamma-pkg", "1.0")

@@ -49,11 +49,18 @@ def test_run_activates_the_venv_and_returns_the_command_exit_code(
     assert f"penvcache: installed {venv}" in err
 
 
-def test_run_without_a_command_is_bad_input(venv: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "args", [["alpha-pkg", "--venv", "VENV"], ["--venv", "VENV"], ["alpha-pkg", "--venv", "VENV", "--"]]
+)
+def test_run_without_a_command_is_bad_input(venv: Path, capsys: pytest.CaptureFixture[str], args: list[str]) -> None:
+    """No command: none at all, only options, or nothing after ``--``."""
     with pytest.raises(SystemExit) as exc:
-        main(["run", "alpha-pkg", "--venv", str(venv)])
+        main(["run", *[str(venv) if arg == "VENV" else arg for arg in args]])
     assert exc.value.code == 2
-    assert "give the command to run after --" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        "penvcache run: error: give the command to run after --, e.g. penvcache run -- pytest "
+        "(see penvcache run --help)\n"
+    )
     assert not venv.exists()
 
 

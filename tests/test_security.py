@@ -20,6 +20,7 @@ import pytest
 
 import penvcache
 from penvcache import _state
+from penvcache._redact import redact
 from tests.conftest import ROOT, wait_for
 
 SECRET = "s3cret-Tok3n"
@@ -317,6 +318,22 @@ def _secret_deps(tmp_path: Path, wheelhouse: Path, secret: str) -> Path:
         "alpha-pkg\n"
     )
     return deps
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("https://alice:s3cret@host", "https://alice:****@host"),  # the text ends with the host
+        ("https://ghp_token@host/simple", "https://****@host/simple"),  # a token given as the user
+        (
+            "git+ssh://git@github.com/o/r.git@v1 and https://u:p@h/x",
+            "git+ssh://****@github.com/o/r.git@v1 and https://u:****@h/x",
+        ),
+        ("https://host/path@v1 and me@example.com", "https://host/path@v1 and me@example.com"),  # not credentials
+    ],
+)
+def test_redact_hides_the_userinfo_of_each_url_and_nothing_else(text: str, shown: str) -> None:
+    assert redact(text) == shown
 
 
 def test_credentials_in_urls_are_redacted_from_every_output_and_file(

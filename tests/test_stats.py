@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -11,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from penvcache import _stats
 from penvcache.cli import main
-from tests.conftest import ROOT, hold_lock, offline_args, penvcache_cmd, spawn, wait_until
+from tests.conftest import ROOT, hold_lock, offline_args, penvcache_cmd, run_cli, spawn, wait_until
 
 HITS_PER_PROCESS = 40
 
@@ -131,9 +134,83 @@ def test_a_fresh_cache_dir_and_lines_that_are_not_counts(tmp_path: Path, capsys:
     assert main(["list"]) == 0
     assert capsys.readouterr().out == f"penvcache: {cache} knows no venvs\n"
     cache.mkdir()
-    (cache / "stats.log").write_bytes(b"hit\n\nbogus 1\nmiss installed=x wait=0.5\nhit \xff\nmiss failed\n")
+    (cache / "stats.log").write_bytes(
+        b"hit\n\nbogus 1\nmiss installed=x wait=0.5\nhit \xff\nmiss failed\n"
+        b"store_hit fetched=12 published=x\nstore_miss published=7 fetched=-1\n"
+    )
     stats = _json(capsys, "stats")
     assert (stats["hits"], stats["misses"], stats["failures"], stats["installs"]) == (2, 2, 1, 0)
     assert (stats["lock_waits"], stats["lock_wait_seconds"]) == (1, 0.5)
+    assert (stats["store_hits"], stats["store_misses"]) == (1, 1)
+    assert (stats["store_bytes_fetched"], stats["store_bytes_published"]) == (12, 7)
     assert main(["clear", "--all"]) == 0
     assert capsys.readouterr().out == "penvcache: forgot 0 venvs\n"
+
+
+def test_a_fifo_in_the_stats_logs_place_hangs_neither_a_hit_nor_stats(
+    tmp_path: Path, venv: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Counting is best effort: the log's place taken by a FIFO (no reader) is skipped, never waited on."""
+    args = ["ensure", "alpha-pkg", *offline_args(venv, wheelhouse)]
+    assert main(args) == 0
+    log = tmp_path / "penvcache-cache" / "stats.log"
+    log.unlink()
+    os.mkfifo(log)
+    proc = run_cli(*args)  # fails the test after conftest's deadline if it blocks
+    assert proc.returncode == 0, proc.stderr
+    assert "penvcache: hit" in proc.stdout
+    stats = _json(capsys, "stats")
+    assert (stats["hits"], stats["misses"]) == (0, 0)
+    assert stat.S_ISFIFO(log.lstat().st_mode)
+
+
+def _cache_with_hits(tmp_path: Path, hits: int) -> Path:
+    cache = tmp_path / "penvcache-cache"
+    cache.mkdir(mode=0o700)
+    for _ in range(hits):
+        _stats.record(str(cache), "hit")
+    return cache
+
+
+def test_a_fold_killed_after_renaming_the_log_aside_loses_no_line(tmp_path: Path) -> None:
+    """A fold renames a big log aside, then saves where it stands; killed between the two, the next fold finds
+    the aside log under the inode it recorded for the log and counts it from the offset already counted."""
+    cache = _cache_with_hits(tmp_path, 3)
+    assert _stats.fold(str(cache))["hits"] == 3
+    for _ in range(2):
+        _stats.record(str(cache), "hit")
+    log = cache / _stats.LOG
+    log.rename(cache / f"{_stats.LOG}.{log.stat().st_ino}")  # what the killed fold did, and no more
+    assert _stats.fold(str(cache))["hits"] == 5
+    assert _stats.fold(str(cache))["hits"] == 5
+
+
+def test_a_fold_killed_before_removing_a_counted_log_counts_it_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An aside log counted and forgotten, then left by a fold killed before it removed it: removed, not counted
+    again."""
+    cache = _cache_with_hits(tmp_path, 3)
+    monkeypatch.setattr(_stats, "FOLD_AT", 1)
+    assert _stats.fold(str(cache))["hits"] == 3  # counted, and renamed aside
+    (aside,) = cache.glob(f"{_stats.LOG}.*")
+    left = aside.read_bytes()
+    monkeypatch.setattr(_stats, "GRACE", -1.0)
+    assert _stats.fold(str(cache))["hits"] == 3  # forgotten and removed...
+    aside.write_bytes(left)  # ...but as if the fold had been killed before the removal
+    assert _stats.fold(str(cache))["hits"] == 3
+    assert not aside.exists()
+
+
+def test_a_damaged_summary_counts_from_zero_what_it_cannot_vouch_for(tmp_path: Path) -> None:
+    """A summary another version or a torn write left: each counter of the wrong type, negative or NaN starts
+    from zero, a file record of another shape is dropped; the rest is kept."""
+    cache = _cache_with_hits(tmp_path, 0)
+    (cache / _stats.SUMMARY).write_text(
+        '{"hits": -5, "misses": "3", "installs": 2, "install_seconds": NaN, "lock_wait_seconds": 1.5, '
+        '"files": {"stats.log": "x", "stats.log/../../x": [1, 0, 0.0], "stats.log.7": [7, 0], "other": [1, 0, 0.0]}}'
+    )
+    counts = _stats.fold(str(cache))
+    assert (counts["hits"], counts["misses"], counts["installs"]) == (0, 0, 2)
+    assert (counts["install_seconds"], counts["lock_wait_seconds"]) == (0.0, 1.5)
+    assert json.loads((cache / _stats.SUMMARY).read_text())["files"] == {_stats.LOG: [-1, 0, 0.0]}

@@ -150,3 +150,20 @@ def test_verify_of_a_missing_venv_is_bad_input(tmp_path: Path, house: Path) -> N
     assert proc.stderr.strip() == f"penvcache: error: cannot verify {venv}: {venv} does not exist " + (
         "(make it with `penvcache ensure` first)"
     )
+
+
+def test_quiet_is_silent_when_clean_not_when_damaged(venv: Path, house: Path) -> None:
+    """``-q`` for scripts: nothing on a clean venv, the mismatches all the same; ``--repair`` of a clean venv
+    repairs nothing and says clean."""
+    penvcache.ensure(venv, ["gamma-pkg"], find_links=[house], offline=True)
+    proc = verify(venv, house, "gamma-pkg", "-q")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
+    out = verify_json(venv, house, "gamma-pkg", "--repair")
+    assert (out["status"], out["repaired"], out["mismatches_before"]) == ("clean", [], [])
+    sub = site_packages(venv) / "gamma_pkg" / "sub.py"
+    sub.write_text("VALUE = 2\n")
+    proc = verify(venv, house, "gamma-pkg", "-q")
+    assert proc.returncode == 1
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith(f"penvcache: verify: gamma-pkg 1.0: {sub}: expected sha256=")
+    assert lines[-1].startswith(f"penvcache: mismatch {venv}: 1 distributions, ")

@@ -1,0 +1,303 @@
+"""The shared store's errors and edges: the ``store`` command's bad input and faults (one line, no password),
+entries written by hand (malformed, ambiguous, orphaned), a rejected entry's files, and what is never shared."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from penvcache._installer import uv_bin
+from penvcache._requirements import read_deps
+from penvcache._store import _redact, lookup, portable
+from penvcache.cli import main
+
+pytest.importorskip("obstore")
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _entry(store: Path, key: str, packages: list[dict[str, object]]) -> Path:
+    """An entry written by hand, as a publisher writes it (its blobs are the caller's)."""
+    entry = store / "entries" / key
+    entry.mkdir(parents=True)
+    manifest = {"format": 1, "key": key, "created": 1.0, "packages": packages}
+    (entry / "manifest.json").write_text(json.dumps(manifest))
+    return entry
+
+
+def _package(name: str, version: str, data: bytes = b"wheel") -> dict[str, object]:
+    filename = f"{name.replace('-', '_')}-{version}-py3-none-any.whl"
+    files = [{"filename": filename, "sha256": _sha(data), "size": len(data)}]
+    return {"name": name, "version": version, "files": files}
+
+
+def _blob(store: Path, data: bytes) -> Path:
+    sha = _sha(data)
+    blob = store / "blobs" / "sha256" / sha[:2] / sha
+    blob.parent.mkdir(parents=True, exist_ok=True)
+    blob.write_bytes(data)
+    return blob
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# -- the store command ----------------------------------------------------------------------------------------------
+def test_the_store_command_takes_exactly_one_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PENVCACHE_STORE", raising=False)
+    one, other = (tmp_path / "one").as_uri(), (tmp_path / "other").as_uri()
+    said = "give exactly one --store URL (or set PENVCACHE_STORE to one)"
+    assert _run(capsys, "store", "list") == (2, "", f"penvcache: error: {said}\n")
+    assert _run(capsys, "store", "gc", "--store", one, "--store", other) == (2, "", f"penvcache: error: {said}\n")
+    code, out, _ = _run(capsys, "store", "list", "--json")
+    assert code == 2
+    assert json.loads(out) == {"status": "error", "error": said, "exit_code": 2}  # no venv: the command has none
+    # the same store twice, or as a path and as its URL, is one store
+    _entry(tmp_path / "one", "k" * 64, [_package("alpha-pkg", "1.0")])
+    code, out, _ = _run(capsys, "store", "list", "--json", "--store", one, "--store", str(tmp_path / "one"))
+    assert code == 0
+    assert [entry["key"] for entry in json.loads(out)["entries"]] == ["k" * 64]
+
+
+def test_store_list_names_each_entrys_packages_or_what_is_wrong_with_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "store"
+    good, bad = "a" * 64, "b" * 64
+    _entry(store, good, [_package("alpha-pkg", "1.0"), _package("gamma-pkg", "1.0")])
+    _entry(store, bad, [{"name": "gamma-pkg", "version": "1.0", "files": []}])
+    code, out, err = _run(capsys, "store", "list", "--store", store.as_uri())
+    assert (code, err) == (0, "")
+    assert sorted(out.splitlines()) == [
+        f"{good[:16]}  alpha-pkg==1.0, gamma-pkg==1.0",
+        f"{bad[:16]}  its manifest lists a malformed package: "
+        + str({"name": "gamma-pkg", "version": "1.0", "files": []})[:80],
+    ]
+
+
+def test_store_show_needs_a_key_that_names_one_entry(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = tmp_path / "store"
+    url = store.as_uri()
+    for key in ("ab" + "1" * 62, "ab" + "2" * 62):
+        _entry(store, key, [_package("alpha-pkg", "1.0")])
+    assert _run(capsys, "store", "show", "--store", url) == (
+        2,
+        "",
+        "penvcache: error: store show needs a KEY (see penvcache store list)\n",
+    )
+    for prefix, count in (("ab", 2), ("zz", 0)):
+        assert _run(capsys, "store", "show", prefix, "--store", url) == (
+            2,
+            "",
+            f"penvcache: error: {prefix!r} names {count} entries of {url}, not one\n",
+        )
+    code, out, _ = _run(capsys, "store", "show", "ab2", "--store", url, "--json")
+    assert code == 0
+    assert json.loads(out)["key"] == "ab" + "2" * 62
+
+
+def test_store_gc_json_lists_the_blobs_it_deleted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = tmp_path / "store"
+    _entry(store, "a" * 64, [_package("alpha-pkg", "1.0", b"kept")])
+    old = time.time() - 2 * 3600
+    for blob in (_blob(store, b"kept"), _blob(store, b"orphan")):
+        os.utime(blob, (old, old))
+    code, out, _ = _run(capsys, "store", "gc", "--store", store.as_uri(), "--json")
+    assert code == 0
+    orphan = _sha(b"orphan")
+    assert json.loads(out) == {"store": store.as_uri(), "deleted": [f"blobs/sha256/{orphan[:2]}/{orphan}"]}
+    assert _blob(store, b"kept").exists()
+
+
+def test_an_unreachable_store_is_one_line_without_its_password(capsys: pytest.CaptureFixture[str]) -> None:
+    """Nothing listens on port 9: the store command fails (exit 1) in one line naming the store, password hidden."""
+    for action in ("list", "gc"):
+        code, out, err = _run(capsys, "store", action, "--store", "http://alice:s3cret@127.0.0.1:9/store")
+        assert code == 1
+        assert out == ""
+        assert err.startswith("penvcache: error: store http://****@127.0.0.1:9/store: cannot read it (")
+        assert err.count("\n") == 1
+        assert "s3cret" not in err
+
+
+# -- bundle ---------------------------------------------------------------------------------------------------------
+def test_bundle_reports_in_json_or_not_at_all_and_refuses_a_direct_reference(
+    tmp_path: Path, venv: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "bundle"
+    args = ["bundle", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse), "--out", str(out)]
+    code, stdout, _ = _run(capsys, *args, "gamma-pkg", "--json")
+    assert code == 0
+    written = json.loads(stdout)
+    assert (written["status"], written["out"]) == ("written", str(out))
+    assert (out / "entries" / written["key"] / "manifest.json").is_file()
+    assert _run(capsys, *args, "gamma-pkg", "-q")[:2] == (0, "")
+    assert _run(capsys, *args, "gamma-pkg")[:2] == (0, f"penvcache: {out} already holds entry {written['key'][:12]}\n")
+    wheel = next(wheelhouse.glob("alpha_pkg-1.0-*.whl"))
+    code, stdout, err = _run(capsys, *args, f"alpha-pkg @ {wheel.as_uri()}")
+    assert (code, stdout) == (2, "")
+    assert err.splitlines()[-1] == (
+        f"penvcache: error: cannot bundle {venv}: alpha-pkg @ {wheel.as_uri()} is a direct reference "
+        "(its files are this machine's)"
+    )
+    assert [p.name for p in (out / "entries").iterdir()] == [written["key"]]
+
+
+# -- reading: what reaches uv ---------------------------------------------------------------------------------------
+def test_a_rejected_entry_leaves_nothing_for_uv_and_the_next_store_serves(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The first store's second blob is corrupt: the wheel already fetched from it is removed before the next
+    store of the chain is read, and with no next store nothing at all reaches uv."""
+    key = "c" * 64
+    first, second = tmp_path / "first", tmp_path / "second"
+    packages = [_package("alpha-pkg", "1.0", b"alpha wheel"), _package("gamma-pkg", "1.0", b"gamma wheel")]
+    for store in (first, second):
+        _entry(store, key, packages)
+        _blob(store, b"alpha wheel")
+        _blob(store, b"gamma wheel")
+    _blob(first, b"gamma wheel").write_bytes(b"gamma WHEEL")  # same size, other bytes
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    capsys.readouterr()
+    fetched, missed = lookup([first.as_uri(), second.as_uri()], key, str(wheels))
+    assert missed == [first.as_uri()]
+    assert fetched is not None
+    assert fetched.store == second.as_uri()
+    assert {p.name: p.read_bytes() for p in wheels.iterdir()} == {
+        "alpha_pkg-1.0-py3-none-any.whl": b"alpha wheel",
+        "gamma_pkg-1.0-py3-none-any.whl": b"gamma wheel",
+    }
+    assert capsys.readouterr().err == (
+        f"penvcache: store {first.as_uri()}: its blob for gamma_pkg-1.0-py3-none-any.whl fails its sha256 check; "
+        "trying the next store\n"
+    )
+    for stale in wheels.iterdir():
+        stale.unlink()
+    assert lookup([first.as_uri()], key, str(wheels)) == (None, [first.as_uri()])
+    assert list(wheels.iterdir()) == []
+    assert capsys.readouterr().err.endswith("fails its sha256 check; installing normally\n")
+
+
+def test_a_stored_file_that_matches_its_hash_but_is_no_wheel_falls_through(
+    tmp_path: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Whoever can write a store can make an entry whose bytes match its manifest: uv refuses the file, and the
+    miss installs normally."""
+    store = tmp_path / "store"
+    common = ["--offline", "--find-links", str(wheelhouse), "--store", store.as_uri(), "alpha-pkg==1.0"]
+    assert main(["ensure", "--venv", str(tmp_path / "a"), *common]) == 0
+    (manifest,) = store.glob("entries/*/manifest.json")
+    data = json.loads(manifest.read_text())
+    poison = b"not a zip file"
+    _blob(store, poison)
+    data["packages"][0]["files"][0].update(sha256=_sha(poison), size=len(poison))
+    manifest.write_text(json.dumps(data))
+    code, _, err = _run(capsys, "ensure", "--venv", str(tmp_path / "b"), *common)
+    assert code == 0, err
+    assert f"penvcache: store {store.as_uri()}: its wheels did not install (" in err
+    assert "); installing normally\n" in err
+    assert "from store" not in err
+    installed = next((tmp_path / "b" / "lib").glob("python3*/site-packages/alpha_pkg/__init__.py"))
+    assert installed.read_text() == '__version__ = "1.0"\n'
+
+
+def test_exact_from_the_store_removes_what_the_set_does_not_need(
+    tmp_path: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "store"
+    args = ["--offline", "--store", store.as_uri(), "--exact", "alpha-pkg==1.0"]
+    assert main(["ensure", "--venv", str(tmp_path / "a"), "--find-links", str(wheelhouse), *args]) == 0
+    b = tmp_path / "b"
+    assert main(["ensure", "--venv", str(b), "--find-links", str(wheelhouse), "--offline", "gamma-pkg"]) == 0
+    code, _, err = _run(capsys, "ensure", "--venv", str(b), *args)  # no find-links: only the store has alpha-pkg
+    assert code == 0, err
+    assert "installed 1 packages from store" in err
+    assert sorted(p.name for p in b.glob("lib/python3*/site-packages/*.dist-info")) == ["alpha_pkg-1.0.dist-info"]
+
+
+def test_a_pylock_set_is_not_shared_the_lock_is(tmp_path: Path) -> None:
+    lock = tmp_path / "pylock.toml"
+    lock.write_text('lock-version = "1.0"\ncreated-by = "hand"\n[[packages]]\nname = "alpha-pkg"\nversion = "1.0"\n')
+    assert portable(read_deps((), [lock])) == "a pylock.toml deps file is installed as it is (share the lock itself)"
+    assert portable(read_deps(["alpha-pkg==1.0"])) is None
+
+
+def test_a_bundle_that_cannot_be_written_is_one_line(
+    tmp_path: Path, venv: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "bundle"
+    out.mkdir()
+    (out / "blobs").write_text("a file in the way\n")
+    args = ["bundle", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse), "--out", str(out)]
+    code, stdout, err = _run(capsys, *args, "alpha-pkg")
+    assert (code, stdout) == (1, "")
+    assert "Traceback" not in err
+    last = err.splitlines()[-1]
+    assert last.startswith(f"penvcache: error: cannot bundle {venv}: ")
+    assert "Not a directory" in last
+    assert not list(out.rglob("manifest.json"))
+
+
+# -- writing --------------------------------------------------------------------------------------------------------
+def test_a_set_that_cannot_be_locked_for_the_store_is_installed_and_said_once(
+    tmp_path: Path, venv: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Publishing never fails the ensure: a uv whose `pip compile` fails leaves the venv installed and the store
+    without an entry, and says why in one line."""
+    wrapper = tmp_path / "uv-that-cannot-lock"
+    wrapper.write_text(
+        f'#!/bin/sh\n[ "$2" = compile ] && {{ echo "error: no lock today"; exit 2; }}\nexec {uv_bin()} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PENVCACHE_UV", str(wrapper))
+    store = tmp_path / "store"
+    args = ["ensure", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse), "--store", store.as_uri()]
+    code, out, err = _run(capsys, *args, "alpha-pkg")
+    assert code == 0, err
+    assert out.startswith(f"penvcache: installed {venv} (")
+    said = [line for line in err.splitlines() if "publish" in line]
+    assert said == ["penvcache: store: cannot publish (cannot lock the set for the store: error: no lock today)"]
+    assert not list(store.rglob("manifest.json"))
+
+
+def test_a_set_that_names_its_own_sources_is_published_online_and_served(
+    tmp_path: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not offline, with --no-index and find-links in the deps file: the lock for the store is made from those
+    sources alone (no index asked), and another venv installs the set from the store."""
+    deps = tmp_path / "deps.txt"
+    deps.write_text(f"--no-index\n--find-links {wheelhouse}\ndelta-pkg\n")
+    store = tmp_path / "store"
+    code, _, err = _run(capsys, "ensure", "--venv", str(tmp_path / "a"), "-r", str(deps), "--store", store.as_uri())
+    assert code == 0, err
+    assert "published 2 packages" in err
+    code, _, err = _run(capsys, "ensure", "--venv", str(tmp_path / "b"), "-r", str(deps), "--store", store.as_uri())
+    assert code == 0, err
+    assert "installed 2 packages from store" in err
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("s3://AKIAKEY:s3cret@bucket/team", "s3://****@bucket/team"),
+        ("https://alice:s3cret@dav.example:8443/store", "https://****@dav.example:8443/store"),
+        ("https://token@dav.example/store", "https://****@dav.example/store"),
+        ("file:///srv/store", "file:///srv/store"),
+    ],
+)
+def test_a_store_url_is_shown_without_its_credentials(url: str, shown: str) -> None:
+    assert _redact(url) == shown
