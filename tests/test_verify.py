@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,17 +11,13 @@ import pytest
 
 import penvcache
 from tests._kit import build_wheel, build_wheel_with_scripts, site_packages
-from tests.conftest import measure_coverage_in, run_cli
+from tests.conftest import premake_measured_venv, run_cli
 
 
 @pytest.fixture
 def venv(venv: Path) -> Path:
     """conftest's venv; under ``coverage run`` (.ci/run) made first, so that verify's script in it is measured."""
-    if os.environ.get("COVERAGE_PROCESS_CONFIG"):
-        from uv import find_uv_bin
-
-        subprocess.run([find_uv_bin(), "venv", "-q", str(venv), "--python", sys.executable], check=True)
-        measure_coverage_in(venv)
+    premake_measured_venv(venv)
     return venv
 
 
