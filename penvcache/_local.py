@@ -104,7 +104,7 @@ def _dir_digest(path: str, keys: list[list[str]]) -> str:
                 parts.append([value, None])
         elif kind == "env":
             parts.append([value, os.environ.get(value)])
-        elif kind == "git":
+        else:  # "git": _cache_keys makes no other kind
             parts.append([value, *_git(path, value)])
     from ._digest import digest
 

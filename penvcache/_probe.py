@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import select
 import signal
@@ -88,14 +89,18 @@ class _Probe:
         if skip_imports:
             command.append("--skip-import=" + ",".join(skip_imports))
         try:
-            self.proc = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=self.errors,
-                pass_fds=(read_end,),
-                start_new_session=True,  # what an import starts is killed with it on a timeout
-            )
+            try:
+                self.proc = subprocess.Popen(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=self.errors,
+                    pass_fds=(read_end,),
+                    start_new_session=True,  # what an import starts is killed with it on a timeout
+                )
+            except OSError as e:  # not executable, not a program: the venv is damaged
+                msg = f"validation probe in {python} cannot start: {e.strerror or e}; remove the venv to have it remade"
+                raise InstallFailed(msg) from e
         except BaseException:
             os.close(self.requests)
             self.errors.close()
@@ -130,9 +135,8 @@ class _Probe:
         poller.register(fd, select.POLLIN)
         while (end := self.buffer.find(b"\n")) < 0:
             left = self.deadline - time.monotonic()
-            if left <= 0 or not poller.poll(max(int(left * 1000), 1)):
-                if time.monotonic() < self.deadline:
-                    continue
+            # poll never returns empty before its timeout (rounded up here), so an empty poll is the deadline
+            if left <= 0 or not poller.poll(math.ceil(left * 1000)):
                 self._kill()
                 if self.current:
                     dist, module = self.current
@@ -175,8 +179,8 @@ class _Probe:
         except subprocess.TimeoutExpired:
             self._kill()
         finally:
-            if self.proc.stdout:
-                self.proc.stdout.close()
+            assert self.proc.stdout is not None  # stdout=PIPE
+            self.proc.stdout.close()
             self.errors.close()
 
 
@@ -318,8 +322,8 @@ class _Validation:
                 self.report.fail(name, f"{w.req}{why} is not installed")
             return
         version = dist["version"]
-        if not isinstance(version, str):  # no METADATA, or no Version in it
-            self.report.fail(name, "its metadata has no version (a damaged .dist-info)")
+        if not isinstance(version, str):  # no METADATA, no Version in it, or a metadata file that is not UTF-8
+            self.report.fail(name, "its metadata has no version or is not UTF-8 (a damaged .dist-info)")
             self.report.broken.add(name)
             version = "0"
         specs: list[tuple[Requirement, str | None]] = [(w.req, w.by) for w in wanted]

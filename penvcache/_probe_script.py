@@ -211,13 +211,17 @@ class MetadataDist:
         self.dist = dist
         info = getattr(dist, "_path", None)
         self.path = None if info is None else str(info)
-        self.version = dist.version
-        self.requires = dist.requires or []
-        self.top_level = dist.read_text("top_level.txt")
+        try:
+            self.version = dist.version
+            self.requires = dist.requires or []
+            self.top_level = dist.read_text("top_level.txt")
+            self.record = dist.files or []
+        except UnicodeDecodeError:  # a metadata file that is not UTF-8: damaged, as if it had no version
+            self.version, self.requires, self.top_level, self.record = None, [], None, []
         self.paths = {}
 
     def files(self):
-        for path in self.dist.files or []:
+        for path in self.record:
             self.paths[path.parts] = path
             yield path.parts, path.size
 
@@ -345,18 +349,17 @@ def import_roots(dist, files):
     for parts in paths:
         if parts[0].endswith((".dist-info", ".data", ".egg-info")) or parts[0].startswith("__editable__"):
             continue
-        for depth in range(1, len(parts) + 1):
+        for depth in range(1, len(parts)):
             prefix = parts[:depth]
-            if depth == len(parts):  # a module file, directly at the top or in a namespace directory
-                name = module_name(parts[-1])
-                if name is not None and name != "__init__":
-                    roots.setdefault(".".join((*parts[:-1], name)), parts)
-                break
             if not prefix[-1].isidentifier():
                 break
             if prefix in inits:
                 roots.setdefault(".".join(prefix), inits[prefix])
                 break
+        else:  # a module file, directly at the top or in a namespace directory
+            name = module_name(parts[-1])
+            if name is not None and name != "__init__":
+                roots.setdefault(".".join((*parts[:-1], name)), parts)
     text = dist.top_level
     if text:  # what the build tool said the top-level names are: nothing else is imported
         listed = [n.strip().replace("/", ".") for n in text.splitlines()]
@@ -542,7 +545,3 @@ def main():
         answers.flush()
     sys.stderr.flush()
     os._exit(0)  # skip finalization: nothing the probe imported needs it, and the caller waits for the exit
-
-
-if __name__ == "__main__":
-    main()

@@ -87,9 +87,9 @@ def copy_terminal(master: int, proc: subprocess.Popen[str]) -> str:
             continue
         try:
             data = os.read(master, 65536)
-        except OSError:  # EIO: every writer has closed the terminal
-            break
-        if not data:
+        except OSError:  # EIO (Linux): every writer has closed the terminal
+            data = b""
+        if not data:  # ... or the end of the file (BSD, macOS)
             break
         chunks.append(data)
         _write_all(err, data)

@@ -44,14 +44,14 @@ def default_cache_dir() -> str:
     env = os.environ.get("PENVCACHE_CACHE_DIR")
     if env:
         return os.path.abspath(env)
-    if sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
-        # platformdirs' XDG rule, inlined so that a hit does not pay ~10 ms to import platformdirs;
-        # tests/test_state.py checks that it agrees with platformdirs.user_cache_dir.
-        base = os.environ.get("XDG_CACHE_HOME", "").strip() or os.path.expanduser("~/.cache")
-        return os.path.join(base, "penvcache")
-    from platformdirs import user_cache_dir
+    if not sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):  # pragma: no cover (macOS, Windows)
+        from platformdirs import user_cache_dir
 
-    return user_cache_dir("penvcache", appauthor=False)
+        return user_cache_dir("penvcache", appauthor=False)
+    # platformdirs' XDG rule, inlined so that a hit does not pay ~10 ms to import platformdirs;
+    # tests/test_state.py checks that it agrees with platformdirs.user_cache_dir.
+    base = os.environ.get("XDG_CACHE_HOME", "").strip() or os.path.expanduser("~/.cache")
+    return os.path.join(base, "penvcache")
 
 
 def venv_dir(cache_dir: str, venv_path: str) -> str:

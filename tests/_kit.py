@@ -285,3 +285,37 @@ def build_wheel_with_files(wheelhouse: Path, name: str, version: str, files: Map
         for name_in_zip, data in content.items():
             zf.writestr(name_in_zip, data)
     return path
+
+
+_FINDER = """\
+import sys
+from importlib import metadata
+
+
+class Dist(metadata.Distribution):
+    def read_text(self, filename):
+        return "Name: finder-pkg\\nVersion: 4.2\\nRequires-Dist: alpha-pkg\\n" if filename == "METADATA" else None
+
+    def locate_file(self, path):
+        return path
+
+
+class Finder:
+    def find_spec(self, *args):
+        return None
+
+    def find_distributions(self, context=metadata.DistributionFinder.Context()):
+        if context.name in (None, "finder-pkg"):
+            yield Dist()
+
+
+sys.meta_path.append(Finder())
+"""
+
+
+def add_finder(venv: Path) -> None:
+    """A distribution finder on the venv's ``sys.meta_path`` (as some tools install one) that knows one
+    distribution, ``finder-pkg`` 4.2 (requires ``alpha-pkg``), which has no directory and no files."""
+    site = site_packages(venv)
+    (site / "extra_finder.py").write_text(_FINDER)
+    (site / "extra-finder.pth").write_text("import extra_finder\n")

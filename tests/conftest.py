@@ -216,6 +216,21 @@ def measure_coverage_in(venv: Path) -> None:
     (site_packages(venv) / "a1_coverage.pth").write_text(f"import sys; exec({code!r})\n")
 
 
+def make_venv(venv: Path) -> None:
+    """An empty venv made with uv, as penvcache makes one, whose processes are measured under ``coverage run``."""
+    from uv import find_uv_bin
+
+    subprocess.run([find_uv_bin(), "venv", "-q", str(venv), "--python", sys.executable], check=True, timeout=DEADLINE)
+    measure_coverage_in(venv)
+
+
+def premake_measured_venv(venv: Path) -> None:
+    """Under ``coverage run`` only: :func:`make_venv` first, so that the probe and verify's script that penvcache
+    runs in it are measured; without coverage, a no-op (penvcache makes the venv)."""
+    if os.environ.get("COVERAGE_PROCESS_CONFIG"):
+        make_venv(venv)
+
+
 #: the lines a miss prints on stderr before each step (see penvcache._progress): not errors
 PROGRESS = re.compile(r"penvcache: (creating venv|installing \d+ package|validating \d+ distribution|syncing |still )")
 

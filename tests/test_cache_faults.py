@@ -150,3 +150,24 @@ def test_temp_files_of_killed_writers_are_removed_by_the_next_miss(
         path.write_bytes(b"partial")
     assert penvcache.ensure(venv, ["gamma-pkg"], offline=True, find_links=[wheelhouse]).status == "installed"
     assert (stale.exists(), live.exists(), other.exists()) == (False, True, True)
+
+
+def test_a_use_with_no_room_for_the_use_lock_is_one_line(tmp_path: Path) -> None:
+    """`run` and `use()` on a hit make the use lock's database the first time: a file system out of inodes (a
+    read-write one) is a fault, exit 1, one line; only a read-only cache dir is used without the lock."""
+    from penvcache._locking import UseLock
+
+    cache = tmp_path / "tiny"
+    cache.mkdir(mode=0o700)
+    with _mounted(cache, "-t", "tmpfs", "-o", "size=256k,nr_inodes=16,mode=0700", "tmpfs", str(cache)):
+        entry = Path(_state.make_dirs(_state.venv_dir(str(cache), "/v")))
+        with contextlib.suppress(OSError):  # take every inode left
+            for n in range(16):
+                (cache / f"f{n}").touch()
+        with pytest.raises(OSError, match="No space left"):
+            (cache / "one-more").touch()
+        with pytest.raises(penvcache.CacheDirError) as failed:
+            UseLock(str(entry), "/v", timeout=1.0)
+        assert str(failed.value) == (
+            f"cannot lock: {entry / 'users.db'}: No space left on device (free some space, or pick another --cache-dir)"
+        )

@@ -357,6 +357,22 @@ def test_a_closed_stdout_ends_quietly(venv: Path, wheelhouse: Path, command: str
     assert (proc.returncode, proc.stderr) == (0, "")
 
 
+def test_a_closed_stream_that_is_not_a_file_ends_the_output_too() -> None:
+    """The library's output may go to any stream (a test's StringIO): no descriptor to silence, still no error."""
+    import io
+
+    from penvcache._output import write_line
+
+    class Gone(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError
+
+    gone = Gone()
+    write_line("penvcache: hit", gone)
+    write_line("penvcache: hit", gone)
+    assert gone.getvalue() == ""
+
+
 _CTRL_C_AT = """\
 import os, signal, sys
 event, what = sys.argv[1], sys.argv[2]

@@ -182,3 +182,54 @@ def test_a_slow_install_into_one_venv_never_delays_another(
     out, err = slow.communicate(timeout=120)
     assert slow.returncode == 0, err
     assert json.loads(out)["status"] == "installed"
+
+
+# --- who holds a lock, and the use lock's edges, in this process -------------------------------------------------
+
+NOT_SAID = "another process (it has not said who)"
+
+
+@pytest.mark.parametrize(
+    ("holder", "said"),
+    [
+        (
+            {"pid": 4242, "host": "build-box-2", "command": "penvcache ensure x", "since": 0},
+            "pid 4242 on build-box-2 (penvcache ensure x) since ",  # another host: it cannot be asked, so it is named
+        ),
+        ({"pid": 4242, "host": "build-box-2"}, NOT_SAID),  # it has not said enough
+        ("not json {", NOT_SAID),
+        (["a", "list"], NOT_SAID),
+    ],
+    ids=["another-host", "incomplete", "not-json", "not-an-object"],
+)
+def test_the_holder_is_named_as_it_described_itself_or_not_at_all(
+    entry: Path, venv: Path, holder: object, said: str
+) -> None:
+    from penvcache._locking import VenvLock
+
+    lock = VenvLock(str(entry), str(venv), timeout=0)
+    (entry / "holder.json").write_text(holder if isinstance(holder, str) else json.dumps(holder))
+    assert lock.holder().startswith(said)
+
+
+def test_excluding_users_twice_does_not_wait_for_itself(entry: Path, venv: Path) -> None:
+    """The second call keeps the write lock the first took (another would wait for it until the timeout)."""
+    from penvcache._locking import UseLock, VenvLock
+
+    with VenvLock(str(entry), str(venv), timeout=0.5) as lock:
+        lock.exclude_users()
+        lock.exclude_users()
+    with UseLock(str(entry), str(venv), timeout=0.5) as use:  # released: a use starts at once
+        assert use.waited == 0.0
+
+
+def test_a_user_on_another_host_with_our_pid_is_not_taken_for_our_own_use(entry: Path, venv: Path) -> None:
+    """A shared cache dir: a pid names a process on its own host only."""
+    from penvcache._locking import VenvLock
+
+    (entry / "users").mkdir(parents=True)
+    elsewhere = {"pid": os.getpid(), "host": f"not-{socket.gethostname()}", "command": "penvcache run", "since": 0}
+    (entry / "users" / "1-a.json").write_text(json.dumps(elsewhere))
+    with VenvLock(str(entry), str(venv), timeout=0.5) as lock:
+        lock.exclude_users()  # no "in use by this process": nobody holds the use lock, so it is taken at once
+        assert lock.waited == 0.0

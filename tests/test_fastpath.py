@@ -158,6 +158,29 @@ def test_json_object_is_json_dumps(data: dict[str, object]) -> None:
     assert _report.json_object(data) == json.dumps(data)
 
 
+def test_digests_are_sha256_with_or_without_cpythons_builtin_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The warm path hashes with CPython's built-in module; where there is none, with hashlib: the same digests."""
+    import hashlib
+
+    from penvcache import _digest
+
+    assert _digest.hex_digest(b"abc") == hashlib.sha256(b"abc").hexdigest()
+    for name in ("_sha2", "_sha256"):
+        monkeypatch.setitem(sys.modules, name, None)  # as on an interpreter without them: the import fails
+    fallback = _digest._sha256_constructor()
+    assert fallback is hashlib.sha256
+
+
+def test_a_digest_is_of_the_data_whatever_its_order_and_sequence_type() -> None:
+    from penvcache._digest import digest
+
+    assert digest({"b": 1, "a": [1, (2, None)]}) == digest({"a": (1, [2, None]), "b": 1})
+    distinct = [{"a": 1}, {"a": "1"}, {"a": 1.0}, {"a": True}, ["a", 1]]  # equal in ==, or in JSON, but not here
+    assert len({digest(data) for data in distinct}) == len(distinct)
+    with pytest.raises(TypeError, match=r"cannot digest set: \{1\}"):
+        digest({"a": {1}})
+
+
 def test_the_fast_path_reads_the_venv_from_penvcache_venv(
     tmp_path: Path, wheelhouse: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

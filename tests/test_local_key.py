@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from penvcache._installer import uv_bin
-from penvcache._local import describe
+from penvcache._local import describe, digest_of
 from penvcache._requirements import read_deps
 from penvcache.cli import main
 from tests._kit import build_project, build_wheel, site_packages
@@ -204,3 +204,133 @@ def test_a_large_local_archive_is_keyed_by_its_bytes(tmp_path: Path) -> None:
     assert read_deps((), [deps]).local == {f"big-pkg @ {wheel.as_uri()}": str(wheel)}
     recorded = describe(str(wheel))
     assert recorded[1:] == ["archive", recorded[2], hashlib.sha256(wheel.read_bytes()).hexdigest()]
+
+
+# --- what a project's key is made of, in this process ---------------------------------------------------------------
+
+
+def _git(project: Path, *args: str) -> None:
+    identity = ["-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "commit.gpgsign=false"]
+    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
+    subprocess.run(["git", *identity, *args], cwd=project, env=env, check=True, capture_output=True, timeout=60)
+
+
+def test_each_kind_of_cache_key_changes_the_key_when_what_it_names_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """uv's cache-keys: a file glob by content, a plain file, a directory by mtime, an env var, git's commit and
+    tags; what they do not name never changes the key. Anything else in the list is ignored, as uv ignores it."""
+    keys = (
+        'cache-keys = [{ file = "pyproject.toml" }, { file = "src/**/*.txt" }, "VERSION", { dir = "src" }, '
+        '{ env = "PROJ_FLAVOUR" }, { git = { commit = true, tags = true } }, 42, { unknown = "x" }]'
+    )
+    project = build_project(tmp_path / "proj", "proj-pkg", "1.0", tool_uv=keys)
+    (project / "src" / "a").mkdir(parents=True)
+    (project / "src" / "a" / "b.txt").write_text("one\n")
+    (project / "VERSION").write_text("1\n")
+    _git(project, "init", "-q", "-b", "main")
+    _git(project, "commit", "-q", "--allow-empty", "-m", "first")
+    monkeypatch.delenv("PROJ_FLAVOUR", raising=False)
+    recorded = describe(str(project))
+    assert recorded[2] == [
+        ["file", "pyproject.toml"],
+        ["file", "src/**/*.txt"],
+        ["file", "VERSION"],
+        ["dir", "src"],
+        ["env", "PROJ_FLAVOUR"],
+        ["git", "commit"],
+        ["git", "tags"],
+    ]
+    (project / "README.md").write_text("not a key\n")
+    assert digest_of(recorded) == (recorded[3], recorded)  # unchanged: the same description, nothing recomputed
+    src_mtime = (project / "src").stat().st_mtime_ns
+
+    def changes(what: str, change: Callable[[], object]) -> None:
+        nonlocal recorded
+        change()
+        os.utime(project / "src", ns=(src_mtime, src_mtime))  # each change alone (a new file touches src)
+        digest, now = digest_of(recorded)
+        assert digest != recorded[3], what
+        assert now == describe(str(project)), what
+        recorded = now
+
+    changes("a file a glob matches", lambda: (project / "src" / "a" / "b.txt").write_text("two\n"))
+    changes("a new file the glob matches", lambda: (project / "src" / "new.txt").write_text("new\n"))
+    changes("a plain file removed", (project / "VERSION").unlink)
+
+    def touch_src() -> None:
+        nonlocal src_mtime
+        src_mtime += 10**9
+
+    changes("the directory's mtime", touch_src)
+    changes("the variable", lambda: monkeypatch.setenv("PROJ_FLAVOUR", "fast"))
+    changes("a new commit", lambda: _git(project, "commit", "-q", "--allow-empty", "-m", "second"))
+    changes("a new tag", lambda: _git(project, "tag", "v1"))
+    changes("a detached HEAD", lambda: _git(project, "checkout", "-q", "--detach"))
+    changes("a commit on the detached HEAD", lambda: _git(project, "commit", "-q", "--allow-empty", "-m", "third"))
+
+
+@pytest.mark.parametrize(
+    ("tool_uv", "keys"),
+    [
+        ("cache-keys = [{ git = true }]", [["git", "commit"]]),
+        ("cache-keys = [{ git = { commit = false, tags = true } }]", [["git", "tags"]]),
+        ('cache-keys = [{ dir = "absent" }]', [["dir", "absent"]]),
+        ('cache-keys = "pyproject.toml"', [["file", "pyproject.toml"], ["file", "setup.py"], ["file", "setup.cfg"]]),
+        ("not = toml = at all", [["file", "pyproject.toml"], ["file", "setup.py"], ["file", "setup.cfg"]]),
+    ],
+    ids=["git-true", "tags-only", "absent-dir", "not-a-list", "bad-toml"],
+)
+def test_cache_keys_are_read_as_uv_reads_them(tmp_path: Path, tool_uv: str, keys: list[list[str]]) -> None:
+    """What uv would refuse (bad TOML) keeps uv's defaults: uv says what is wrong when it builds the project."""
+    project = build_project(tmp_path / "proj", "proj-pkg", "1.0", tool_uv=tool_uv)
+    recorded = describe(str(project))
+    assert recorded[2] == keys
+    assert digest_of(recorded)[0] == recorded[3]  # not a git checkout: the git keys are stable too
+
+
+def test_a_project_without_pyproject_is_keyed_by_setup_files(tmp_path: Path) -> None:
+    project = tmp_path / "legacy"
+    project.mkdir()
+    (project / "setup.py").write_text("from setuptools import setup\nsetup()\n")
+    (project / "pyproject.toml").write_bytes(b"[project]\nname = 'caf\xe9'\n")  # not UTF-8: uv's defaults
+    recorded = describe(str(project))
+    assert recorded[2] == [["file", "pyproject.toml"], ["file", "setup.py"], ["file", "setup.cfg"]]
+    (project / "pyproject.toml").unlink()
+    assert describe(str(project))[2] == recorded[2]
+    (project / "setup.cfg").write_text("[metadata]\nname = legacy\n")
+    assert digest_of(recorded)[0] != recorded[3]
+
+
+@pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="a regular file whose reads fail: Linux's procfs")
+def test_a_key_file_that_cannot_be_read_is_keyed_as_unreadable_not_an_error(tmp_path: Path) -> None:
+    """A read that fails (EIO here) on the hit path: a key like a missing file's, never a traceback."""
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "pyproject.toml").symlink_to("/proc/self/mem")
+    recorded = describe(str(project))
+    assert recorded[2] == [["file", "pyproject.toml"], ["file", "setup.py"], ["file", "setup.cfg"]]
+    (project / "pyproject.toml").unlink()
+    assert describe(str(project)) == recorded  # the same key as without the file
+
+
+def test_a_local_path_that_goes_or_comes_back_is_keyed_as_it_is_now(tmp_path: Path) -> None:
+    project = build_project(tmp_path / "proj", "proj-pkg", "1.0")
+    wheel = build_wheel(tmp_path / "local", "epsilon-pkg", "1.0")
+    fifo = tmp_path / "fifo.whl"
+    os.mkfifo(fifo)
+    assert describe(str(fifo)) == [str(fifo), "missing", None, "missing"]  # never opened for reading
+    assert describe(str(tmp_path / "nowhere")) == [str(tmp_path / "nowhere"), "missing", None, "missing"]
+    recorded_dir, recorded_archive = describe(str(project)), describe(str(wheel))
+    moved = tmp_path / "moved"
+    project.rename(moved)
+    wheel.rename(tmp_path / "moved.whl")
+    gone = [str(project), "missing", None, "missing"]
+    assert digest_of(recorded_dir) == ("missing", gone)
+    assert digest_of(recorded_archive) == ("missing", [str(wheel), "missing", None, "missing"])
+    moved.rename(project)
+    assert digest_of(gone) == (recorded_dir[3], recorded_dir)
+    (tmp_path / "moved.whl").rename(wheel)
+    os.utime(wheel, ns=(1, 1))  # a new stat, the same bytes: the same key, the new stat recorded
+    digest, now = digest_of(recorded_archive)
+    assert (digest, now[1], now[2][2]) == (recorded_archive[3], "archive", 1)

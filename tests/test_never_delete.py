@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -169,3 +170,38 @@ def test_a_project_directory_with_bin_and_lib_is_refused(tmp_path: Path, wheelho
         (project / rel).write_text("mine\n")
     assert "is not a virtual environment" in _refused(project, wheelhouse)
     assert sorted(p.name for p in project.rglob("*")) == ["README.md", "bin", "helpers.py", "lib", "run.sh"]
+
+
+@pytest.mark.parametrize(
+    "intruder",
+    [None, "include/mine.h", "lib/pythonX.Y/site-packages/mine.py", "lib/pythonX.Y/notes.txt", "another venv's mark"],
+)
+def test_a_partial_venv_is_cleared_only_while_it_holds_nothing_but_uvs_layout(
+    tmp_path: Path, intruder: str | None
+) -> None:
+    """In this process: penvcache made the directory (its mark names it), uv was killed before pyvenv.cfg; a file
+    anywhere uv does not write one, or a mark naming another venv, leaves everything as it is."""
+    from penvcache._venv import CreationMark, Venv, make_room
+
+    venv, entry = Venv(tmp_path / "venv"), tmp_path / "entry"
+    entry.mkdir()
+    mark = CreationMark(str(entry), venv)
+    make_room(venv, mark)  # absent: made, and marked as penvcache's
+    subprocess.run([uv_bin(), "venv", "-q", venv.path, "--python", sys.executable], check=True, timeout=60)
+    root = Path(venv.path)
+    (root / "pyvenv.cfg").unlink()  # killed part way
+    (root / "include").mkdir(exist_ok=True)  # uv's layout, empty
+    if intruder == "another venv's mark":
+        (entry / "creating").write_text(json.dumps({"venv": str(tmp_path / "other"), "identity": []}))
+    elif intruder is not None:
+        (lib,) = (root / "lib").glob("python3*")
+        (root / intruder.replace("lib/pythonX.Y", str(lib.relative_to(root)))).write_text("mine\n")
+    before = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+    if intruder is None:
+        make_room(venv, mark)
+        assert list(root.iterdir()) == []
+        return
+    with pytest.raises(penvcache.InvalidInput, match="is not a virtual environment"):
+        make_room(venv, mark)
+    assert sorted(str(p.relative_to(root)) for p in root.rglob("*")) == before
+    assert not (entry / "creating").exists()  # a mark that cannot licence this directory is dropped

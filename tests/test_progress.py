@@ -4,11 +4,13 @@ so each wait is for an event."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pty
 import re
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -167,3 +169,49 @@ def test_on_a_terminal_uvs_error_is_still_one_line_of_ours(tmp_path: Path, venv:
     assert len(errors) == 1, shown
     assert "no-such-pkg" in errors[0]
     assert "\x1b" not in errors[0]
+
+
+# --- copying uv's terminal, in this process --------------------------------------------------------------------
+
+
+def _drawing(*script: str) -> tuple[int, subprocess.Popen[str]]:
+    """A process drawing on a new pseudo-terminal (as uv does): the master's end, and the process."""
+    from penvcache._progress import open_terminal
+
+    master, slave = open_terminal()
+    try:
+        proc = subprocess.Popen(["sh", "-c", *script], stdout=slave, stderr=slave, start_new_session=True, text=True)
+    finally:
+        os.close(slave)
+    return master, proc
+
+
+def test_uvs_output_is_kept_for_the_error_message_when_our_stderr_has_gone(monkeypatch: pytest.MonkeyPatch) -> None:
+    from penvcache._progress import copy_terminal
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # whoever read our stderr has gone
+    monkeypatch.setattr(sys, "stderr", os.fdopen(write_end, "w"))
+    master, proc = _drawing("printf 'Resolving\\r\\033[2KResolved 1 package\\nerror: no-such-pkg\\n'")
+    try:
+        assert copy_terminal(master, proc) == "Resolved 1 package\nerror: no-such-pkg\n"
+    finally:
+        _kill(proc)
+        os.close(master)
+        sys.stderr.close()
+
+
+def test_a_straggler_holding_uvs_terminal_does_not_keep_us_once_uv_has_ended(capfd: pytest.CaptureFixture[str]) -> None:
+    """uv silent for a while, then gone, leaving a child of its own with the terminal open: copied until uv ends."""
+    from penvcache._progress import copy_terminal
+
+    master, proc = _drawing("sleep 1.2; printf 'Built gated-pkg\\n'; sleep 60 & exit 0")
+    try:
+        assert copy_terminal(master, proc) == "Built gated-pkg\n"
+        assert proc.returncode == 0
+        assert capfd.readouterr().err == "Built gated-pkg\r\n"  # copied to our stderr as it came
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # the straggler, in the session uv led
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+        os.close(master)

@@ -18,7 +18,7 @@ import penvcache
 from penvcache import _probe
 from penvcache._requirements import read_deps
 from tests._kit import build_wheel, build_wheel_files, site_packages
-from tests.conftest import ROOT, run_cli, wait_for
+from tests.conftest import ROOT, error_lines, make_venv, premake_measured_venv, run_cli, wait_for
 
 NAMESPACE_FILES = {
     "nsco/cloud/storage/__init__.py": "from nsco.cloud.storage.blob import Blob\n",
@@ -39,6 +39,22 @@ if os.environ.get("SLEEPY_PID_FILE"):
         f.write(str(os.getpid()))
     os.replace(os.environ["SLEEPY_PID_FILE"] + ".tmp", os.environ["SLEEPY_PID_FILE"])
     time.sleep(float(os.environ.get("SLEEPY_SECONDS", "60")))
+"""
+
+
+@pytest.fixture
+def venv(venv: Path) -> Path:
+    """conftest's venv; under ``coverage run`` (.ci/run) made first, so that the probe in it is measured."""
+    premake_measured_venv(venv)
+    return venv
+
+
+PID_THEN_LINGER = """\
+import os, time
+if os.environ.get("LINGER_PID_FILE"):  # the probe's last act, os._exit, now sleeps instead
+    with open(os.environ["LINGER_PID_FILE"], "w") as f:
+        f.write(str(os.getpid()))
+    os._exit = lambda code: time.sleep(60)
 """
 
 
@@ -66,7 +82,29 @@ def house(tmp_path_factory: pytest.TempPathFactory) -> Path:
     build_wheel(house, "stdin-reader", "1.0", module_source="import sys\nDATA = sys.stdin.read()\n")
     build_wheel(house, "sleepy-pkg", "1.0", module_source=PID_THEN_SLEEP)
     build_wheel(house, "exits-pkg", "1.0", module_source="import os\nos._exit(3)\n")
+    build_wheel(house, "cyc-pkg", "1.0", extras={"a": ["cyc-pkg[b]"], "b": ["cyc-pkg[a]", "helper-pkg"]})
+    build_wheel(house, "loop-a", "1.0", requires=["loop-b"], module_source="import undeclared_optional_mod\n")
+    build_wheel(house, "loop-b", "1.0", requires=["loop-a"])
+    build_wheel(house, "needs-absent", "1.0", requires=["absent-dep"], module_source="import absent_dep\n")
+    build_wheel_files(house, "shared-one", "1.0", {"sharedmod/__init__.py": ""})
+    build_wheel_files(house, "shared-two", "1.0", {"sharedmod/__init__.py": ""})
+    build_wheel(house, "interrupts-pkg", "1.0", module_source="raise KeyboardInterrupt\n")
+    build_wheel(house, "lingers-pkg", "1.0", module_source=PID_THEN_LINGER)
     return house
+
+
+@pytest.fixture(scope="module")
+def odd_venv(tmp_path_factory: pytest.TempPathFactory, house: Path) -> Path:
+    """One venv (never changed by the tests that share it) of dependency graphs validation must walk right."""
+    venv = tmp_path_factory.mktemp("odd") / "venv"
+    make_venv(venv)
+    uv_pip(venv, house, "install", "cyc-pkg[a]", "loop-a", "shared-one", "shared-two", "interrupts-pkg", "lingers-pkg")
+    uv_pip(venv, house, "install", "--no-deps", "needs-absent")
+    # an interpreter that hangs as it starts (a slow .pth), when a test asks for it
+    (site_packages(venv) / "zz_hang.pth").write_text(
+        "import os, time; os.environ.get('HANG_AT_START') and time.sleep(60)\n"
+    )
+    return venv
 
 
 def ensure(venv: Path, house: Path, *reqs: str, **kwargs: object) -> penvcache.EnsureResult:
@@ -156,11 +194,21 @@ def test_a_damaged_file_is_named_with_its_sizes(venv: Path, house: Path) -> None
     assert report.broken == {"trunc-pkg"}
 
 
-def test_a_dist_info_without_metadata_is_broken_and_reinstalled(venv: Path, house: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("damage", ["deleted", "not UTF-8"])
+def test_a_dist_info_without_readable_metadata_is_broken_and_reinstalled(
+    venv: Path, house: Path, tmp_path: Path, damage: str
+) -> None:
     ensure(venv, house, "trunc-pkg")
-    (site_packages(venv) / "trunc_pkg-1.0.dist-info" / "METADATA").unlink()
+    metadata = site_packages(venv) / "trunc_pkg-1.0.dist-info" / "METADATA"
+    good = metadata.read_bytes()
+    metadata.unlink()
+    if damage == "not UTF-8":
+        metadata.write_bytes(good + b"Author: Jos\xe9\n")
+    report = _probe.validate(str(venv / "bin" / "python"), read_deps(["trunc-pkg"]))
+    assert report.failures["trunc-pkg"][0] == "its metadata has no version or is not UTF-8 (a damaged .dist-info)"
+    assert report.broken == {"trunc-pkg"}
     assert ensure(venv, house, "trunc-pkg", cache_dir=tmp_path / "another-cache").status == "installed"
-    assert (site_packages(venv) / "trunc_pkg-1.0.dist-info" / "METADATA").is_file()
+    assert metadata.read_bytes() == good
 
 
 # --- 3. the dependency closure -------------------------------------------------------------------------------------
@@ -196,6 +244,36 @@ def test_the_closure_is_checked_from_metadata_and_stamped(venv: Path, house: Pat
     uv_pip(venv, house, "install", "dep-pkg==1.0")
     report = _probe.validate(python, read_deps(["top-pkg"]))
     assert report.failures == {"dep-pkg": ["1.0 is installed but dep-pkg>=2 is required by top-pkg"]}
+
+
+def test_extras_that_require_each_other_are_walked_once(odd_venv: Path) -> None:
+    """``pkg[a]`` requires ``pkg[b]``, which requires ``pkg[a]`` (as ``pkg[all]`` lists its own extras)."""
+    report = _probe.validate(str(odd_venv / "bin" / "python"), read_deps(["cyc-pkg[a]"]))
+    assert report.satisfied, report.summary()
+    assert str(site_packages(odd_venv) / "helper_pkg") in report.stamp_paths  # required by extra b, through a
+
+
+def test_a_constraint_whose_marker_does_not_apply_is_not_checked(odd_venv: Path) -> None:
+    from packaging.requirements import Requirement
+
+    deps = read_deps(["helper-pkg"])
+    deps.constraints += [
+        Requirement("helper-pkg>=2; python_version < '3'"),
+        Requirement("helper-pkg<1; os_name == 'x'"),
+    ]
+    assert _probe.validate(str(odd_venv / "bin" / "python"), deps).satisfied
+    deps.constraints += [Requirement("helper-pkg>=2; python_version >= '3'")]
+    assert _probe.validate(str(odd_venv / "bin" / "python"), deps).failures == {
+        "helper-pkg": ['1.0 is installed but helper-pkg>=2; python_version >= "3" is required']
+    }
+
+
+def test_two_distributions_shipping_one_package_stamp_it_once(odd_venv: Path) -> None:
+    """Two distributions of one package (as opencv-python and opencv-contrib-python): each path stamped once."""
+    report = _probe.validate(str(odd_venv / "bin" / "python"), read_deps(["shared-one", "shared-two"]))
+    assert report.satisfied, report.summary()
+    assert str(site_packages(odd_venv) / "sharedmod" / "__init__.py") in report.stamp_paths
+    assert len(report.stamp_paths) == len(set(report.stamp_paths))
 
 
 # --- 4. imports in isolation ---------------------------------------------------------------------------------------
@@ -252,6 +330,27 @@ def test_warnings_in_the_cli_json_and_explain(venv: Path, house: Path) -> None:
         assert [w.split(":")[0] for w in json.loads(out.stdout)["warnings"]] == ["optional-user"]
     explained = run_cli("explain", *args)
     assert "  warning: optional-user: import optional_user failed" in explained.stdout
+
+
+def test_an_undeclared_import_in_a_dependency_cycle_is_a_warning(odd_venv: Path) -> None:
+    """loop-a requires loop-b, which requires loop-a: neither ships the module, so it is optional."""
+    report = _probe.validate(str(odd_venv / "bin" / "python"), read_deps(["loop-a"]))
+    assert report.satisfied, report.summary()
+    assert report.warnings == [
+        "loop-a: import loop_a failed: ModuleNotFoundError: No module named 'undeclared_optional_mod' "
+        "(undeclared_optional_mod is not a dependency it requires: an optional one?)"
+    ]
+
+
+def test_a_module_a_missing_dependency_may_provide_is_a_failure(odd_venv: Path) -> None:
+    """Installing the missing dependency may bring the module: a failure, and nothing installed is blamed."""
+    report = _probe.validate(str(odd_venv / "bin" / "python"), read_deps(["needs-absent"]))
+    assert report.warnings == []
+    assert report.failures == {
+        "absent-dep": ["absent-dep (required by needs-absent) is not installed"],
+        "needs-absent": ["import needs_absent failed: ModuleNotFoundError: No module named 'absent_dep'"],
+    }
+    assert report.broken == set()
 
 
 def test_a_module_a_required_dependency_should_provide_is_a_failure_of_that_dependency(venv: Path, house: Path) -> None:
@@ -375,6 +474,53 @@ def test_an_import_that_ends_the_interpreter_is_named(venv: Path, house: Path) -
         f"validation probe in {venv / 'bin' / 'python'} died while importing exits_pkg (of exits-pkg): exit code 3; "
         "to skip this import: --skip-import exits_pkg"
     )
+
+
+def test_an_import_raising_keyboard_interrupt_ends_the_probe_naming_the_module(odd_venv: Path) -> None:
+    with pytest.raises(penvcache.InstallFailed) as failed:
+        _probe.validate(str(odd_venv / "bin" / "python"), read_deps(["interrupts-pkg"]))
+    assert str(failed.value) == (
+        f"validation probe in {odd_venv / 'bin' / 'python'} died while importing interrupts_pkg (of interrupts-pkg): "
+        "KeyboardInterrupt; to skip this import: --skip-import interrupts_pkg"
+    )
+
+
+def test_an_interpreter_that_hangs_as_it_starts_times_out_before_any_import(
+    odd_venv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HANG_AT_START", "1")
+    with pytest.raises(penvcache.InstallFailed) as failed:
+        _probe.validate(str(odd_venv / "bin" / "python"), read_deps(["helper-pkg"]), timeout=1)
+    assert str(failed.value) == (
+        f"validation in {odd_venv / 'bin' / 'python'} timed out after 1s while reading the venv's metadata; "
+        "allow more time with --validate-timeout SECONDS"
+    )
+
+
+def test_a_probe_that_does_not_exit_after_answering_is_killed_at_the_deadline(
+    odd_venv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pid_file = tmp_path / "probe.pid"
+    monkeypatch.setenv("LINGER_PID_FILE", str(pid_file))
+    report = _probe.validate(str(odd_venv / "bin" / "python"), read_deps(["lingers-pkg"]), timeout=2)
+    assert report.satisfied, report.summary()  # its answers count
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid_file.read_text()), 0)  # killed and reaped
+
+
+def test_an_interpreter_that_cannot_run_is_one_line(venv: Path, house: Path) -> None:
+    """A venv whose bin/python is not executable: exit 1 and what to do, never a traceback."""
+    if not venv.exists():
+        make_venv(venv)
+    python = venv / "bin" / "python"
+    python.unlink()
+    python.write_text("not a program\n")
+    proc = run_cli("ensure", "helper-pkg", "--venv", str(venv), "--offline", "--find-links", str(house))
+    assert proc.returncode == 1
+    assert error_lines(proc.stderr) == [
+        f"penvcache: error: validation probe in {python} cannot start: Permission denied; "
+        "remove the venv to have it remade"
+    ]
 
 
 def test_validation_times_out_naming_the_module_and_kills_the_probe(
