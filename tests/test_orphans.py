@@ -15,6 +15,10 @@ import penvcache
 from penvcache._installer import uv_bin
 from tests.conftest import run_cli, wait_for
 
+# The signals land while uv builds slow-pkg (so a uv cache without its wheel), and no process may name the
+# test's own uv cache afterwards.
+pytestmark = pytest.mark.private_uv_cache
+
 REQS = ("slow-pkg", "alpha-pkg")
 
 

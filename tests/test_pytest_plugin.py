@@ -95,6 +95,7 @@ def test_registered_through_the_entry_point_with_its_own_option_group(tmp_path: 
 
 
 @pytest.mark.timeout(180)
+@pytest.mark.private_uv_cache  # the workers race while uv builds slow-pkg
 def test_under_xdist_exactly_one_worker_installs(tmp_path: Path, wheelhouse: Path) -> None:
     test_dir = project(tmp_path, RECORDING_TESTS.format(count=8), deps="slow-pkg\nalpha-pkg\n")
     proc = pytest_run(
@@ -220,6 +221,7 @@ def test_plugin_loaded_but_idle():
 """
 
 
+@pytest.mark.private_uv_cache  # the test's own uv cache, which must stay unmade
 @pytest.mark.parametrize("options", [[], ["--penv-deps", "deps.txt", "--penv-venv", "venv", "--penv-offline"]])
 def test_inert_when_no_test_requests_penv(tmp_path: Path, options: list[str]) -> None:
     project(tmp_path, INERT)

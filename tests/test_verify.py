@@ -88,6 +88,7 @@ def test_a_pip_install_is_clean(tmp_path: Path, house: Path) -> None:
     assert skipped["no hash in RECORD"] > 3  # the .pyc files pip compiled, besides each RECORD
 
 
+@pytest.mark.private_uv_cache  # the damage is in place: in uv's cache too
 def test_a_damaged_file_deep_in_the_closure_is_reported(venv: Path, house: Path) -> None:
     penvcache.ensure(venv, ["delta-pkg", "tool-pkg"], find_links=[house], offline=True)
     sub = site_packages(venv) / "alpha_pkg" / "sub.py"
@@ -115,6 +116,7 @@ def test_a_missing_requirement_fails(venv: Path, house: Path) -> None:
     assert "penvcache: verify: alpha-pkg is not installed" in proc.stdout
 
 
+@pytest.mark.private_uv_cache  # the damage is in place: in uv's cache too, as the test shows
 def test_repair_fetches_afresh_what_a_plain_reinstall_links_back(venv: Path, house: Path) -> None:
     penvcache.ensure(venv, ["delta-pkg"], find_links=[house], offline=True)
     sub = site_packages(venv) / "alpha_pkg" / "sub.py"
@@ -132,6 +134,7 @@ def test_repair_fetches_afresh_what_a_plain_reinstall_links_back(venv: Path, hou
     assert penvcache.ensure(venv, ["delta-pkg"], find_links=[house], offline=True).status in ("adopted", "hit")
 
 
+@pytest.mark.private_uv_cache  # the damage is in place: in uv's cache too
 def test_repair_says_what_it_does_and_exits_0(venv: Path, house: Path) -> None:
     penvcache.ensure(venv, ["gamma-pkg"], find_links=[house], offline=True)
     sub = site_packages(venv) / "gamma_pkg" / "sub.py"
