@@ -29,6 +29,23 @@ if os.environ.get("SLOW_IMPORT_MARKER"):  # tells a test that validation is impo
 """
 
 
+# Bytecode is written as Python and pytest write it by default, even where PYTHONDONTWRITEBYTECODE is set: without
+# it each xdist worker compiles (and rewrites the asserts of) the tests, penvcache and hypothesis anew, 3 s of CPU.
+sys.dont_write_bytecode = False
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Write penvcache's bytecode once for the session's hundreds of processes that import it.
+
+    Python writes it on first import, unless told not to (``PYTHONDONTWRITEBYTECODE``, ``-B``): then every
+    ``penvcache`` process the tests start compiles the package again, a tenth of a second of CPU each time. They
+    only read it (and Python checks it against the source).
+    """
+    root = Path(__file__).resolve().parent.parent
+    compileall.compile_dir(root / "penvcache", quiet=1)
+    compileall.compile_file(root / "tests" / "_worker.py", quiet=1)
+
+
 @pytest.fixture(scope="session")
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A directory of tiny wheels (and one slow sdist) that every test installs from, offline."""
