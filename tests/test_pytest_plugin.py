@@ -41,11 +41,16 @@ def test_uses_penv(penv, worker_id, n):
 """
 
 
+#: ``python -m pytest`` as these tests run it. Not hypothesis's plugin: this suite's test dependency, not one of the
+#: projects these sessions stand for, it imports hypothesis (a second of CPU) in every pytest process.
+PYTEST = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:hypothesispytest"]
+
+
 def pytest_run(cwd: Path, *args: str, timeout: float = DEADLINE) -> subprocess.CompletedProcess[str]:
     """``python -m pytest ARGS`` in ``cwd``, with this test's (hermetic) environment minus the outer pytest's."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}  # xdist worker ids, addopts
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly", "-q", *args],
+        [*PYTEST, "-q", *args],
         cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,
@@ -274,7 +279,7 @@ def test_the_venv_cannot_change_while_a_session_holds_it(
         (test_dir / name).write_text(textwrap.dedent(source))
     options = ["--penv-deps", "deps.txt", "--penv-venv", "venv", "--penv-offline", "--penv-find-links", str(wheelhouse)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly", "-q", *options]
+    cmd = [*PYTEST, "-q", *options]
     session = spawn(procs, [*cmd, "tests/test_a.py", "tests/test_b.py"], cwd=tmp_path, env=env)
     wait_for(test_dir / "ready", session)
     venv = tmp_path / "venv"
