@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from uv import find_uv_bin
 
 import penvcache
 from penvcache import _locking, _state
@@ -163,7 +164,7 @@ def test_use_ensures_again_when_the_venv_changes_before_it_holds_it(
 
     def changed_first(self: _locking.UseLock) -> _locking.UseLock:
         if not changes:  # another process upgrades alpha-pkg after use()'s ensure, before its shared lock
-            cmd = [sys.executable, "-m", "uv", "pip", "install", "-q", "--python", str(venv)]
+            cmd = [find_uv_bin(), "pip", "install", "-q", "--python", str(venv)]
             subprocess.run([*cmd, "--offline", "--find-links", str(wheelhouse), "alpha-pkg==2.0"], check=True)
             changes.append("upgraded")
         return enter(self)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from packaging.markers import default_environment
+from uv import find_uv_bin
 
 from penvcache import _probe
 from penvcache._requirements import read_deps
@@ -57,16 +58,12 @@ def probe_venv(tmp_path: Path, wheelhouse: Path) -> Path:
 
 
 def make_venv(venv: Path) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "uv", "venv", str(venv), "--python", sys.executable, "--offline", "-q"], check=True
-    )
+    subprocess.run([find_uv_bin(), "venv", str(venv), "--python", sys.executable, "--offline", "-q"], check=True)
     measure_coverage_in(venv)
 
 
 def install(venv: Path, *args: str) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "uv", "pip", "install", "--python", str(venv), "--offline", "-q", *args], check=True
-    )
+    subprocess.run([find_uv_bin(), "pip", "install", "--python", str(venv), "--offline", "-q", *args], check=True)
 
 
 def site_packages(venv: Path) -> Path:

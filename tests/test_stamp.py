@@ -10,13 +10,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from uv import find_uv_bin
 
 import penvcache
 from tests._kit import site_packages
 
 
 def _uv(venv: Path, wheelhouse: Path, *args: str) -> None:
-    cmd = [sys.executable, "-m", "uv", "pip", *args, "--python", str(venv)]
+    cmd = [find_uv_bin(), "pip", *args, "--python", str(venv)]
     if args[0] == "install":
         cmd += ["--offline", "--find-links", str(wheelhouse)]
     subprocess.run(cmd, capture_output=True, check=True)

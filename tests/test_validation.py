@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from uv import find_uv_bin
 
 import penvcache
 from penvcache import _probe
@@ -74,7 +75,7 @@ def ensure(venv: Path, house: Path, *reqs: str, **kwargs: object) -> penvcache.E
 
 
 def uv_pip(venv: Path, house: Path, *args: str) -> None:
-    cmd = [sys.executable, "-m", "uv", "pip", *args, "--python", str(venv / "bin" / "python")]
+    cmd = [find_uv_bin(), "pip", *args, "--python", str(venv / "bin" / "python")]
     if args[0] == "install":
         cmd += ["--offline", "--find-links", str(house)]
     subprocess.run(cmd, capture_output=True, check=True, timeout=120)

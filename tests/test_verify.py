@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from uv import find_uv_bin
 
 import penvcache
 from tests._kit import build_wheel, build_wheel_with_scripts, site_packages
@@ -19,8 +20,6 @@ from tests.conftest import measure_coverage_in, run_cli
 def venv(venv: Path) -> Path:
     """conftest's venv; under ``coverage run`` (.ci/run) made first, so that verify's script in it is measured."""
     if os.environ.get("COVERAGE_PROCESS_CONFIG"):
-        from uv import find_uv_bin
-
         subprocess.run([find_uv_bin(), "venv", "-q", str(venv), "--python", sys.executable], check=True)
         measure_coverage_in(venv)
     return venv
@@ -50,7 +49,7 @@ def verify_json(venv: Path, house: Path, *args: str) -> dict[str, object]:
 
 
 def uv_install(venv: Path, house: Path, *args: str) -> None:
-    cmd = [sys.executable, "-m", "uv", "pip", "install", "--python", str(venv), "--offline", "--find-links", str(house)]
+    cmd = [find_uv_bin(), "pip", "install", "--python", str(venv), "--offline", "--find-links", str(house)]
     subprocess.run([*cmd, *args], check=True, capture_output=True, timeout=120)
 
 
@@ -78,9 +77,10 @@ def test_a_fresh_install_is_clean_and_the_closure_is_checked(venv: Path, house: 
 def test_a_pip_install_is_clean(tmp_path: Path, house: Path) -> None:
     """pip compiles bytecode and lists it in RECORD without a hash, and rewrites scripts: none is a mismatch."""
     venv = tmp_path / "pip-venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-index", "--find-links", str(house)]
-    subprocess.run([*pip, "delta-pkg", "tool-pkg"], check=True, timeout=300)
+    subprocess.run([find_uv_bin(), "venv", "-q", str(venv), "--python", sys.executable], check=True, timeout=120)
+    # this pip, installing into the venv (making one with pip in it would cost seconds of ensurepip)
+    pip = [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q", "--no-index"]
+    subprocess.run([*pip, "--find-links", str(house), "delta-pkg", "tool-pkg"], check=True, timeout=300)
     out = verify_json(venv, house, "delta-pkg", "tool-pkg")
     assert out["status"] == "clean", out["mismatches"]
     skipped = out["skipped"]
