@@ -68,21 +68,43 @@ class SharedUvCache:
     uv hardlinks the files it installs from the wheels it unpacked in its cache (``archive-v0``): a test that edits
     an installed file in place edits the cache, and every later test would install the edit. So after each test
     that used it, :meth:`damage` checks those files: one seen after an earlier test must be unchanged (size, mtime,
-    mode), a new one must match its wheel's RECORD; and no slow sdist (tests._kit) may have been built into it,
-    since the next test to install it would skip the build it waits for. A test that does either fails, naming the
-    marker it needs, and the worker goes on with a new, empty cache.
+    mode, presence; the wheelhouse's are seen as uv unpacked them, before the first test), a new one must match
+    its wheel's RECORD; and no slow sdist (tests._kit) may have been built into it, since the next test to install
+    it would skip the build it waits for. A test that does either fails, naming the marker it needs, and the
+    worker goes on with a new cache.
     """
 
-    def __init__(self, factory: pytest.TempPathFactory) -> None:
-        self._factory = factory
-        self.path = factory.mktemp("uv-cache-shared")
+    def __init__(self, factory: pytest.TempPathFactory, wheelhouse: Path) -> None:
+        self._factory, self._wheelhouse = factory, wheelhouse
+        self._renew()
+
+    def _renew(self) -> None:
+        """A new cache that holds the wheelhouse's wheels, unpacked by uv before any test could touch them."""
+        from uv import find_uv_bin
+
+        self.path = self._factory.mktemp("uv-cache-shared")
+        env = {**os.environ, "UV_CACHE_DIR": str(self.path), "UV_NO_CONFIG": "1"}
+        venv = self._factory.mktemp("uv-cache-warming") / "venv"
+        subprocess.run([find_uv_bin(), "venv", "-q", str(venv), "--python", sys.executable], env=env, check=True)
+        install = [find_uv_bin(), "pip", "install", "-q", "--python", str(venv), "--offline"]
+        for reqs in (["alpha-pkg==1.0", "beta-pkg[fast]", "broken-pkg", "slow-import-pkg"], ["delta-pkg"]):
+            subprocess.run([*install, "--find-links", str(self._wheelhouse), *reqs], env=env, check=True)
         self._seen: dict[str, tuple[int, int, int]] = {}
+        problems = self._check()
+        assert problems == [], problems  # uv's own unpacking
 
     def damage(self) -> list[str]:
-        """What is wrong in the cache now (nothing: ``[]``); a new, empty cache replaces a damaged one."""
+        """What is wrong in the cache now (nothing: ``[]``); a new cache replaces a damaged one."""
+        problems = self._check()
+        if problems:
+            self._renew()
+        return problems
+
+    def _check(self) -> list[str]:
         problems: list[str] = []
         archive = self.path / "archive-v0"
-        for wheel in sorted(archive.iterdir()) if archive.is_dir() else []:
+        found: dict[str, tuple[int, int, int]] = {}
+        for wheel in sorted(p for p in archive.iterdir() if p.is_dir()) if archive.is_dir() else []:
             files = {}
             for root, _, names in os.walk(wheel):
                 for name in names:
@@ -95,10 +117,9 @@ class SharedUvCache:
             if any(path not in self._seen for path in files):
                 problems += _unlike_record(wheel, files)
             problems += [f"{path}: changed in place" for path, sig in files.items() if self._seen.get(path, sig) != sig]
-            self._seen.update(files)
-        if problems:
-            self.path = self._factory.mktemp("uv-cache-shared")
-            self._seen = {}
+            found.update(files)
+        problems += [f"{path}: removed" for path in sorted(set(self._seen) - set(found))]
+        self._seen = found
         return problems
 
 
@@ -123,8 +144,8 @@ def _unlike_record(wheel: Path, files: dict[str, tuple[int, int, int]]) -> list[
 
 
 @pytest.fixture(scope="session")
-def shared_uv_cache(tmp_path_factory: pytest.TempPathFactory) -> SharedUvCache:
-    return SharedUvCache(tmp_path_factory)
+def shared_uv_cache(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> SharedUvCache:
+    return SharedUvCache(tmp_path_factory, wheelhouse)
 
 
 @pytest.fixture(autouse=True)
