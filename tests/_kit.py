@@ -98,6 +98,10 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
 """
 
 
+#: the module names of the slow sdists built in this process: a uv cache that holds one's wheel skips its build
+SLOW_SDIST_MODULES: set[str] = set()
+
+
 def build_slow_sdist(wheelhouse: Path, name: str, version: str, seconds: float, tag: str = "py3-none-any") -> Path:
     """An sdist whose in-tree build backend sleeps ``seconds`` before it writes the wheel (tagged ``tag``).
 
@@ -105,6 +109,7 @@ def build_slow_sdist(wheelhouse: Path, name: str, version: str, seconds: float, 
     overrides ``seconds``; ``$SLOW_BUILD_MARKER`` is a file it makes when the build starts.
     """
     module = name.replace("-", "_").lower()
+    SLOW_SDIST_MODULES.add(module)
     root = f"{name.replace('-', '_')}-{version}"
     files = {
         "pyproject.toml": textwrap.dedent(

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import base64
+import compileall
 import contextlib
+import csv
+import hashlib
 import os
 import re
 import signal
@@ -14,7 +18,7 @@ from typing import Any
 import pytest
 
 from penvcache._state import venv_dir
-from tests._kit import build_slow_sdist, build_wheel, site_packages
+from tests._kit import SLOW_SDIST_MODULES, build_slow_sdist, build_wheel, site_packages
 
 SLOW_SECONDS = 3.0
 SLOW_IMPORT_SOURCE = """\
@@ -23,6 +27,23 @@ if os.environ.get("SLOW_IMPORT_MARKER"):  # tells a test that validation is impo
     open(os.environ["SLOW_IMPORT_MARKER"], "w").close()
     time.sleep(60)
 """
+
+
+# Bytecode is written as Python and pytest write it by default, even where PYTHONDONTWRITEBYTECODE is set: without
+# it each xdist worker compiles (and rewrites the asserts of) the tests, penvcache and hypothesis anew, 3 s of CPU.
+sys.dont_write_bytecode = False
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Write penvcache's bytecode once for the session's hundreds of processes that import it.
+
+    Python writes it on first import, unless told not to (``PYTHONDONTWRITEBYTECODE``, ``-B``): then every
+    ``penvcache`` process the tests start compiles the package again, a tenth of a second of CPU each time. They
+    only read it (and Python checks it against the source).
+    """
+    root = Path(__file__).resolve().parent.parent
+    compileall.compile_dir(root / "penvcache", quiet=1)
+    compileall.compile_file(root / "tests" / "_worker.py", quiet=1)
 
 
 @pytest.fixture(scope="session")
@@ -40,19 +61,122 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return house
 
 
+class SharedUvCache:
+    """The uv cache that the tests of one pytest process (one xdist worker) share, unless they are marked
+    ``private_uv_cache``: uv then queries an interpreter and unpacks a wheel once per worker, not once per test.
+
+    uv hardlinks the files it installs from the wheels it unpacked in its cache (``archive-v0``): a test that edits
+    an installed file in place edits the cache, and every later test would install the edit. So after each test
+    that used it, :meth:`damage` checks those files: one seen after an earlier test must be unchanged (size, mtime,
+    mode, presence; the wheelhouse's are seen as uv unpacked them, before the first test), a new one must match
+    its wheel's RECORD; and no slow sdist (tests._kit) may have been built into it, since the next test to install
+    it would skip the build it waits for. A test that does either fails, naming the marker it needs, and the
+    worker goes on with a new cache.
+    """
+
+    def __init__(self, factory: pytest.TempPathFactory, wheelhouse: Path) -> None:
+        self._factory, self._wheelhouse = factory, wheelhouse
+        self._renew()
+
+    def _renew(self) -> None:
+        """A new cache that holds the wheelhouse's wheels, unpacked by uv before any test could touch them."""
+        from uv import find_uv_bin
+
+        self.path = self._factory.mktemp("uv-cache-shared")
+        env = {**os.environ, "UV_CACHE_DIR": str(self.path), "UV_NO_CONFIG": "1"}
+        venv = self._factory.mktemp("uv-cache-warming") / "venv"
+        subprocess.run([find_uv_bin(), "venv", "-q", str(venv), "--python", sys.executable], env=env, check=True)
+        install = [find_uv_bin(), "pip", "install", "-q", "--python", str(venv), "--offline"]
+        for reqs in (["alpha-pkg==1.0", "beta-pkg[fast]", "broken-pkg", "slow-import-pkg"], ["delta-pkg"]):
+            subprocess.run([*install, "--find-links", str(self._wheelhouse), *reqs], env=env, check=True)
+        self._seen: dict[str, tuple[int, int, int]] = {}
+        problems = self._check()
+        assert problems == [], problems  # uv's own unpacking
+
+    def damage(self) -> list[str]:
+        """What is wrong in the cache now (nothing: ``[]``); a new cache replaces a damaged one."""
+        problems = self._check()
+        if problems:
+            self._renew()
+        return problems
+
+    def _check(self) -> list[str]:
+        problems: list[str] = []
+        archive = self.path / "archive-v0"
+        found: dict[str, tuple[int, int, int]] = {}
+        for wheel in sorted(p for p in archive.iterdir() if p.is_dir()) if archive.is_dir() else []:
+            files = {}
+            for root, _, names in os.walk(wheel):
+                for name in names:
+                    path = os.path.join(root, name)
+                    st = os.lstat(path)
+                    files[path] = (st.st_size, st.st_mtime_ns, st.st_mode)
+            slow = sorted(SLOW_SDIST_MODULES & set(os.listdir(wheel)))
+            if slow:
+                problems.append(f"{wheel}: the wheel built from the slow sdist of {slow[0]}")
+            if any(path not in self._seen for path in files):
+                problems += _unlike_record(wheel, files)
+            problems += [f"{path}: changed in place" for path, sig in files.items() if self._seen.get(path, sig) != sig]
+            found.update(files)
+        problems += [f"{path}: removed" for path in sorted(set(self._seen) - set(found))]
+        self._seen = found
+        return problems
+
+
+def _unlike_record(wheel: Path, files: dict[str, tuple[int, int, int]]) -> list[str]:
+    """The files of an unpacked wheel that its RECORD does not list with their sha256 (each but RECORD itself)."""
+    records = sorted(wheel.glob("*.dist-info/RECORD"))
+    if len(records) != 1:
+        return [f"{wheel}: {len(records)} RECORD files"]
+    hashes = {}
+    with records[0].open(newline="") as f:
+        for row in csv.reader(f):
+            if row and len(row) >= 2 and row[1].startswith("sha256="):
+                hashes[str(wheel / row[0])] = row[1].removeprefix("sha256=")
+    problems = []
+    for path in files:
+        if path == str(records[0]):
+            continue
+        digest = base64.urlsafe_b64encode(hashlib.sha256(Path(path).read_bytes()).digest()).rstrip(b"=").decode()
+        if hashes.get(path) != digest:
+            problems.append(f"{path}: not as its RECORD says")
+    return problems
+
+
+@pytest.fixture(scope="session")
+def shared_uv_cache(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> SharedUvCache:
+    return SharedUvCache(tmp_path_factory, wheelhouse)
+
+
 @pytest.fixture(autouse=True)
-def _hermetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Temp cache dirs for penvcache and uv; the default cache dir and the network are unusable."""
+def _hermetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[None]:
+    """Temp cache dirs for penvcache and uv; the default cache dir and the network are unusable.
+
+    uv's cache is the worker's :class:`SharedUvCache`, or ``tmp_path / "uv-cache"`` for a test marked
+    ``private_uv_cache``: one that needs uv to build the slow sdist, edits installed files in place, looks into
+    or removes uv's cache, or counts what uv does.
+    """
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("the default cache dir must not be used by tests\n")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
     monkeypatch.setenv("PENVCACHE_CACHE_DIR", str(tmp_path / "penvcache-cache"))
-    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
+    shared: SharedUvCache | None = None
+    if request.node.get_closest_marker("private_uv_cache"):
+        monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
+    else:
+        shared = request.getfixturevalue("shared_uv_cache")
+        monkeypatch.setenv("UV_CACHE_DIR", str(shared.path))
     monkeypatch.setenv("UV_DEFAULT_INDEX", "http://127.0.0.1:9/simple")  # nothing listens there
     monkeypatch.setenv("UV_HTTP_RETRIES", "0")
     monkeypatch.setenv("UV_NO_CONFIG", "1")
     for name in ("PENVCACHE_OFFLINE", "UV_OFFLINE", "PENVCACHE_VENV", "VIRTUAL_ENV", "UV_INDEX_URL", "UV_PYTHON"):
         monkeypatch.delenv(name, raising=False)
+    yield
+    damage = shared.damage() if shared is not None else []
+    if damage:
+        pytest.fail(
+            "the test changed the shared uv cache (mark it private_uv_cache): " + "; ".join(damage[:5]), pytrace=False
+        )
 
 
 @pytest.fixture

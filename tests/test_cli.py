@@ -92,10 +92,15 @@ def test_unknown_option(venv: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert not venv.exists()
 
 
-def test_python_that_does_not_exist(venv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_python_that_does_not_exist(
+    venv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     missing = str(tmp_path / "no" / "python")
     _assert_bad_input(_main(capsys, "ensure", "alpha-pkg", "--venv", str(venv), "--python", missing), missing)
     assert not venv.exists()
+    # uv looks for 3.99 on PATH, asking each python there its version: none to ask (pyenv's shims are bash scripts)
+    (tmp_path / "empty-path").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-path"))
     _assert_bad_input(_main(capsys, "ensure", "alpha-pkg", "--venv", str(venv), "--python", "3.99"), "--python 3.99")
     assert not venv.exists()
 

@@ -67,6 +67,7 @@ def start_logged(procs: list[subprocess.Popen[str]], log: Path, *args: str) -> s
         return spawn(procs, [sys.executable, "-m", "tests._worker", *args], cwd=ROOT, stderr=err)
 
 
+@pytest.mark.private_uv_cache  # it waits for slow-pkg's build
 def test_waiter_gets_a_hit_after_the_holder_installs(
     tmp_path: Path, venv: Path, wheelhouse: Path, entry: Path, release: Path, procs: list[subprocess.Popen[str]]
 ) -> None:
@@ -88,6 +89,7 @@ def test_waiter_gets_a_hit_after_the_holder_installs(
     assert json.loads(out_w)["waited"] > 0
 
 
+@pytest.mark.private_uv_cache  # it waits for slow-pkg's build
 def test_many_processes_on_a_cold_venv_install_exactly_once(
     tmp_path: Path, venv: Path, wheelhouse: Path, release: Path, procs: list[subprocess.Popen[str]]
 ) -> None:
@@ -165,6 +167,7 @@ def test_a_dead_holders_info_is_not_shown_as_the_holder(
     assert f"pid {dead_pid}" not in capfd.readouterr().err
 
 
+@pytest.mark.private_uv_cache  # it waits for slow-pkg's build
 def test_a_slow_install_into_one_venv_never_delays_another(
     tmp_path: Path, wheelhouse: Path, release: Path, procs: list[subprocess.Popen[str]]
 ) -> None:

@@ -15,6 +15,9 @@ import penvcache
 from tests._kit import site_packages
 from tests.conftest import offline_args, penvcache_cmd, spawn, stop, wait_for
 
+# The kills land while uv builds slow-pkg: each test needs that build, so a uv cache without its wheel.
+pytestmark = pytest.mark.private_uv_cache
+
 REQS = ("slow-pkg", "slow-import-pkg", "alpha-pkg")
 
 

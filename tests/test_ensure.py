@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from uv import find_uv_bin
 
 import penvcache
 from penvcache import _state
@@ -77,7 +78,7 @@ def test_recreated_venv_at_same_path_is_a_miss(venv: Path, wheelhouse: Path) -> 
     """Made again the way penvcache makes it, holding the same package: only the venv instance differs."""
     first = ensure(venv, wheelhouse, "alpha-pkg")
     shutil.rmtree(venv)
-    uv = [sys.executable, "-m", "uv"]
+    uv = [find_uv_bin()]
     subprocess.run([*uv, "venv", "-q", str(venv), "--python", sys.executable, "--offline"], check=True)
     install = [*uv, "pip", "install", "-q", "--python", str(venv), "--offline", "--find-links", str(wheelhouse)]
     subprocess.run([*install, "alpha-pkg"], check=True)
@@ -93,7 +94,7 @@ def test_deleted_init_py_is_caught_and_repaired(venv: Path, wheelhouse: Path) ->
     init.unlink()
     # uv itself calls this venv satisfied:
     uv = subprocess.run(
-        [sys.executable, "-m", "uv", "pip", "install", "--offline", "--python", str(venv), "alpha-pkg"],
+        [find_uv_bin(), "pip", "install", "--offline", "--python", str(venv), "alpha-pkg"],
         capture_output=True,
         text=True,
         check=False,
@@ -109,9 +110,7 @@ def test_version_drift_is_repaired(venv: Path, wheelhouse: Path) -> None:
     ensure(venv, wheelhouse, "alpha-pkg<2")
     subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "uv",
+            find_uv_bin(),
             "pip",
             "install",
             "--offline",
@@ -139,7 +138,7 @@ def test_extras_requirements_are_installed_and_checked(venv: Path, wheelhouse: P
     assert ensure(venv, wheelhouse, "beta-pkg[fast]").status == "installed"
     assert venv_python_says(venv, "import gamma_pkg; print('ok')") == "ok"
     subprocess.run(
-        [sys.executable, "-m", "uv", "pip", "uninstall", "--python", str(venv), "gamma-pkg"],
+        [find_uv_bin(), "pip", "uninstall", "--python", str(venv), "gamma-pkg"],
         capture_output=True,
         check=True,
     )

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from uv import find_uv_bin
 
 from penvcache._key import COMPONENTS
 from penvcache.cli import main
@@ -51,7 +52,7 @@ def _env_salt(setup: Setup) -> list[str]:
 def _recreate(setup: Setup) -> list[str]:
     """The venv made again as penvcache makes it (uv, the same interpreter) and holding the same packages."""
     shutil.rmtree(setup.venv)
-    uv = [sys.executable, "-m", "uv"]
+    uv = [find_uv_bin()]
     subprocess.run([*uv, "venv", "-q", str(setup.venv), "--python", sys.executable, "--offline"], check=True)
     install = [*uv, "pip", "install", "-q", "--python", str(setup.venv), "--offline", "--find-links"]
     subprocess.run([*install, str(setup.wheelhouse), "alpha-pkg==1.0"], check=True)

@@ -13,6 +13,9 @@ from penvcache import ValidationFailed
 from tests._kit import build_wheel, site_packages
 from tests.conftest import run_cli
 
+# Each test removes its uv cache, so that nothing can install the broken wheel again.
+pytestmark = pytest.mark.private_uv_cache
+
 
 @pytest.fixture
 def house(tmp_path: Path) -> Path:

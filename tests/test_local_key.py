@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,7 +31,7 @@ def compile_lock(tmp_path: Path, wheelhouse: Path, line: str) -> Path:
     lock = tmp_path / "pylock.toml"
     args = ["compile", "requirements.in", "--offline", "--no-index", "--find-links", str(wheelhouse)]
     subprocess.run(
-        [uv_bin(), "pip", *args, "--format", "pylock.toml", "-o", str(lock), "-q"],
+        [uv_bin(), "pip", *args, "--format", "pylock.toml", "-o", str(lock), "-q", "--python", sys.executable],
         cwd=tmp_path,
         check=True,
         timeout=120,

@@ -181,7 +181,8 @@ def test_a_partial_venv_is_cleared_only_while_it_holds_nothing_but_uvs_layout(
 ) -> None:
     """In this process: penvcache made the directory (its mark names it), uv was killed before pyvenv.cfg; a file
     anywhere uv does not write one, or a mark naming another venv, leaves everything as it is."""
-    from penvcache._venv import CreationMark, Venv, make_room
+    from penvcache._clearing import CreationMark, make_room
+    from penvcache._venv import Venv
 
     venv, entry = Venv(tmp_path / "venv"), tmp_path / "entry"
     entry.mkdir()

@@ -12,10 +12,22 @@ from pathlib import Path
 import pytest
 
 import penvcache
+from penvcache import _coordinator
 from penvcache._installer import uv_bin
-from tests.conftest import run_cli, wait_for
+from penvcache.cli import main
+from tests.conftest import wait_for
+
+# The signals land while uv builds slow-pkg (so a uv cache without its wheel), and no process may name the
+# test's own uv cache afterwards.
+pytestmark = pytest.mark.private_uv_cache
 
 REQS = ("slow-pkg", "alpha-pkg")
+
+
+@pytest.fixture(autouse=True)
+def _fast_builds_after_the_signal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ensure that follows builds slow-pkg at once; the one that is stopped builds for 30 s (start_ensure)."""
+    monkeypatch.setenv("SLOW_BUILD_SECONDS", "0")
 
 
 def processes_naming(path: Path) -> list[str]:
@@ -120,7 +132,12 @@ def test_after_kill_9_no_uv_changes_the_venv_once_the_next_holder_has_the_lock(
 
 
 def test_a_miss_waits_for_the_uv_that_holds_the_venvs_lock(
-    tmp_path: Path, venv: Path, wheelhouse: Path, procs: list[subprocess.Popen[str]]
+    tmp_path: Path,
+    venv: Path,
+    wheelhouse: Path,
+    procs: list[subprocess.Popen[str]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     penvcache.ensure(venv, ["gamma-pkg"], offline=True, find_links=[wheelhouse])
     ready = tmp_path / "ready"
@@ -143,11 +160,14 @@ def test_a_miss_waits_for_the_uv_that_holds_the_venvs_lock(
     )
     procs.append(holder)
     wait_for(ready, holder)
+    # however short the lock timeout, a miss gives a dying uv a grace to let go (5 s): here 0.5 s
+    monkeypatch.setattr(_coordinator, "_DYING_GRACE", 0.5)
     args = ["ensure", "alpha-pkg", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse)]
-    proc = run_cli(*args, "--lock-timeout", "1")
-    assert proc.returncode == 3, proc.stderr
-    assert f"waiting for the uv process that holds {venv}/.lock" in proc.stderr
-    assert f"(a uv process holds {venv}/.lock)" in proc.stderr
+    assert main([*args, "--lock-timeout", "0.1"]) == 3
+    err = capsys.readouterr().err
+    assert f"waiting for the uv process that holds {venv}/.lock" in err
+    assert f"timed out after 0.5s waiting for another installer to finish with {venv}" in err
+    assert f"(a uv process holds {venv}/.lock)" in err
     assert not any(venv.glob("lib/python*/site-packages/alpha_pkg"))  # nothing was installed
 
 

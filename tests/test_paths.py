@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from uv import find_uv_bin
 
 import penvcache
 from penvcache import _locking, _state
@@ -105,6 +106,7 @@ def index(tmp_path: Path, wheelhouse: Path, procs: list[subprocess.Popen[str]]) 
     stop(server)
 
 
+@pytest.mark.private_uv_cache  # uv caches the index's pages by URL: a later test's server may get the port
 def test_index_urls_in_a_deps_file_are_passed_to_uv(
     tmp_path: Path, venv: Path, index: tuple[Path, str], capfd: pytest.CaptureFixture[str]
 ) -> None:
@@ -116,6 +118,7 @@ def test_index_urls_in_a_deps_file_are_passed_to_uv(
     assert "retrying offline" not in capfd.readouterr().err
 
 
+@pytest.mark.private_uv_cache  # uv caches the index's pages by URL: a later test's server may get the port
 def test_an_index_that_fails_is_an_install_failure_not_a_fallback(
     tmp_path: Path, venv: Path, index: tuple[Path, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -161,7 +164,7 @@ def test_use_ensures_again_when_the_venv_changes_before_it_holds_it(
 
     def changed_first(self: _locking.UseLock) -> _locking.UseLock:
         if not changes:  # another process upgrades alpha-pkg after use()'s ensure, before its shared lock
-            cmd = [sys.executable, "-m", "uv", "pip", "install", "-q", "--python", str(venv)]
+            cmd = [find_uv_bin(), "pip", "install", "-q", "--python", str(venv)]
             subprocess.run([*cmd, "--offline", "--find-links", str(wheelhouse), "alpha-pkg==2.0"], check=True)
             changes.append("upgraded")
         return enter(self)
@@ -289,6 +292,7 @@ def test_a_probe_that_dies_is_an_install_failure_naming_what_it_checked(
 # --- Ctrl-C -----------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.private_uv_cache  # the Ctrl-C lands while uv builds slow-pkg
 def test_ctrl_c_exits_130_and_leaves_the_venv_usable(
     tmp_path: Path, venv: Path, wheelhouse: Path, procs: list[subprocess.Popen[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from packaging.markers import default_environment
+from uv import find_uv_bin
 
 from penvcache import _probe
 from penvcache._requirements import read_deps
@@ -78,9 +79,7 @@ HAND_MADE = {
 
 
 def install(venv: Path, *args: str) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "uv", "pip", "install", "--python", str(venv), "--offline", "-q", *args], check=True
-    )
+    subprocess.run([find_uv_bin(), "pip", "install", "--python", str(venv), "--offline", "-q", *args], check=True)
 
 
 def site_packages(venv: Path) -> Path:
@@ -121,6 +120,7 @@ NAMES = [
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="venv layout")
+@pytest.mark.private_uv_cache  # probe_venv edits installed files in place
 def test_fast_reader_answers_exactly_as_importlib_metadata(probe_venv: Path) -> None:
     fast = ask(probe_venv, NAMES)
     slow = ask(probe_venv, NAMES, "--importlib-metadata")
@@ -155,6 +155,7 @@ def test_a_dependency_read_only_is_never_imported_and_is_stamped_from_its_record
     )
 
 
+@pytest.mark.private_uv_cache  # probe_venv edits installed files in place
 def test_answers_are_json_with_any_text(probe_venv: Path) -> None:
     reason = ask(probe_venv, ["odd-msg-pkg"])["dists"]["odd-msg-pkg"]["modules"]["odd_msg_pkg"]
     assert reason == f"import odd_msg_pkg failed: ImportError: {ODD_MESSAGE}"
@@ -192,6 +193,7 @@ def test_penvcaches_own_modules_never_shadow_a_dependency(tmp_path: Path, wheelh
         assert all(path.startswith(site) for path in dists[name]["paths"])
 
 
+@pytest.mark.private_uv_cache  # probe_venv edits installed files in place
 def test_distribution_is_found_by_its_dist_info_directory_name(probe_venv: Path) -> None:
     """As importlib.metadata.distribution(name) and uv find it, not by scanning every METADATA for its Name."""
     site = site_packages(probe_venv)
@@ -202,6 +204,7 @@ def test_distribution_is_found_by_its_dist_info_directory_name(probe_venv: Path)
     assert answer == ask(probe_venv, ["gamma-pkg", "renamed"], "--importlib-metadata")
 
 
+@pytest.mark.private_uv_cache  # probe_venv edits installed files in place
 def test_validate_reads_extras_and_egg_info(probe_venv: Path, tmp_path: Path) -> None:
     deps = read_deps(["beta-pkg[fast]", "eggy-pkg", "alpha-pkg>=2", "mixed_case.name==3.1"])
     report = _probe.validate(str(probe_venv / "bin" / "python"), deps)
@@ -212,6 +215,7 @@ def test_validate_reads_extras_and_egg_info(probe_venv: Path, tmp_path: Path) ->
     assert failing.broken == {"broken-pkg"}
 
 
+@pytest.mark.private_uv_cache  # probe_venv edits installed files in place
 def test_constraints_apply_by_canonical_name(probe_venv: Path) -> None:
     from packaging.requirements import Requirement
 

@@ -22,6 +22,10 @@ from penvcache._progress import plain
 from tests._kit import build_slow_sdist
 from tests.conftest import ROOT
 
+# Each miss builds the gated sdist (held open until its release file appears): a uv cache without its wheel, and
+# uv's own summary counts what it installed.
+pytestmark = pytest.mark.private_uv_cache
+
 _EVERY = 0.05  # seconds between "still ..." lines in these tests (10 in real use)
 _CLI = (
     "import sys\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -84,7 +85,7 @@ def test_pylock_toml_written_by_uv_is_a_deps_file(tmp_path: Path, venv: Path, wh
     lock = tmp_path / "pylock.toml"
     compile_args = ["compile", "requirements.in", "--offline", "--no-index", "--find-links", str(wheelhouse)]
     subprocess.run(
-        [uv_bin(), "pip", *compile_args, "--format", "pylock.toml", "-o", str(lock), "-q"],
+        [uv_bin(), "pip", *compile_args, "--format", "pylock.toml", "-o", str(lock), "-q", "--python", sys.executable],
         cwd=tmp_path,
         check=True,
         timeout=120,

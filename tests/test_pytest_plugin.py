@@ -41,11 +41,16 @@ def test_uses_penv(penv, worker_id, n):
 """
 
 
+#: ``python -m pytest`` as these tests run it. Not hypothesis's plugin: this suite's test dependency, not one of the
+#: projects these sessions stand for, it imports hypothesis (a second of CPU) in every pytest process.
+PYTEST = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:hypothesispytest"]
+
+
 def pytest_run(cwd: Path, *args: str, timeout: float = DEADLINE) -> subprocess.CompletedProcess[str]:
     """``python -m pytest ARGS`` in ``cwd``, with this test's (hermetic) environment minus the outer pytest's."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}  # xdist worker ids, addopts
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly", "-q", *args],
+        [*PYTEST, "-q", *args],
         cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,
@@ -95,6 +100,7 @@ def test_registered_through_the_entry_point_with_its_own_option_group(tmp_path: 
 
 
 @pytest.mark.timeout(180)
+@pytest.mark.private_uv_cache  # the workers race while uv builds slow-pkg
 def test_under_xdist_exactly_one_worker_installs(tmp_path: Path, wheelhouse: Path) -> None:
     test_dir = project(tmp_path, RECORDING_TESTS.format(count=8), deps="slow-pkg\nalpha-pkg\n")
     proc = pytest_run(
@@ -220,6 +226,7 @@ def test_plugin_loaded_but_idle():
 """
 
 
+@pytest.mark.private_uv_cache  # the test's own uv cache, which must stay unmade
 @pytest.mark.parametrize("options", [[], ["--penv-deps", "deps.txt", "--penv-venv", "venv", "--penv-offline"]])
 def test_inert_when_no_test_requests_penv(tmp_path: Path, options: list[str]) -> None:
     project(tmp_path, INERT)
@@ -272,7 +279,7 @@ def test_the_venv_cannot_change_while_a_session_holds_it(
         (test_dir / name).write_text(textwrap.dedent(source))
     options = ["--penv-deps", "deps.txt", "--penv-venv", "venv", "--penv-offline", "--penv-find-links", str(wheelhouse)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly", "-q", *options]
+    cmd = [*PYTEST, "-q", *options]
     session = spawn(procs, [*cmd, "tests/test_a.py", "tests/test_b.py"], cwd=tmp_path, env=env)
     wait_for(test_dir / "ready", session)
     venv = tmp_path / "venv"

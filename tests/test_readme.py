@@ -121,6 +121,9 @@ def _environment(tmp_path: Path, wheelhouse: Path) -> tuple[Path, dict[str, str]
         PENVCACHE_CACHE_DIR=str(cache),
         PENVCACHE_OFFLINE="1",
         UV_FIND_LINKS=str(wheelhouse),
+        # a block's pytest without hypothesis's plugin: this suite's test dependency, not the reader's, it imports
+        # hypothesis (a second of CPU) at the end of every session
+        PYTEST_ADDOPTS="-p no:hypothesispytest",
     )
     python = os.path.realpath(sys.executable)
     readable = {str(work): "/work", str(cache): "/home/me/.cache/penvcache", python: "/usr/bin/python3.11"}

@@ -401,7 +401,7 @@ def test_a_pylock_directory_entrys_files_are_in_the_key(tmp_path: Path, venv: Pa
     lock = tmp_path / "pylock.toml"
     compile_args = ["compile", "requirements.in", "--offline", "--no-index", "--find-links", str(wheelhouse)]
     subprocess.run(
-        [uv_bin(), "pip", *compile_args, "--format", "pylock.toml", "-o", str(lock), "-q"],
+        [uv_bin(), "pip", *compile_args, "--format", "pylock.toml", "-o", str(lock), "-q", "--python", sys.executable],
         cwd=tmp_path,
         check=True,
         timeout=120,

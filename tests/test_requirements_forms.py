@@ -21,6 +21,9 @@ from penvcache._requirements import read_deps
 from tests._kit import build_project, build_wheel, site_packages
 from tests.conftest import run_cli
 
+#: for the tests of a local server: uv caches what it fetched by URL, and a later test's server may get the port again
+served = pytest.mark.private_uv_cache
+
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
@@ -120,6 +123,7 @@ def test_wheel_files_bare_names_and_file_urls(tmp_path: Path, venv: Path) -> Non
     assert read.local == {f"alpha-pkg @ {wheel.as_uri()}": str(wheel), f"gamma-pkg @ {gamma.as_uri()}": str(gamma)}
 
 
+@served
 def test_archive_urls_with_and_without_egg(tmp_path: Path, venv: Path, server: tuple[str, Path]) -> None:
     url, root = server
     alpha = build_wheel(root, "alpha-pkg", "2.0")
@@ -304,6 +308,7 @@ def simple_index(root: Path, *wheels: Path) -> str:
     return "/simple"
 
 
+@served
 @pytest.mark.parametrize("spelling", ["--index-url", "--default-index", "--extra-index-url", "--index"])
 def test_index_options_on_the_command_line(tmp_path: Path, venv: Path, server: tuple[str, Path], spelling: str) -> None:
     url, root = server
@@ -437,6 +442,7 @@ def test_a_fifo_in_a_recorded_deps_files_place_does_not_block_a_hit(
     assert proc.stderr == f"penvcache: error: cannot read deps file {deps}: not a regular file\n"
 
 
+@served
 def test_an_index_url_in_a_nested_deps_file(tmp_path: Path, venv: Path, server: tuple[str, Path]) -> None:
     url, root = server
     index = url + simple_index(root, build_wheel(tmp_path / "w", "gamma-pkg", "1.0"))

@@ -98,7 +98,7 @@ def test_a_cache_dir_another_user_could_write_is_refused(
     tmp_path: Path, venv: Path, wheelhouse: Path, level: str, change: str
 ) -> None:
     """As ssh does with ~/.ssh: exit 2, one line naming the path, its owner or mode, and the fix; nothing read."""
-    assert _cli("ensure", *_args(venv, wheelhouse, "alpha-pkg"), "-q").returncode == 0
+    penvcache.ensure(venv, ["alpha-pkg"], offline=True, find_links=[wheelhouse])  # a cache dir with an entry
     path = {"cache dir": _cache(tmp_path), "venvs": _cache(tmp_path) / "venvs", "entry": _entry(tmp_path, venv)}[level]
     if change != "world-writable" and os.geteuid() != 0:
         pytest.skip("giving a directory to another user or group needs root")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from uv import find_uv_bin
 
 import penvcache
 from penvcache._requirements import read_deps
@@ -52,7 +53,7 @@ def verify_json(venv: Path, house: Path, *args: str) -> dict[str, object]:
 
 
 def uv_install(venv: Path, house: Path, *args: str) -> None:
-    cmd = [sys.executable, "-m", "uv", "pip", "install", "--python", str(venv), "--offline", "--find-links", str(house)]
+    cmd = [find_uv_bin(), "pip", "install", "--python", str(venv), "--offline", "--find-links", str(house)]
     subprocess.run([*cmd, *args], check=True, capture_output=True, timeout=120)
 
 
@@ -80,9 +81,10 @@ def test_a_fresh_install_is_clean_and_the_closure_is_checked(venv: Path, house: 
 def test_a_pip_install_is_clean(tmp_path: Path, house: Path) -> None:
     """pip compiles bytecode and lists it in RECORD without a hash, and rewrites scripts: none is a mismatch."""
     venv = tmp_path / "pip-venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-index", "--find-links", str(house)]
-    subprocess.run([*pip, "delta-pkg", "tool-pkg"], check=True, timeout=300)
+    subprocess.run([find_uv_bin(), "venv", "-q", str(venv), "--python", sys.executable], check=True, timeout=120)
+    # this pip, installing into the venv (making one with pip in it would cost seconds of ensurepip)
+    pip = [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q", "--no-index"]
+    subprocess.run([*pip, "--find-links", str(house), "delta-pkg", "tool-pkg"], check=True, timeout=300)
     out = verify_json(venv, house, "delta-pkg", "tool-pkg")
     assert out["status"] == "clean", out["mismatches"]
     skipped = out["skipped"]
@@ -90,6 +92,7 @@ def test_a_pip_install_is_clean(tmp_path: Path, house: Path) -> None:
     assert skipped["no hash in RECORD"] > 3  # the .pyc files pip compiled, besides each RECORD
 
 
+@pytest.mark.private_uv_cache  # the damage is in place: in uv's cache too
 def test_a_damaged_file_deep_in_the_closure_is_reported(venv: Path, house: Path) -> None:
     penvcache.ensure(venv, ["delta-pkg", "tool-pkg"], find_links=[house], offline=True)
     sub = site_packages(venv) / "alpha_pkg" / "sub.py"
@@ -117,6 +120,7 @@ def test_a_missing_requirement_fails(venv: Path, house: Path) -> None:
     assert "penvcache: verify: alpha-pkg is not installed" in proc.stdout
 
 
+@pytest.mark.private_uv_cache  # the damage is in place: in uv's cache too, as the test shows
 def test_repair_fetches_afresh_what_a_plain_reinstall_links_back(venv: Path, house: Path) -> None:
     penvcache.ensure(venv, ["delta-pkg"], find_links=[house], offline=True)
     sub = site_packages(venv) / "alpha_pkg" / "sub.py"
@@ -134,6 +138,7 @@ def test_repair_fetches_afresh_what_a_plain_reinstall_links_back(venv: Path, hou
     assert penvcache.ensure(venv, ["delta-pkg"], find_links=[house], offline=True).status in ("adopted", "hit")
 
 
+@pytest.mark.private_uv_cache  # the damage is in place: in uv's cache too
 def test_repair_says_what_it_does_and_exits_0(venv: Path, house: Path) -> None:
     penvcache.ensure(venv, ["gamma-pkg"], find_links=[house], offline=True)
     sub = site_packages(venv) / "gamma_pkg" / "sub.py"
