@@ -163,7 +163,9 @@ def _reasons(  # noqa: PLR0917
         elif name == "venv":
             was = details.get("pyvenv_cfg", [None, None])
             now = key.identity["pyvenv_cfg"] if key.identity else [None, None]
-            reasons.append("venv recreated (a new pyvenv.cfg)" if was[1] != now[1] else "venv: pyvenv.cfg changed")
+            # a new file (another inode), or the same text written again (a freed inode can be reused): recreated
+            edited = was[0] != now[0] and was[1] == now[1]
+            reasons.append("venv: pyvenv.cfg changed" if edited else "venv recreated (a new pyvenv.cfg)")
         elif name == "installer":
             reasons.append(f"installer changed: {old.get(name)} -> {new.get(name)}")
         elif name == "local":

@@ -141,6 +141,7 @@ def test_fast_reader_answers_exactly_as_importlib_metadata(probe_venv: Path) -> 
     assert dists["egg-dir-pkg"]["version"] == "1.0"
 
 
+@pytest.mark.private_uv_cache  # probe_venv edits installed files in place
 @pytest.mark.skipif(sys.platform == "win32", reason="venv layout")
 def test_a_dependency_read_only_is_never_imported_and_is_stamped_from_its_record(probe_venv: Path) -> None:
     """``~NAME``: a dependency of a checked distribution: version, requirements and files, no import."""

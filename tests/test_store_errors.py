@@ -173,7 +173,7 @@ def test_a_rejected_entry_leaves_nothing_for_uv_and_the_next_store_serves(
     wheels = tmp_path / "wheels"
     wheels.mkdir()
     capsys.readouterr()
-    fetched, missed = lookup([first.as_uri(), second.as_uri()], key, str(wheels))
+    fetched, missed = lookup([first.as_uri(), second.as_uri()], [key], str(wheels))
     assert missed == [first.as_uri()]
     assert fetched is not None
     assert fetched.store == second.as_uri()
@@ -187,7 +187,7 @@ def test_a_rejected_entry_leaves_nothing_for_uv_and_the_next_store_serves(
     )
     for stale in wheels.iterdir():
         stale.unlink()
-    assert lookup([first.as_uri()], key, str(wheels)) == (None, [first.as_uri()])
+    assert lookup([first.as_uri()], [key], str(wheels)) == (None, [first.as_uri()])
     assert list(wheels.iterdir()) == []
     assert capsys.readouterr().err.endswith("fails its sha256 check; installing normally\n")
 
@@ -270,7 +270,7 @@ def test_a_set_that_cannot_be_locked_for_the_store_is_installed_and_said_once(
     assert code == 0, err
     assert out.startswith(f"penvcache: installed {venv} (")
     said = [line for line in err.splitlines() if "publish" in line]
-    assert said == ["penvcache: store: cannot publish (cannot lock the set for the store: error: no lock today)"]
+    assert said == ["penvcache: store: cannot publish (cannot lock the set: error: no lock today)"]
     assert not list(store.rglob("manifest.json"))
 
 

@@ -159,6 +159,7 @@ def test_verify_of_a_missing_venv_is_bad_input(tmp_path: Path, house: Path) -> N
     )
 
 
+@pytest.mark.private_uv_cache  # edits an installed file in place
 def test_quiet_is_silent_when_clean_not_when_damaged(venv: Path, house: Path) -> None:
     """``-q`` for scripts: nothing on a clean venv, the mismatches all the same; ``--repair`` of a clean venv
     repairs nothing and says clean."""
