@@ -561,7 +561,7 @@ def build_entry(  # noqa: PLR0917
             if "sdist" not in package:
                 msg = f"{package.get('name')} is neither a wheel nor an sdist (a local or VCS project)"
                 raise StoreUnusable(msg)
-            sources = [_built_wheel(package, work, build_options, platform)]
+            sources = [_built_wheel(package, work, build_options, platform, python)]
         elif python is not None:
             sources = _the_installed_one(sources, installed.get(canonicalize_name(package["name"])))
         chosen.append((package, sources))
@@ -657,9 +657,10 @@ def _the_installed_one(wheels: list[dict[str, Any]], tags: frozenset[str] | None
 
 
 def _built_wheel(
-    package: dict[str, Any], work: str, build_options: list[str], platform: Platform | None
+    package: dict[str, Any], work: str, build_options: list[str], platform: Platform | None, python: str | None
 ) -> tuple[str, bytes]:
-    """An sdist-only package, built into a wheel with uv; for another platform only a pure-Python wheel will do."""
+    """An sdist-only package, built into a wheel with uv (for the venv's interpreter ``python`` when there is one,
+    as the install built it); for another platform only a pure-Python wheel will do."""
     from ._installer import _run, _uv_error, uv_bin
 
     name, data = _read_source(package["sdist"], work)
@@ -668,7 +669,8 @@ def _built_wheel(
     with open(sdist, "wb") as f:
         f.write(data)
     out = tempfile.mkdtemp(dir=work)
-    proc = _run([uv_bin(), "build", "--wheel", sdist, "-o", out, "-q", *build_options], verbose=False)
+    target = ["--python", python] if python is not None else []
+    proc = _run([uv_bin(), "build", "--wheel", sdist, "-o", out, "-q", *target, *build_options], verbose=False)
     wheels = [n for n in os.listdir(out) if n.endswith(".whl")]
     if proc.returncode != 0 or len(wheels) != 1:
         msg = f"cannot build a wheel of {name}: {_uv_error(proc.stdout)}"

@@ -172,6 +172,28 @@ def test_the_store_from_the_environment_and_an_sdist_built_once(
     assert (site_packages(b.venv) / "slow_pkg" / "__init__.py").read_text() == "SLOW = True\n"
 
 
+def test_an_sdist_is_built_for_the_venvs_interpreter_not_the_one_on_path(
+    machines: tuple[Machine, Machine], wheelhouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The publisher builds the sdist-only package with the venv's interpreter, as the install did: a ``python``
+    first on PATH (here one that notes each run) is never asked, nor a uv-managed one."""
+    a, _ = machines
+    shims, noted = tmp_path / "shims", tmp_path / "path-python-ran"
+    shims.mkdir()
+    for name in ("python", "python3", f"python3.{sys.version_info[1]}"):
+        (shims / name).write_text(f'#!/bin/sh\necho "$@" >> {noted}\nexec {sys.executable} "$@"\n')
+        (shims / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shims}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("UV_PYTHON_INSTALL_DIR", str(tmp_path / "no-managed-pythons"))
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SLOW_BUILD_SECONDS", "0")
+    store = _store(tmp_path)
+    assert a.ensure("--find-links", str(wheelhouse), "--store", store, "slow-pkg") == 0
+    assert len(list((tmp_path / "store").glob("entries/*/manifest.json"))) == 1
+    assert not noted.exists(), noted.read_text()
+
+
 def test_two_machines_publishing_at_once_leave_one_complete_entry(wheelhouse: Path, tmp_path: Path) -> None:
     store = _store(tmp_path)
     go = tmp_path / "go"
