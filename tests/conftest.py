@@ -46,6 +46,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     compileall.compile_file(root / "tests" / "_worker.py", quiet=1)
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: two workers per CPU. Most of a test is waiting for the processes it starts (uv, the probe,
+    penvcache, a holder of a lock), so one worker per CPU leaves the CPUs idle a fifth of the time: on 2 cores
+    the suite took 152 s with 2 workers, 118 s with 4 and 124 s with 6 (CPU 245, 230 and 234 s)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return 2 * cpus
+
+
 @pytest.fixture(scope="session")
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A directory of tiny wheels (and one slow sdist) that every test installs from, offline."""
