@@ -49,9 +49,13 @@ def digest(data: object) -> str:
 
 
 def _canonical(data: object) -> object:
+    if type(data) is str:  # the commonest: a hit digests a requirement string per dependency
+        return data
     if isinstance(data, dict):
         return tuple(sorted((str(k), _canonical(v)) for k, v in data.items()))
     if isinstance(data, (list, tuple)):
+        if all(type(v) is str for v in data):  # as the loop below would make it, without a call per item
+            return tuple(data)
         return tuple(_canonical(v) for v in data)
     if data is None or isinstance(data, (str, int, float, bool)):
         return data
