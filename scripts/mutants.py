@@ -159,7 +159,14 @@ MUTANTS = [
         "cli.py",
         "    except KeyboardInterrupt:\n        return 130",
         "    except KeyboardInterrupt:\n        return 1",
-        ("tests/test_paths.py",),
+        ("tests/test_cli_ux.py",),  # the full command line; ensure's own path is the next mutant's
+    ),
+    Mutant(
+        "ctrl-c-during-ensure-exit-1",
+        "_fastpath.py",
+        "took over (it answers 130 itself after)\n        code = 130",
+        "took over (it answers 130 itself after)\n        code = 1",
+        ("tests/test_paths.py", "tests/test_cli_ux.py"),
     ),
     Mutant(
         "constraints-not-validated",

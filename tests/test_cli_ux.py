@@ -383,27 +383,32 @@ def hook(name, args):
         os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, delivered at this exact point
 
 sys.addaudithook(hook)
+if sys.argv[3] == "cli.main":  # the documented main(argv) -> int, as a program embedding the CLI calls it
+    from penvcache.cli import main
+    sys.exit(main(sys.argv[4:]))
 from penvcache._fastpath import launch  # what the penvcache script and python -m penvcache run
-sys.argv[1:] = sys.argv[3:]
+sys.argv[1:] = sys.argv[4:]
 launch()
 """
 
 
 @pytest.mark.parametrize(
-    ("event", "what", "args"),
+    ("entry", "event", "what", "args"),
     [
-        ("import", "argparse", ["ensure", "--frobnicate"]),  # while the arguments are parsed
-        ("import", "argparse", ["list"]),
-        ("subprocess.Popen", "uv", ["ensure", "alpha-pkg", "--offline"]),  # while uv runs
+        ("launch", "import", "argparse", ["ensure", "--frobnicate"]),  # while the arguments are parsed
+        ("launch", "import", "argparse", ["list"]),
+        ("launch", "subprocess.Popen", "uv", ["ensure", "alpha-pkg", "--offline"]),  # while uv runs
+        # main(argv) -> int, called by a program (penvcache.cli imports argparse itself, before main runs)
+        ("cli.main", "subprocess.Popen", "uv", ["ensure", "alpha-pkg", "--offline"]),
     ],
 )
 def test_ctrl_c_anywhere_is_exit_130_without_a_traceback(
-    venv: Path, wheelhouse: Path, event: str, what: str, args: list[str]
+    venv: Path, wheelhouse: Path, entry: str, event: str, what: str, args: list[str]
 ) -> None:
     if args[0] == "ensure":
         args = [*args, "--venv", str(venv), "--find-links", str(wheelhouse)]
     proc = subprocess.run(
-        [sys.executable, "-c", _CTRL_C_AT, event, what, *args],
+        [sys.executable, "-c", _CTRL_C_AT, event, what, entry, *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
