@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import DEADLINE, hold_lock, offline_args, run_cli, spawn, stop, wait_for
+from tests.conftest import DEADLINE, hold_lock, offline_args, run_cli_here, spawn, stop, wait_for
 
 # Each test that uses penv appends one JSON line to records/<worker id>.jsonl next to the test file.
 RECORDING_TESTS = """
@@ -283,10 +283,10 @@ def test_the_venv_cannot_change_while_a_session_holds_it(
     session = spawn(procs, [*cmd, "tests/test_a.py", "tests/test_b.py"], cwd=tmp_path, env=env)
     wait_for(test_dir / "ready", session)
     venv = tmp_path / "venv"
-    change = run_cli("ensure", "gamma-pkg", *offline_args(venv, wheelhouse), "--lock-timeout", "0.3")
+    change = run_cli_here("ensure", "gamma-pkg", *offline_args(venv, wheelhouse), "--lock-timeout", "0.3")
     assert change.returncode == 3, change.stderr
     assert f"waiting for the commands using {venv} to finish, held by pid {session.pid}" in change.stderr
-    assert run_cli("ensure", "alpha-pkg", *offline_args(venv, wheelhouse)).returncode == 0  # a hit is fine
+    assert run_cli_here("ensure", "alpha-pkg", *offline_args(venv, wheelhouse)).returncode == 0  # a hit is fine
     (test_dir / "go").touch()
     out, err = session.communicate(timeout=DEADLINE)
     assert session.returncode == 0, out + err
@@ -294,5 +294,5 @@ def test_the_venv_cannot_change_while_a_session_holds_it(
     assert len(seen) == 2
     assert seen[0] == seen[1]  # one penv for the session (ensured once), not one per module
     assert seen[0].startswith("installed/")
-    change = run_cli("ensure", "gamma-pkg", *offline_args(venv, wheelhouse), "--lock-timeout", "5")
+    change = run_cli_here("ensure", "gamma-pkg", *offline_args(venv, wheelhouse), "--lock-timeout", "5")
     assert change.returncode == 0, change.stderr  # released when the session ended
