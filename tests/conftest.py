@@ -34,6 +34,13 @@ if os.environ.get("SLOW_IMPORT_MARKER"):  # tells a test that validation is impo
 sys.dont_write_bytecode = False
 
 
+# A shell runs a background job (`pytest ... &` in a script) with SIGINT ignored, and a process started with it
+# ignored keeps it so, its children too: the Ctrl-C tests would then test nothing a user can do. Python's own
+# handler here (what a foreground run has) means the processes the tests start get SIGINT's default again.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Write penvcache's bytecode once for the session's hundreds of processes that import it.
 
