@@ -102,18 +102,20 @@ def test_registered_through_the_entry_point_with_its_own_option_group(tmp_path: 
 @pytest.mark.timeout(180)
 @pytest.mark.private_uv_cache  # the workers race while uv builds slow-pkg
 def test_under_xdist_exactly_one_worker_installs(tmp_path: Path, wheelhouse: Path) -> None:
-    test_dir = project(tmp_path, RECORDING_TESTS.format(count=8), deps="slow-pkg\nalpha-pkg\n")
+    test_dir = project(tmp_path, RECORDING_TESTS.format(count=4), deps="slow-pkg\nalpha-pkg\n")
     proc = pytest_run(
         tmp_path,
-        *("-n", "4", "--dist", "load"),  # 8 tests on 4 workers: load scheduling sends each worker 2 at once
+        # 4 tests on 2 workers: load scheduling sends each worker 2 at once; two workers race as four would (each
+        # pytest worker costs half a second of CPU to start)
+        *("-n", "2", "--dist", "load"),
         *("--penv-deps", "deps.txt", "--penv-venv", "venv", "--penv-offline", "--penv-find-links", str(wheelhouse)),
         timeout=150,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     found = records(test_dir)
-    assert sorted(found) == ["gw0", "gw1", "gw2", "gw3"]
+    assert sorted(found) == ["gw0", "gw1"]
     first = [lines[0] for lines in found.values()]
-    assert sorted(line["status"] for line in first) == ["hit", "hit", "hit", "installed"]
+    assert sorted(line["status"] for line in first) == ["hit", "installed"]
     assert any(line["waited"] > 0 for line in first if line["status"] == "hit")  # they did race for the lock
     for lines in found.values():  # one ensure per worker session: every test of a worker sees the same result
         assert all(line == lines[0] for line in lines)
