@@ -304,6 +304,44 @@ def run_cli(
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
+def run_cli_here(
+    *args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``penvcache ARGS`` run in this process, as :func:`run_cli` runs it in another: the same entry point
+    (:func:`penvcache._fastpath.main`, which ``python -m penvcache`` calls), ``env`` as the whole environment and
+    ``cwd`` as the current directory for the call, stdout and stderr captured, argparse's exit taken as the code.
+
+    A CLI process costs about 0.15 s of CPU to start and import what a miss needs, which this process has already
+    paid: for the tests of what a command says and does. What only a process shows (signals, ``os._exit``, the
+    console script, a second process racing, output flushed at exit) is for :func:`run_cli`.
+    """
+    import io
+    from contextlib import redirect_stderr, redirect_stdout
+
+    from penvcache._fastpath import main
+
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        if env is not None:
+            os.environ.clear()
+            os.environ.update(env)
+        if cwd is not None:
+            os.chdir(cwd)
+        with redirect_stdout(out), redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as e:  # argparse's usage errors and --help/--version
+                code = e.code if isinstance(e.code, int) else 0 if e.code is None else 1
+                if isinstance(e.code, str):
+                    print(e.code, file=sys.stderr)
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return subprocess.CompletedProcess(penvcache_cmd(*args), code, out.getvalue(), err.getvalue())
+
+
 def hold_lock(tmp_path: Path, venv: Path, procs: list[subprocess.Popen[str]]) -> tuple[subprocess.Popen[str], Path]:
     """Another process holding the venv's lock (in the test's cache dir) until the returned stop file exists."""
     ready, stop_file = tmp_path / "ready", tmp_path / "stop"

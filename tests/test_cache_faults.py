@@ -14,11 +14,12 @@ import pytest
 
 import penvcache
 from penvcache import _state
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_cli, run_cli_here
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return run_cli(*args, cwd=ROOT)
+    """``penvcache ARGS`` in this process; ``run`` (which starts its command) in a process of its own."""
+    return (run_cli if args[:1] == ("run",) else run_cli_here)(*args, cwd=ROOT)
 
 
 def _mount(*args: str) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from penvcache.cli import main
-from tests.conftest import offline_args, run_cli
+from tests.conftest import offline_args, run_cli_here
 
 
 def test_json_output_has_the_documented_fields(
@@ -27,11 +27,11 @@ def test_json_output_has_the_documented_fields(
 
 def test_deps_file_and_default_venv(tmp_path: Path, wheelhouse: Path) -> None:
     (tmp_path / "deps.txt").write_text("alpha-pkg\n")
-    proc = run_cli("ensure", "--deps", "deps.txt", "--offline", "--find-links", str(wheelhouse), cwd=tmp_path)
+    proc = run_cli_here("ensure", "--deps", "deps.txt", "--offline", "--find-links", str(wheelhouse), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("penvcache: installed ")
     assert (tmp_path / ".venv" / "pyvenv.cfg").exists()
-    proc = run_cli("ensure", "-r", "deps.txt", "--offline", "--find-links", str(wheelhouse), "-q", cwd=tmp_path)
+    proc = run_cli_here("ensure", "-r", "deps.txt", "--offline", "--find-links", str(wheelhouse), "-q", cwd=tmp_path)
     assert (proc.returncode, proc.stdout) == (0, "")
 
 
@@ -162,7 +162,7 @@ def test_directory_that_is_not_a_venv_is_never_cleared(tmp_path: Path, capsys: p
 
 
 def test_bad_input_in_a_real_subprocess_has_no_traceback(venv: Path) -> None:
-    proc = run_cli("ensure", "--deps", "missing.txt", "--venv", str(venv))
+    proc = run_cli_here("ensure", "--deps", "missing.txt", "--venv", str(venv))
     _assert_bad_input((proc.returncode, proc.stderr), "missing.txt")
 
 

@@ -17,7 +17,7 @@ import pytest
 import penvcache
 from penvcache import _fastpath, cli
 from penvcache.version import __version__
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_cli_here
 
 
 def _one_line(err: str) -> str:
@@ -32,7 +32,7 @@ def _one_line(err: str) -> str:
 
 @pytest.mark.parametrize("args", [[], ["help"], ["--help"]])
 def test_penvcache_alone_and_help_show_the_help(args: list[str]) -> None:
-    proc = run_cli(*args)
+    proc = run_cli_here(*args)
     assert (proc.returncode, proc.stderr) == (0, "")
     assert proc.stdout.startswith("usage: penvcache ")
     for command in ("ensure", "run", "explain", "status", "stats", "list", "clear", "help"):
@@ -40,26 +40,26 @@ def test_penvcache_alone_and_help_show_the_help(args: list[str]) -> None:
 
 
 def test_help_command_shows_that_commands_help() -> None:
-    proc = run_cli("help", "ensure")
+    proc = run_cli_here("help", "ensure")
     assert (proc.returncode, proc.stderr) == (0, "")
     assert proc.stdout.startswith("usage: penvcache ensure ")
     assert "--require-hit" in proc.stdout
-    assert proc.stdout == run_cli("ensure", "--help").stdout
+    assert proc.stdout == run_cli_here("ensure", "--help").stdout
 
 
 def test_help_for_an_unknown_command_is_a_usage_error() -> None:
-    proc = run_cli("help", "frobnicate")
+    proc = run_cli_here("help", "frobnicate")
     assert proc.returncode == 2
     assert "unknown command 'frobnicate'" in _one_line(proc.stderr)
     assert proc.stdout == ""
-    unknown = run_cli("frobnicate")
+    unknown = run_cli_here("frobnicate")
     assert unknown.returncode == 2
     assert "frobnicate" in _one_line(unknown.stderr)
 
 
 @pytest.mark.parametrize("flag", ["-V", "--version"])
 def test_version(flag: str) -> None:
-    proc = run_cli(flag)
+    proc = run_cli_here(flag)
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, f"penvcache {__version__}\n", "")
 
 
@@ -74,7 +74,7 @@ def test_version(flag: str) -> None:
     ],
 )
 def test_run_without_dashes_says_where_they_go(venv: Path, args: list[str], fixed: str) -> None:
-    proc = run_cli("run", "--venv", str(venv), *args)
+    proc = run_cli_here("run", "--venv", str(venv), *args)
     assert proc.returncode == 2
     line = _one_line(proc.stderr)
     assert fixed.replace("penvcache run ", f"penvcache run --venv {venv} ") in line
@@ -83,7 +83,7 @@ def test_run_without_dashes_says_where_they_go(venv: Path, args: list[str], fixe
 
 
 def test_run_help_still_shows_help() -> None:
-    proc = run_cli("run", "--help")
+    proc = run_cli_here("run", "--help")
     assert proc.returncode == 0
     assert proc.stdout.startswith("usage: penvcache run ")
 
@@ -93,15 +93,15 @@ def test_run_help_still_shows_help() -> None:
 
 def test_ensure_with_nothing_to_ensure_warns(venv: Path) -> None:
     for _ in range(2):  # the miss, then the hit (the fast path leaves it to the full path, which warns)
-        proc = run_cli("ensure", "--venv", str(venv), "--offline")
+        proc = run_cli_here("ensure", "--venv", str(venv), "--offline")
         assert proc.returncode == 0, proc.stderr
         assert "penvcache: warning: nothing to ensure (no REQ, -r, -e or --project)" in proc.stderr
-    quiet = run_cli("ensure", "--venv", str(venv), "--offline", "-q")
+    quiet = run_cli_here("ensure", "--venv", str(venv), "--offline", "-q")
     assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
 
 
 def test_ensure_with_something_to_ensure_does_not_warn(venv: Path, wheelhouse: Path) -> None:
-    proc = run_cli("ensure", "alpha-pkg", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse))
+    proc = run_cli_here("ensure", "alpha-pkg", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse))
     assert proc.returncode == 0, proc.stderr
     assert "warning" not in proc.stderr
 
@@ -114,15 +114,7 @@ def _env(**changes: str) -> dict[str, str]:
 
 
 def _cli(*args: str, env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "penvcache", *args],
-        capture_output=True,
-        text=True,
-        env={**env, "PYTHONPATH": str(ROOT)},
-        cwd=cwd,
-        check=False,
-        timeout=120,
-    )
+    return run_cli_here(*args, env=env, cwd=cwd)
 
 
 def test_a_python_that_fails_to_run_is_one_line_without_uvs_doubled_wording(tmp_path: Path, venv: Path) -> None:
@@ -250,7 +242,7 @@ def test_a_parents_venv_is_found_from_a_subdirectory(
         "hit",
     )  # ... as the full command line does
     assert not (project / "src" / "pkg" / ".venv").exists()  # no second venv
-    status = run_cli("status", "alpha-pkg", "--offline", "--find-links", str(wheelhouse), cwd=project / "src")
+    status = run_cli_here("status", "alpha-pkg", "--offline", "--find-links", str(wheelhouse), cwd=project / "src")
     assert (status.returncode, status.stdout) == (0, f"penvcache: hit {project / '.venv'}\n")
 
 
@@ -305,7 +297,7 @@ def test_an_active_venv_that_is_not_a_venv_is_passed_over(
 def test_the_discovery_keeps_the_fast_path_light(tmp_path: Path, wheelhouse: Path) -> None:
     project = tmp_path / "project"
     (project / "sub").mkdir(parents=True)
-    assert run_cli(*_ensure_here(wheelhouse), cwd=project).returncode == 0
+    assert run_cli_here(*_ensure_here(wheelhouse), cwd=project).returncode == 0
     code = (
         "import sys\n"
         "before = set(sys.modules)  # what the interpreter (or coverage, in CI) loaded: not penvcache's doing\n"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from penvcache._installer import uv_bin
 from tests._kit import site_packages
-from tests.conftest import run_cli
+from tests.conftest import run_cli_here
 
 
 def installed(venv: Path) -> set[str]:
@@ -22,24 +22,24 @@ def uv_install(venv: Path, wheelhouse: Path, *names: str) -> None:
 
 def test_exact_removes_what_the_set_does_not_need(venv: Path, wheelhouse: Path) -> None:
     args = ["delta-pkg", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse)]
-    assert run_cli("ensure", *args).returncode == 0
+    assert run_cli_here("ensure", *args).returncode == 0
     uv_install(venv, wheelhouse, "gamma-pkg")
-    proc = run_cli("ensure", *args)
+    proc = run_cli_here("ensure", *args)
     assert "adopted" in proc.stdout  # not exact: an extra package is fine
     assert installed(venv) == {"alpha_pkg", "delta_pkg", "gamma_pkg"}
-    proc = run_cli("ensure", *args, "--exact")  # --exact is in the key: a miss, and gamma-pkg goes
+    proc = run_cli_here("ensure", *args, "--exact")  # --exact is in the key: a miss, and gamma-pkg goes
     assert proc.returncode == 0, proc.stderr
     assert "installed" in proc.stdout
     assert installed(venv) == {"alpha_pkg", "delta_pkg"}  # delta-pkg's own dependency stays
-    assert "hit" in run_cli("ensure", *args, "--exact").stdout
+    assert "hit" in run_cli_here("ensure", *args, "--exact").stdout
 
 
 def test_an_exact_hit_proves_nothing_extra_was_installed(venv: Path, wheelhouse: Path) -> None:
     args = ["alpha-pkg", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse), "--exact"]
-    assert run_cli("ensure", *args).returncode == 0
-    assert "hit" in run_cli("ensure", *args).stdout
+    assert run_cli_here("ensure", *args).returncode == 0
+    assert "hit" in run_cli_here("ensure", *args).stdout
     uv_install(venv, wheelhouse, "gamma-pkg")
-    assert run_cli("status", *args).returncode == 1  # site-packages changed: not a hit
-    proc = run_cli("ensure", *args)
+    assert run_cli_here("status", *args).returncode == 1  # site-packages changed: not a hit
+    proc = run_cli_here("ensure", *args)
     assert proc.returncode == 0, proc.stderr
     assert installed(venv) == {"alpha_pkg"}

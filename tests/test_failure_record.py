@@ -11,7 +11,7 @@ import pytest
 import penvcache
 from penvcache import ValidationFailed
 from tests._kit import build_wheel, site_packages
-from tests.conftest import run_cli
+from tests.conftest import run_cli_here
 
 # Each test removes its uv cache, so that nothing can install the broken wheel again.
 pytestmark = pytest.mark.private_uv_cache
@@ -73,17 +73,17 @@ def test_a_changed_venv_installs_again(venv: Path, house: Path, tmp_path: Path) 
 def test_the_cli_exits_1_at_once_and_explain_shows_it(venv: Path, house: Path, tmp_path: Path) -> None:
     fail_once(venv, house, tmp_path)
     args = ["--venv", str(venv), "--offline", "--find-links", str(house), "broken-pkg"]
-    proc = run_cli("ensure", *args)
+    proc = run_cli_here("ensure", *args)
     assert proc.returncode == 1, proc.stderr
     assert "broken on purpose" in proc.stderr
     assert "recorded" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
-    explained = run_cli("explain", "--json", *args)
+    explained = run_cli_here("explain", "--json", *args)
     assert explained.returncode == 0, explained.stderr
     reasons = json.loads(explained.stdout)["reasons"]
     assert reasons[0].startswith("failed: ")
     assert "broken on purpose" in reasons[0]
-    retried = run_cli("ensure", "--retry", *args)
+    retried = run_cli_here("ensure", "--retry", *args)
     assert retried.returncode == 4, retried.stderr  # offline and nothing to install it from: it tried
 
 

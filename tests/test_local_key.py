@@ -20,7 +20,7 @@ from penvcache._local import describe, digest_of
 from penvcache._requirements import read_deps
 from penvcache.cli import main
 from tests._kit import build_project, build_wheel, site_packages
-from tests.conftest import offline_args, run_cli
+from tests.conftest import offline_args, run_cli, run_cli_here
 
 CHANGED = "changed (its pyproject.toml, setup.py, setup.cfg or cache-keys, or its bytes)"
 
@@ -185,13 +185,15 @@ def test_a_cache_key_that_becomes_a_fifo_does_not_hang_the_check(tmp_path: Path,
     project = build_project(tmp_path / "proj", "proj-pkg", "1.0", tool_uv=keys)
     (project / "VERSION").write_text("1\n")
     args = ["ensure", *offline_args(venv, wheelhouse), f"proj-pkg @ {project.as_uri()}"]
-    proc = run_cli(*args)
+    proc = run_cli_here(*args)
     assert proc.returncode == 0, proc.stderr
     (project / "VERSION").unlink()
     os.mkfifo(project / "VERSION")
-    proc = run_cli(*args)  # killed with a failure at the deadline if it opens the FIFO and waits for a writer
+    proc = run_cli(
+        *args
+    )  # a process of its own: killed with a failure at the deadline if it opens the FIFO and waits for a writer
     assert (proc.returncode, proc.stdout.split()[1:2]) == (0, ["installed"]), proc.stderr
-    assert run_cli(*args).stdout.split()[1:2] == ["hit"]
+    assert run_cli_here(*args).stdout.split()[1:2] == ["hit"]
 
 
 def test_a_large_local_archive_is_keyed_by_its_bytes(tmp_path: Path) -> None:

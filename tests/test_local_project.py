@@ -8,7 +8,7 @@ from pathlib import Path
 
 import penvcache
 from tests._kit import build_project, build_wheel
-from tests.conftest import run_cli
+from tests.conftest import run_cli_here
 
 
 def ensure(venv: Path, wheelhouse: Path, *reqs: str) -> penvcache.EnsureResult:
@@ -82,7 +82,7 @@ def test_explain_names_the_changed_project(venv: Path, wheelhouse: Path, tmp_pat
     req = f"local-proj @ {project.as_uri()}"
     ensure(venv, wheelhouse, req)
     build_project(project, "local-proj", "2.0")
-    proc = run_cli("explain", "--json", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse), req)
+    proc = run_cli_here("explain", "--json", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse), req)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["status"] == "miss"

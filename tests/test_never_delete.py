@@ -16,7 +16,7 @@ import pytest
 import penvcache
 from penvcache._installer import uv_bin
 from penvcache._state import venv_dir
-from tests.conftest import run_cli
+from tests.conftest import run_cli_here
 
 USER_FILES = {"bin/tool": "#!/bin/sh\necho mine\n", "lib/data.txt": "precious\n", "share/doc.txt": "notes\n"}
 
@@ -139,7 +139,7 @@ def test_an_existing_empty_directory_becomes_the_venv(venv: Path, wheelhouse: Pa
 
 
 def _refused(venv: str | Path, wheelhouse: Path) -> str:
-    proc = run_cli("ensure", "alpha-pkg", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse))
+    proc = run_cli_here("ensure", "alpha-pkg", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse))
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     assert len(proc.stderr.splitlines()) == 1, proc.stderr

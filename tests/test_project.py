@@ -14,7 +14,7 @@ from penvcache import InvalidDeps
 from penvcache._installer import uv_bin
 from penvcache._requirements import read_deps
 from tests._kit import build_project, site_packages
-from tests.conftest import run_cli
+from tests.conftest import run_cli_here
 
 GROUPS = """
 [project.optional-dependencies]
@@ -38,13 +38,13 @@ def project(tmp_path: Path) -> Path:
 
 def test_pyproject_dependencies_extras_and_groups(project: Path, venv: Path, wheelhouse: Path) -> None:
     args = ["--venv", str(venv), "--offline", "--find-links", str(wheelhouse), "-r", str(project / "pyproject.toml")]
-    proc = run_cli("ensure", *args)
+    proc = run_cli_here("ensure", *args)
     assert proc.returncode == 0, proc.stderr
     assert installed(venv) == {"alpha_pkg"}
-    proc = run_cli("ensure", *args, "--extra", "fast", "--group", "dev")
+    proc = run_cli_here("ensure", *args, "--extra", "fast", "--group", "dev")
     assert proc.returncode == 0, proc.stderr
     assert installed(venv) == {"alpha_pkg", "beta_pkg", "gamma_pkg", "delta_pkg"}  # dev includes test
-    assert "hit" in run_cli("ensure", *args, "--group", "dev", "--extra", "fast").stdout
+    assert "hit" in run_cli_here("ensure", *args, "--group", "dev", "--extra", "fast").stdout
     assert "proj_pkg" not in installed(venv)  # -r reads the dependencies, it does not install the project
 
 
@@ -66,17 +66,19 @@ def test_project_installs_the_project_itself_editable_by_default(
 ) -> None:
     for venv, extra, editable in ((tmp_path / "e", [], True), (tmp_path / "n", ["--no-editable"], False)):
         args = ["--venv", str(venv), "--offline", "--find-links", str(wheelhouse), "--project", str(project)]
-        proc = run_cli("ensure", *args, "--group", "test", *extra)
+        proc = run_cli_here("ensure", *args, "--group", "test", *extra)
         assert proc.returncode == 0, proc.stderr
         assert installed(venv) == {"alpha_pkg", "gamma_pkg", "proj_pkg"}
         (dist,) = site_packages(venv).glob("proj_pkg-*.dist-info")
         assert json.loads((dist / "direct_url.json").read_text())["dir_info"] == (
             {"editable": True} if editable else {}
         )
-        assert "hit" in run_cli("ensure", *args, "--group", "test", *extra).stdout
+        assert "hit" in run_cli_here("ensure", *args, "--group", "test", *extra).stdout
     # the project's metadata is in the key
     (project / "pyproject.toml").write_text((project / "pyproject.toml").read_text().replace('"1.0"', '"1.1"'))
-    proc = run_cli("status", "--venv", str(tmp_path / "e"), "--find-links", str(wheelhouse), "--project", str(project))
+    proc = run_cli_here(
+        "status", "--venv", str(tmp_path / "e"), "--find-links", str(wheelhouse), "--project", str(project)
+    )
     assert proc.returncode == 1
 
 
@@ -90,13 +92,15 @@ def test_pylock_toml_written_by_uv_is_a_deps_file(tmp_path: Path, venv: Path, wh
         check=True,
         timeout=120,
     )
-    proc = run_cli("ensure", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse), "-r", str(lock))
+    proc = run_cli_here("ensure", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse), "-r", str(lock))
     assert proc.returncode == 0, proc.stderr
     assert installed(venv) == {"alpha_pkg", "delta_pkg"}
     assert read_deps((), [lock]).normalised() == ["alpha-pkg==2.0", "delta-pkg==1.0", f"-r {lock}"]
     assert (
         "hit"
-        in run_cli("ensure", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse), "-r", str(lock)).stdout
+        in run_cli_here(
+            "ensure", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse), "-r", str(lock)
+        ).stdout
     )
 
 

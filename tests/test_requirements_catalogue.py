@@ -22,7 +22,7 @@ from penvcache import InvalidDeps
 from penvcache._installer import uv_bin
 from penvcache._requirements import _words, read_deps
 from tests._kit import build_project, build_wheel, site_packages
-from tests.conftest import run_cli
+from tests.conftest import run_cli_here
 
 SHA = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
 SHA2 = "486ea46224d1bb4fb680f34f7c9ad96a8f24ec88be73ea8e5a6c65260e9cb8a7"
@@ -194,7 +194,7 @@ def test_a_form_uv_cannot_install_is_refused_saying_what_to_write(root: Path, li
 def test_a_refusal_is_exit_2_and_one_line(tmp_path: Path, venv: Path) -> None:
     deps = tmp_path / "requirements.txt"
     deps.write_text("MyProject @ hg+https://hg.myproject.org/MyProject\n")
-    proc = run_cli("ensure", "--venv", str(venv), "-r", str(deps))
+    proc = run_cli_here("ensure", "--venv", str(venv), "-r", str(deps))
     assert proc.returncode == 2
     assert proc.stderr.startswith(f"penvcache: error: {deps}:1: ")
     assert proc.stderr.count("\n") == 1
@@ -373,7 +373,7 @@ def test_a_path_meant_from_the_current_directory_says_what_to_write(tmp_path: Pa
     (tmp_path / "requirements").mkdir()
     deps = tmp_path / "requirements" / "dev.txt"
     deps.write_text("-e ./proj\n")
-    proc = run_cli("ensure", "--venv", str(venv), "-r", str(deps), cwd=tmp_path)
+    proc = run_cli_here("ensure", "--venv", str(venv), "-r", str(deps), cwd=tmp_path)
     assert proc.returncode == 2
     assert f"for {tmp_path / 'proj'} write ../proj" in proc.stderr
     deps.write_text("-e ../proj\n")
@@ -408,16 +408,16 @@ def test_a_pylock_directory_entrys_files_are_in_the_key(tmp_path: Path, venv: Pa
     )
     assert 'directory = { path = "proj"' in lock.read_text()
     args = ["ensure", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse), "-r", str(lock)]
-    proc = run_cli(*args)
+    proc = run_cli_here(*args)
     assert proc.returncode == 0, proc.stderr
     assert versions(venv)["proj_pkg"] == "1.0"
-    assert "hit" in run_cli(*args).stdout
+    assert "hit" in run_cli_here(*args).stdout
     build_project(project, "proj-pkg", "2.0", requires=["alpha-pkg"])
-    proc = run_cli(*args)
+    proc = run_cli_here(*args)
     assert proc.returncode == 0, proc.stderr
     assert "installed" in proc.stdout
     assert versions(venv)["proj_pkg"] == "2.0"
-    assert "hit" in run_cli(*args).stdout
+    assert "hit" in run_cli_here(*args).stdout
 
 
 def test_a_pip_freeze_line_naming_a_gone_build_dir_says_what_to_write(tmp_path: Path) -> None:
@@ -440,7 +440,7 @@ def test_uvs_legacy_dev_dependencies_are_the_dev_group(tmp_path: Path, venv: Pat
         extra_toml='[dependency-groups]\ndev = ["beta-pkg"]\n\n[tool.uv]\ndev-dependencies = ["gamma-pkg"]\n',
     )
     args = ["--venv", str(venv), "--offline", "--find-links", str(wheelhouse), "-r", str(project / "pyproject.toml")]
-    proc = run_cli("ensure", *args, "--group", "dev")
+    proc = run_cli_here("ensure", *args, "--group", "dev")
     assert proc.returncode == 0, proc.stderr
     assert versions(venv).keys() >= {"alpha_pkg", "beta_pkg", "gamma_pkg"}
 

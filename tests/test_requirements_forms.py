@@ -19,7 +19,7 @@ from penvcache import InvalidDeps
 from penvcache._digest import MAX_FILE_BYTES
 from penvcache._requirements import read_deps
 from tests._kit import build_project, build_wheel, site_packages
-from tests.conftest import run_cli
+from tests.conftest import run_cli_here
 
 #: for the tests of a local server: uv caches what it fetched by URL, and a later test's server may get the port again
 served = pytest.mark.private_uv_cache
@@ -43,7 +43,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 
 def ensure_file(venv: Path, deps: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return run_cli("ensure", "--venv", str(venv), "-r", str(deps), *extra)
+    return run_cli_here("ensure", "--venv", str(venv), "-r", str(deps), *extra)
 
 
 def dist_info(venv: Path, name: str) -> Path:
@@ -264,7 +264,7 @@ def test_a_device_or_a_fifo_is_refused_unread(tmp_path: Path, venv: Path) -> Non
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     for path in ("/dev/zero", str(fifo)):
-        proc = run_cli("ensure", "--venv", str(venv), "-r", path)
+        proc = run_cli_here("ensure", "--venv", str(venv), "-r", path)
         assert proc.returncode == 2, proc.stderr
         assert proc.stderr == f"penvcache: error: cannot read deps file {path}: not a regular file\n"
 
@@ -275,7 +275,7 @@ def test_a_file_over_the_cap_is_refused_unread(tmp_path: Path, venv: Path) -> No
         f.truncate(MAX_FILE_BYTES + 1)  # sparse: nothing is written, nothing would be read
     deps = tmp_path / "deps.txt"
     deps.write_text("-r big.txt\n")
-    proc = run_cli("ensure", "--venv", str(venv), "-r", str(deps))
+    proc = run_cli_here("ensure", "--venv", str(venv), "-r", str(deps))
     assert proc.returncode == 2
     assert f"{deps}:1: cannot read deps file {big}: {MAX_FILE_BYTES + 1} bytes, more than the" in proc.stderr
 
@@ -284,7 +284,7 @@ def test_a_deep_include_chain_is_bad_input_not_a_recursion_error(tmp_path: Path,
     for i in range(1500):
         (tmp_path / f"d{i}.txt").write_text(f"-r d{i + 1}.txt\n")
     (tmp_path / "d1500.txt").write_text("alpha-pkg\n")
-    proc = run_cli("ensure", "--venv", str(venv), "-r", str(tmp_path / "d0.txt"))
+    proc = run_cli_here("ensure", "--venv", str(venv), "-r", str(tmp_path / "d0.txt"))
     assert proc.returncode == 2
     assert "requirements files nest more than 64 deep" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -313,12 +313,12 @@ def simple_index(root: Path, *wheels: Path) -> str:
 def test_index_options_on_the_command_line(tmp_path: Path, venv: Path, server: tuple[str, Path], spelling: str) -> None:
     url, root = server
     index = url + simple_index(root, build_wheel(tmp_path / "w", "alpha-pkg", "2.0"))
-    proc = run_cli("ensure", "alpha-pkg", "--venv", str(venv), spelling, index)
+    proc = run_cli_here("ensure", "alpha-pkg", "--venv", str(venv), spelling, index)
     assert proc.returncode == 0, proc.stderr
     assert direct_url_free_version(venv, "alpha-pkg") == "2.0"
-    again = run_cli("ensure", "alpha-pkg", "--venv", str(venv), spelling, index)
+    again = run_cli_here("ensure", "alpha-pkg", "--venv", str(venv), spelling, index)
     assert "hit" in again.stdout, again.stderr
-    explained = run_cli("explain", "alpha-pkg", "--venv", str(venv), spelling, index)
+    explained = run_cli_here("explain", "alpha-pkg", "--venv", str(venv), spelling, index)
     canonical = "--index-url" if spelling in {"--index-url", "--default-index"} else "--extra-index-url"
     assert f"{canonical} {index}" in explained.stdout
 
@@ -333,26 +333,26 @@ def test_no_index_pre_and_editable_on_the_command_line(tmp_path: Path, venv: Pat
     build_wheel(house, "pre-pkg", "2.0b1")
     build_project(tmp_path / "proj", "proj-pkg", "1.0", requires=["pre-pkg"])
     args = ["--venv", str(venv), "--no-index", "--find-links", str(house), "-e", "./proj"]
-    proc = run_cli("ensure", *args, "--pre", cwd=tmp_path)
+    proc = run_cli_here("ensure", *args, "--pre", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert direct_url(venv, "proj-pkg")["dir_info"] == {"editable": True}
     assert direct_url_free_version(venv, "pre-pkg") == "2.0b1"
-    assert "hit" in run_cli("ensure", *args, "--pre", cwd=tmp_path).stdout
+    assert "hit" in run_cli_here("ensure", *args, "--pre", cwd=tmp_path).stdout
     other = tmp_path / "other"
-    proc = run_cli("ensure", *args, "--venv", str(other), "--prerelease", "disallow", cwd=tmp_path)
+    proc = run_cli_here("ensure", *args, "--venv", str(other), "--prerelease", "disallow", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert direct_url_free_version(other, "pre-pkg") == "1.0"
     # -e ./proj from another directory is another project: the current directory is in the key
     (tmp_path / "elsewhere").mkdir()
-    proc = run_cli("status", *args, "--pre", cwd=tmp_path / "elsewhere")
+    proc = run_cli_here("status", *args, "--pre", cwd=tmp_path / "elsewhere")
     assert proc.returncode == 2
     assert "an editable requirement must be a local project directory" in proc.stderr
 
 
 def test_uvs_index_environment_variables_are_in_the_key(tmp_path: Path, venv: Path, wheelhouse: Path) -> None:
     args = ["alpha-pkg", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse)]
-    assert run_cli("ensure", *args).returncode == 0
-    assert "hit" in run_cli("ensure", *args).stdout
+    assert run_cli_here("ensure", *args).returncode == 0
+    assert "hit" in run_cli_here("ensure", *args).stdout
     env = dict(os.environ, UV_INDEX_URL="https://mirror.invalid/simple")
     cmd = [sys.executable, "-m", "penvcache"]
     status = subprocess.run([*cmd, "status", *args], env=env, capture_output=True, text=True, timeout=120, check=False)
@@ -417,14 +417,14 @@ def test_a_moving_vcs_reference_is_recorded_at_its_commit_and_explained(tmp_path
     subprocess.run([*git, "commit", "-qm", "one"], check=True)
     commit = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
     args = ["--venv", str(venv), f"vcs-pkg @ git+{repo.as_uri()}@main"]
-    proc = run_cli("ensure", *args)
+    proc = run_cli_here("ensure", *args)
     assert proc.returncode == 0, proc.stderr
-    explained = run_cli("explain", *args)
+    explained = run_cli_here("explain", *args)
     assert (
         f"note: vcs-pkg: git+{repo.as_uri()}@main is a branch, a tag or no reference: it can move" in explained.stdout
     )
     assert f"(installed at commit {commit})" in explained.stdout
-    pinned = run_cli("explain", "--venv", str(venv), f"vcs-pkg @ git+{repo.as_uri()}@{commit}")
+    pinned = run_cli_here("explain", "--venv", str(venv), f"vcs-pkg @ git+{repo.as_uri()}@{commit}")
     assert "note:" not in pinned.stdout
 
 
@@ -434,10 +434,10 @@ def test_a_fifo_in_a_recorded_deps_files_place_does_not_block_a_hit(
     deps = tmp_path / "deps.txt"
     deps.write_text("alpha-pkg\n")
     args = ["ensure", "--venv", str(venv), "-r", str(deps), "--offline", "--find-links", str(wheelhouse)]
-    assert run_cli(*args).returncode == 0
+    assert run_cli_here(*args).returncode == 0
     deps.unlink()
     os.mkfifo(deps)
-    proc = run_cli(*args)
+    proc = run_cli_here(*args)
     assert proc.returncode == 2
     assert proc.stderr == f"penvcache: error: cannot read deps file {deps}: not a regular file\n"
 

@@ -10,7 +10,7 @@ import pytest
 
 import penvcache
 from penvcache.cli import main
-from tests.conftest import offline_args, penvcache_cmd, run_cli, spawn, wait_for, wait_until
+from tests.conftest import offline_args, penvcache_cmd, run_cli, run_cli_here, spawn, wait_for, wait_until
 
 # A command that says which alpha-pkg it sees when it starts and when it ends, and lingers until told to stop
 # (a minute at most: it must never outlive a failed test).
@@ -72,12 +72,13 @@ def test_run_holds_the_venv_an_installer_times_out(
     tmp_path: Path, venv: Path, wheelhouse: Path, procs: list[subprocess.Popen[str]]
 ) -> None:
     user = start_run(procs, venv, wheelhouse, tmp_path / "ready", tmp_path / "stop")
-    change = run_cli("ensure", *ensure_args(venv, wheelhouse, "alpha-pkg==2.0"), "--lock-timeout", "0.5")
+    change = run_cli_here("ensure", *ensure_args(venv, wheelhouse, "alpha-pkg==2.0"), "--lock-timeout", "0.5")
     assert change.returncode == 3, change.stderr
     assert f"waiting for the commands using {venv} to finish" in change.stderr
     assert f"pid {user.pid} on " in change.stderr  # names the user
     # Hits and other runs share the venv meanwhile.
-    assert run_cli("ensure", *ensure_args(venv, wheelhouse, "alpha-pkg==1.0"), "--lock-timeout", "0.5").returncode == 0
+    hit = run_cli_here("ensure", *ensure_args(venv, wheelhouse, "alpha-pkg==1.0"), "--lock-timeout", "0.5")
+    assert hit.returncode == 0, hit.stderr
     other = run_cli("run", *ensure_args(venv, wheelhouse, "alpha-pkg==1.0"), "--lock-timeout", "0.5", "--", "true")
     assert other.returncode == 0, other.stderr
     (tmp_path / "stop").touch()

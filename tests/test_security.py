@@ -21,7 +21,7 @@ import pytest
 import penvcache
 from penvcache import _state
 from penvcache._redact import redact
-from tests.conftest import ROOT, wait_for
+from tests.conftest import ROOT, run_cli_here, wait_for
 
 SECRET = "s3cret-Tok3n"
 NOBODY = 65534
@@ -39,8 +39,13 @@ def _args(venv: Path, wheelhouse: Path, *reqs: str) -> list[str]:
     return [*reqs, "--venv", str(venv), "--offline", "--find-links", str(wheelhouse)]
 
 
-def _cli(*args: str, umask: int | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """``python -m penvcache ARGS`` in its own session, optionally under another umask."""
+def _cli(
+    *args: str, umask: int | None = None, env: dict[str, str] | None = None, process: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """``penvcache ARGS`` (:func:`run_cli_here`), or ``python -m penvcache ARGS`` in its own session for ``run``,
+    under another umask, for what must end at a deadline, or when ``process`` is set."""
+    if not process and umask is None and args[:1] != ("run",):
+        return run_cli_here(*args, env=env, cwd=ROOT)
 
     def setup() -> None:
         if umask is not None:
@@ -293,7 +298,7 @@ def test_a_state_naming_a_fifo_or_a_device_as_a_deps_file_is_never_read(
         odd = Path("/dev/zero")
     files = {str(odd): "0" * 64, **state["files"]}
     (entry / _state.STATE).write_bytes(_signed({**state, "files": files}))
-    proc = _cli(*args)  # the deadline is run's timeout: a hang fails the test
+    proc = _cli(*args, process=True)  # the deadline is run's timeout: a hang fails the test
     assert proc.returncode == 0, proc.stderr
     assert "penvcache: hit" in proc.stdout  # the raw inputs differ, so the deps were parsed: the same key
 
@@ -301,7 +306,7 @@ def test_a_state_naming_a_fifo_or_a_device_as_a_deps_file_is_never_read(
 def test_a_salt_file_that_is_a_fifo_is_bad_input_not_a_hang(tmp_path: Path, venv: Path) -> None:
     fifo = tmp_path / "salt"
     os.mkfifo(fifo)
-    proc = _cli("ensure", "alpha-pkg", "--venv", str(venv), "--offline", "--salt-file", str(fifo))
+    proc = _cli("ensure", "alpha-pkg", "--venv", str(venv), "--offline", "--salt-file", str(fifo), process=True)
     assert proc.returncode == 2
     assert f"--salt-file {fifo}: cannot read it" in _one_line_error(proc)
 
@@ -342,19 +347,21 @@ def test_credentials_in_urls_are_redacted_from_every_output_and_file(
     deps = _secret_deps(tmp_path, wheelhouse, SECRET)
     links = f"https://bob:{SECRET}@127.0.0.1:9/links"  # an argument's find-links URL (offline: never fetched)
     base = ["-r", str(deps), "--venv", str(venv), "--offline", "--find-links", str(wheelhouse), "--find-links", links]
+    # every output of a real process: what reaches its descriptors, whatever writes it
     outputs = [
-        _cli("ensure", *base),
-        _cli("ensure", *base, "--json"),
-        _cli("explain", *base),
-        _cli("explain", *base, "--json"),
-        _cli("status", *base, "--json"),
-        _cli("list", "--json"),
-        _cli("stats", "--json"),
-        _cli("ensure", *base, "gamma-pkg", "--require-hit"),  # a miss, meant for CI logs
-        _cli("status", *base, "gamma-pkg"),
-        _cli("ensure", *base, f"pkg @ https://carol:{SECRET}@127.0.0.1:9/p.whl"),  # uv fails offline
-        _cli("ensure", *base, f"x @ https://{SECRET}@127.0.0.1:9/x-1.0-py3-none-any.whl"),  # uv fails offline
-        _cli("ensure", *base, "--json", f"bad req @ https://dave:{SECRET}@h/x"),
+        _cli("ensure", *base, process=True),
+        _cli("ensure", *base, "--json", process=True),
+        _cli("explain", *base, process=True),
+        _cli("explain", *base, "--json", process=True),
+        _cli("status", *base, "--json", process=True),
+        _cli("list", "--json", process=True),
+        _cli("stats", "--json", process=True),
+        _cli("ensure", *base, "gamma-pkg", "--require-hit", process=True),  # a miss, meant for CI logs
+        _cli("status", *base, "gamma-pkg", process=True),
+        # uv fails offline on these two
+        _cli("ensure", *base, f"pkg @ https://carol:{SECRET}@127.0.0.1:9/p.whl", process=True),
+        _cli("ensure", *base, f"x @ https://{SECRET}@127.0.0.1:9/x-1.0-py3-none-any.whl", process=True),
+        _cli("ensure", *base, "--json", f"bad req @ https://dave:{SECRET}@h/x", process=True),
     ]
     # run: its command line (with a token) is stored in users/<pid>.json while it runs; show that file
     show = "import glob, sys; [sys.stdout.write(open(p).read()) for p in glob.glob(sys.argv[1] + '/users/*.json')]"

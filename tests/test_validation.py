@@ -19,7 +19,7 @@ import penvcache
 from penvcache import _probe
 from penvcache._requirements import read_deps
 from tests._kit import build_wheel, build_wheel_files, site_packages
-from tests.conftest import ROOT, error_lines, make_venv, premake_measured_venv, run_cli, wait_for
+from tests.conftest import ROOT, error_lines, make_venv, premake_measured_venv, run_cli_here, wait_for
 
 NAMESPACE_FILES = {
     "nsco/cloud/storage/__init__.py": "from nsco.cloud.storage.blob import Blob\n",
@@ -324,15 +324,15 @@ def test_a_missing_module_re_raised_as_another_import_error_is_a_warning(venv: P
 
 def test_warnings_in_the_cli_json_and_explain(venv: Path, house: Path) -> None:
     args = ["optional-user", "--venv", str(venv), "--offline", "--find-links", str(house)]
-    human = run_cli("ensure", *args)
+    human = run_cli_here("ensure", *args)
     assert human.returncode == 0, human.stderr
     warning = "penvcache: warning: optional-user: import optional_user failed"  # after the miss's progress lines
     assert any(line.startswith(warning) for line in human.stderr.splitlines()), human.stderr
     for command in ("ensure", "explain"):  # the ensure is a hit, answered by the fast path
-        out = run_cli(command, *args, "--json")
+        out = run_cli_here(command, *args, "--json")
         assert out.returncode == 0, out.stderr
         assert [w.split(":")[0] for w in json.loads(out.stdout)["warnings"]] == ["optional-user"]
-    explained = run_cli("explain", *args)
+    explained = run_cli_here("explain", *args)
     assert "  warning: optional-user: import optional_user failed" in explained.stdout
 
 
@@ -400,13 +400,13 @@ def test_a_skipped_import_still_checks_version_and_files_and_is_in_the_key(
 
 def test_the_cli_takes_skip_import_and_refuses_a_bad_name(venv: Path, house: Path) -> None:
     args = ["display-pkg", "--venv", str(venv), "--offline", "--find-links", str(house)]
-    assert run_cli("ensure", *args, "--skip-import", "display_pkg").returncode == 0
-    hit = run_cli("ensure", *args, "--skip-import", "display_pkg", "--validate-timeout", "30")
+    assert run_cli_here("ensure", *args, "--skip-import", "display_pkg").returncode == 0
+    hit = run_cli_here("ensure", *args, "--skip-import", "display_pkg", "--validate-timeout", "30")
     assert hit.stdout.startswith("penvcache: hit")
-    explained = run_cli("explain", *args)
+    explained = run_cli_here("explain", *args)
     assert "  skip_imports  none  [-]  (changed)\n" in explained.stdout
     assert "  why: skipped imports changed: removed display_pkg\n" in explained.stdout
-    bad = run_cli("ensure", *args, "--skip-import", "not a name")
+    bad = run_cli_here("ensure", *args, "--skip-import", "not a name")
     assert bad.returncode == 2
     assert bad.stderr == (
         "penvcache: error: --skip-import 'not a name': not a module name (like yaml or google.cloud.storage) "
@@ -519,7 +519,7 @@ def test_an_interpreter_that_cannot_run_is_one_line(venv: Path, house: Path) -> 
     python = venv / "bin" / "python"
     python.unlink()
     python.write_text("not a program\n")
-    proc = run_cli("ensure", "helper-pkg", "--venv", str(venv), "--offline", "--find-links", str(house))
+    proc = run_cli_here("ensure", "helper-pkg", "--venv", str(venv), "--offline", "--find-links", str(house))
     assert proc.returncode == 1
     assert error_lines(proc.stderr) == [
         f"penvcache: error: validation probe in {python} cannot start: Permission denied; "
@@ -593,7 +593,7 @@ def test_explain_names_a_record_made_before_skipped_imports_were_in_the_key(venv
     del state["components"]["skip_imports"]
     state["fingerprint"] = "0" * 64  # made of the six components an older penvcache knew
     _state.write(directory, state)
-    explained = run_cli("explain", "trunc-pkg", "--venv", str(venv), "--offline", "--find-links", str(house))
+    explained = run_cli_here("explain", "trunc-pkg", "--venv", str(venv), "--offline", "--find-links", str(house))
     assert "  why: skipped imports: not in the record (an older penvcache made it)\n" in explained.stdout
 
 

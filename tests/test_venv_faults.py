@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from penvcache._installer import uv_bin
-from tests.conftest import error_lines, run_cli
+from tests.conftest import error_lines, run_cli_here
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def fill(point: Path) -> None:
 
 
 def ensure(venv: Path, wheelhouse: Path, *reqs: str) -> subprocess.CompletedProcess[str]:
-    return run_cli("ensure", *reqs, "--venv", str(venv), "--offline", "--find-links", str(wheelhouse))
+    return run_cli_here("ensure", *reqs, "--venv", str(venv), "--offline", "--find-links", str(wheelhouse))
 
 
 def assert_one_line(proc: subprocess.CompletedProcess[str], code: int, *words: str) -> None:

@@ -19,7 +19,7 @@ import penvcache
 from penvcache._requirements import read_deps
 from penvcache._verify import closure
 from tests._kit import add_finder, build_wheel, build_wheel_with_scripts, site_packages
-from tests.conftest import make_venv, premake_measured_venv, run_cli
+from tests.conftest import make_venv, premake_measured_venv, run_cli_here
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def house(tmp_path: Path) -> Path:
 
 
 def verify(venv: Path, house: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return run_cli("verify", "--venv", str(venv), "--offline", "--find-links", str(house), *args)
+    return run_cli_here("verify", "--venv", str(venv), "--offline", "--find-links", str(house), *args)
 
 
 def verify_json(venv: Path, house: Path, *args: str) -> dict[str, object]:
