@@ -546,8 +546,9 @@ def build_entry(  # noqa: PLR0917
         with open(pins, "w", encoding="utf-8") as f:
             f.writelines(f"{name}=={version}\n" for name, version, editable, _ in listed if not editable)
         cmd += ["-c", pins, "--python", python]
-    if platform is not None:
+    if platform is not None:  # resolved for that machine; uv still runs an interpreter: this one, never PATH's
         cmd += ["--python-platform", platform.python_platform, "--python-version", platform.python_version]
+        cmd += ["--python", sys.executable]
     proc = _run(cmd, verbose=False, env=env)
     if proc.returncode != 0:
         why = (platform and _no_wheel(proc.stdout, platform)) or f"cannot lock the set: {_uv_error(proc.stdout)}"
@@ -561,7 +562,7 @@ def build_entry(  # noqa: PLR0917
             if "sdist" not in package:
                 msg = f"{package.get('name')} is neither a wheel nor an sdist (a local or VCS project)"
                 raise StoreUnusable(msg)
-            sources = [_built_wheel(package, work, build_options, platform, python)]
+            sources = [_built_wheel(package, work, build_options, platform, python or sys.executable)]
         elif python is not None:
             sources = _the_installed_one(sources, installed.get(canonicalize_name(package["name"])))
         chosen.append((package, sources))
@@ -657,10 +658,10 @@ def _the_installed_one(wheels: list[dict[str, Any]], tags: frozenset[str] | None
 
 
 def _built_wheel(
-    package: dict[str, Any], work: str, build_options: list[str], platform: Platform | None, python: str | None
+    package: dict[str, Any], work: str, build_options: list[str], platform: Platform | None, python: str
 ) -> tuple[str, bytes]:
-    """An sdist-only package, built into a wheel with uv (for the venv's interpreter ``python`` when there is one,
-    as the install built it); for another platform only a pure-Python wheel will do."""
+    """An sdist-only package, built into a wheel with uv for ``python`` (the venv's interpreter, as the install
+    built it, or for another platform this one's: only a pure-Python wheel will do there)."""
     from ._installer import _run, _uv_error, uv_bin
 
     name, data = _read_source(package["sdist"], work)
@@ -669,8 +670,9 @@ def _built_wheel(
     with open(sdist, "wb") as f:
         f.write(data)
     out = tempfile.mkdtemp(dir=work)
-    target = ["--python", python] if python is not None else []
-    proc = _run([uv_bin(), "build", "--wheel", sdist, "-o", out, "-q", *target, *build_options], verbose=False)
+    proc = _run(
+        [uv_bin(), "build", "--wheel", sdist, "-o", out, "-q", "--python", python, *build_options], verbose=False
+    )
     wheels = [n for n in os.listdir(out) if n.endswith(".whl")]
     if proc.returncode != 0 or len(wheels) != 1:
         msg = f"cannot build a wheel of {name}: {_uv_error(proc.stdout)}"

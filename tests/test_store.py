@@ -172,12 +172,10 @@ def test_the_store_from_the_environment_and_an_sdist_built_once(
     assert (site_packages(b.venv) / "slow_pkg" / "__init__.py").read_text() == "SLOW = True\n"
 
 
-def test_an_sdist_is_built_for_the_venvs_interpreter_not_the_one_on_path(
-    machines: tuple[Machine, Machine], wheelhouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The publisher builds the sdist-only package with the venv's interpreter, as the install did: a ``python``
-    first on PATH (here one that notes each run) is never asked, nor a uv-managed one."""
-    a, _ = machines
+@pytest.fixture
+def path_python_noted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A ``python`` first on PATH that notes each run in the returned file (which exists once it ran), no
+    uv-managed Python, no active venv: uv finds an interpreter on its own only through that one."""
     shims, noted = tmp_path / "shims", tmp_path / "path-python-ran"
     shims.mkdir()
     for name in ("python", "python3", f"python3.{sys.version_info[1]}"):
@@ -188,10 +186,18 @@ def test_an_sdist_is_built_for_the_venvs_interpreter_not_the_one_on_path(
     monkeypatch.delenv("VIRTUAL_ENV", raising=False)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SLOW_BUILD_SECONDS", "0")
-    store = _store(tmp_path)
-    assert a.ensure("--find-links", str(wheelhouse), "--store", store, "slow-pkg") == 0
+    return noted
+
+
+def test_an_sdist_is_built_for_the_venvs_interpreter_not_the_one_on_path(
+    machines: tuple[Machine, Machine], wheelhouse: Path, tmp_path: Path, path_python_noted: Path
+) -> None:
+    """The publisher builds the sdist-only package with the venv's interpreter, as the install did: a ``python``
+    first on PATH is never asked, nor a uv-managed one."""
+    a, _ = machines
+    assert a.ensure("--find-links", str(wheelhouse), "--store", _store(tmp_path), "slow-pkg") == 0
     assert len(list((tmp_path / "store").glob("entries/*/manifest.json"))) == 1
-    assert not noted.exists(), noted.read_text()
+    assert not path_python_noted.exists(), path_python_noted.read_text()
 
 
 def test_two_machines_publishing_at_once_leave_one_complete_entry(wheelhouse: Path, tmp_path: Path) -> None:
@@ -520,17 +526,18 @@ def test_a_bundle_for_another_platform_refuses_a_package_without_a_wheel_for_it(
 
 
 def test_a_pure_sdist_is_bundled_for_another_platform(
-    machines: tuple[Machine, Machine], wheelhouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    machines: tuple[Machine, Machine], wheelhouse: Path, tmp_path: Path, path_python_noted: Path
 ) -> None:
-    """An sdist-only package that builds a pure-Python wheel has a wheel for any platform: the one built here."""
+    """An sdist-only package that builds a pure-Python wheel has a wheel for any platform: the one built here,
+    resolved and built with penvcache's own interpreter, never whatever ``python`` PATH has."""
     a, _ = machines
-    monkeypatch.setenv("SLOW_BUILD_SECONDS", "0")
     bundle = tmp_path / "bundle"
     args = ["--python-platform", "x86_64-pc-windows-msvc", "--python-version", "3.13", "--out", str(bundle)]
     assert a.run("bundle", "--venv", str(a.venv), "--offline", "--find-links", str(wheelhouse), *args, "slow-pkg") == 0
     (manifest,) = bundle.glob("entries/*/manifest.json")
     (package,) = json.loads(manifest.read_text())["packages"]
     assert [f["filename"] for f in package["files"]] == ["slow_pkg-1.0-py3-none-any.whl"]
+    assert not path_python_noted.exists(), path_python_noted.read_text()
 
 
 @pytest.mark.parametrize(
