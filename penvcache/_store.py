@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import subprocess
 import sys
 import tempfile
@@ -38,6 +39,9 @@ PYLOCK = "pylock.toml"
 GC_GRACE = 3600.0
 #: blobs fetched (or read, or downloaded for publishing) at once
 _FETCHERS = 8
+#: a manifest or lock read from a ``file://`` store is this size at most (the pioarduino manifest: about 10 KB)
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+_HEX = frozenset("0123456789abcdef")
 #: marker-environment fields left out of the portable key: kernel builds differ between machines of one fleet
 _MACHINE_SPECIFIC = ("platform_release", "platform_version")
 
@@ -144,15 +148,24 @@ class Level:
         """A ``file://`` store's object as a file path; None for any other store."""
         return None if self.root is None else os.path.join(self.root, *path.split("/"))
 
-    def get(self, path: str) -> bytes | None:
-        """The object's bytes, or None when it does not exist."""
+    def get(self, path: str, limit: int = MAX_MANIFEST_BYTES) -> bytes | None:
+        """The object's bytes (of a ``file://`` store's, at most ``limit`` + 1: more is wrong anyway), or None when
+        it does not exist. A ``file://`` store's object must be a regular file: a symlink, a FIFO or a device
+        planted by whoever can write the store is refused, never followed, waited on or read without end."""
         local = self.local(path)
         if local is not None:
             try:
-                with open(local, "rb") as f:
-                    return f.read()
+                fd = os.open(local, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
             except FileNotFoundError:
                 return None
+            except OSError as e:  # ELOOP: a symlink
+                msg = f"its {path} cannot be read ({_one_line(e)})"
+                raise StoreUnusable(msg) from e
+            with os.fdopen(fd, "rb") as f:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    msg = f"its {path} is not a regular file"
+                    raise StoreUnusable(msg)
+                return f.read(limit + 1)
         import obstore
 
         try:
@@ -369,6 +382,7 @@ def _checked_manifest(data: bytes, key: str) -> dict[str, Any]:
                 and f["filename"] not in (".", "..")
                 and isinstance(f.get("sha256"), str)
                 and len(f["sha256"]) == 64
+                and set(f["sha256"]) <= _HEX  # it names the blob's path: nothing else may reach it
                 and isinstance(f.get("size"), int)
                 for f in files
             )
@@ -410,7 +424,7 @@ def _checked_blob(level: Level, f: dict[str, Any], directory: str) -> int:
     uv checks the sha256 again as it reads the file (``--require-hashes``), so a blob replaced after this check
     is refused there too."""
     dest = os.path.join(directory, f["filename"])
-    data = level.get(blob_path(f["sha256"]))
+    data = level.get(blob_path(f["sha256"]), limit=f["size"])
     if data is None:
         msg = f"its blob for {f['filename']} is missing"
         raise StoreUnusable(msg)
@@ -724,9 +738,8 @@ def entries(level: Level) -> list[dict[str, Any]]:
         if not path.endswith("/" + MANIFEST):
             continue
         key = path.split("/")[-2]
-        data = level.get(path)
         try:
-            manifest = _checked_manifest(data or b"", key)
+            manifest = _checked_manifest(level.get(path) or b"", key)
         except StoreUnusable as e:
             found.append({"key": key, "problem": str(e), "packages": []})
             continue

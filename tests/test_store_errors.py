@@ -8,6 +8,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -190,6 +191,51 @@ def test_a_rejected_entry_leaves_nothing_for_uv_and_the_next_store_serves(
     assert lookup([first.as_uri()], [key], str(wheels)) == (None, [first.as_uri()])
     assert list(wheels.iterdir()) == []
     assert capsys.readouterr().err.endswith("fails its sha256 check; installing normally\n")
+
+
+@pytest.mark.parametrize("planted", ["a path in the sha256", "a FIFO for the blob", "a symlink for the blob",
+                                     "a symlink for the manifest", "a device for the manifest"])  # fmt: skip
+def test_what_a_store_writer_plants_is_a_miss_never_followed_or_waited_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], planted: str
+) -> None:
+    """Whoever can write a ``file://`` store may plant anything in it: a manifest whose sha256 is a path out of
+    the store, a FIFO (which would block its reader), a symlink, a device (read without end). Each is a miss
+    with one line; nothing out of the store is read, and nothing reaches uv."""
+    key, store, wheels = "d" * 64, tmp_path / "store", tmp_path / "wheels"
+    wheels.mkdir()
+    secret = tmp_path / "outside"
+    secret.write_bytes(b"alpha wheel")  # what the store's writer would have penvcache read (and link for uv)
+    package = _package("alpha-pkg", "1.0", b"alpha wheel")
+    blob = _blob(store, b"alpha wheel")
+    entry = _entry(store, key, [package])
+    files: Any = package["files"]
+    if planted == "a path in the sha256":
+        files[0]["sha256"] = "/" * (64 - len(f"../../../../{secret.name}")) + f"../../../../{secret.name}"
+        _entry(store, "e" * 64, [package])
+        key, why = "e" * 64, "its manifest lists a malformed package"
+    elif planted == "a FIFO for the blob":
+        blob.unlink()
+        os.mkfifo(blob)
+        why = f"its blobs/sha256/{blob.name[:2]}/{blob.name} is not a regular file"
+    elif planted == "a symlink for the blob":
+        blob.unlink()
+        blob.symlink_to(secret)
+        why = f"its blobs/sha256/{blob.name[:2]}/{blob.name} cannot be read"
+    elif planted == "a symlink for the manifest":
+        (entry / "manifest.json").rename(tmp_path / "real-manifest.json")
+        (entry / "manifest.json").symlink_to(tmp_path / "real-manifest.json")
+        why = f"its entries/{key}/manifest.json cannot be read"
+    else:
+        (entry / "manifest.json").unlink()
+        (entry / "manifest.json").symlink_to("/dev/zero")  # refused as a symlink before it could be read
+        why = f"its entries/{key}/manifest.json cannot be read"
+    capsys.readouterr()
+    assert lookup([store.as_uri()], [key], str(wheels)) == (None, [store.as_uri()])
+    assert list(wheels.iterdir()) == []
+    err = capsys.readouterr().err
+    assert err.startswith(f"penvcache: store {store.as_uri()}: {why}"), err
+    assert err.endswith("; installing normally\n")
+    assert err.count("\n") == 1
 
 
 def test_a_stored_file_that_matches_its_hash_but_is_no_wheel_falls_through(
