@@ -617,7 +617,7 @@ def _bundle(args: argparse.Namespace) -> int:
     platform, write the entry uv resolves for it instead (no venv)."""
     from . import _state
     from ._key import parse
-    from ._store import _one_line, _sources, portable, portable_key, target, write_entry
+    from ._store import _sources, portable, portable_key, target
 
     if args.python_platform or args.python_version:
         return _bundle_for_another_platform(args)
@@ -630,19 +630,29 @@ def _bundle(args: argparse.Namespace) -> int:
     if why_not is not None or state is None:
         msg = f"cannot bundle {result.venv}: {why_not}"
         raise InvalidInput(msg)
+    key = portable_key(state["components"], _sources(deps, inputs)[0], target(result.python))
+    new = _write_bundle(args, f"cannot bundle {result.venv}", key, result.python, inputs, deps)
+    return _bundled(args, key, new)
+
+
+def _write_bundle(  # noqa: PLR0917
+    args: argparse.Namespace, failure: str, key: str, python: str | None, inputs: Any, deps: Any, platform: Any = None
+) -> bool:
+    """Write the entry into ``--out`` (True when it is new); any failure is one line starting with ``failure``."""
+    from pathlib import Path
+
+    from ._errors import InstallFailed
+    from ._store import _one_line, write_entry
+
+    out = Path(args.out).absolute().as_uri()  # quoted: a '#', '?' or '%' in the path is part of it
     try:
-        key = portable_key(state["components"], _sources(deps, inputs)[0], target(result.python))
-        ((_, new, _),) = write_entry(
-            ["file://" + os.path.abspath(args.out)], key, result.python, inputs, deps, strict=True
-        )
+        ((_, new, _),) = write_entry([out], key, python, inputs, deps, strict=True, platform=platform)
     except PenvcacheError:
         raise
     except Exception as e:  # StoreUnusable, or obstore's error for an --out it cannot write
-        from ._errors import InstallFailed
-
-        msg = f"cannot bundle {result.venv}: {_one_line(e)}"
+        msg = f"{failure}: {_one_line(e)}"
         raise InstallFailed(msg) from e
-    return _bundled(args, key, new)
+    return new
 
 
 def _bundled(args: argparse.Namespace, key: str, new: bool, made_for: str = "") -> int:
@@ -661,7 +671,7 @@ def _bundle_for_another_platform(args: argparse.Namespace) -> int:
     import re
 
     from ._key import build, parse
-    from ._store import Platform, StoreUnusable, _sources, class_key, declared_class, portable, write_entry
+    from ._store import Platform, _sources, class_key, declared_class, portable
 
     if not (args.python_platform and args.python_version):
         msg = "--python-platform and --python-version go together: name the other machine's platform and Python"
@@ -682,15 +692,7 @@ def _bundle_for_another_platform(args: argparse.Namespace) -> int:
         raise InvalidInput(msg)
     components = build(inputs, venv, None, exact=True, deps=deps).components
     key = class_key(components, _sources(deps, inputs)[0], cls)
-    try:
-        ((_, new, _),) = write_entry(
-            ["file://" + os.path.abspath(args.out)], key, None, inputs, deps, strict=True, platform=platform
-        )
-    except StoreUnusable as e:
-        from ._errors import InstallFailed
-
-        msg = f"cannot bundle: {e}"
-        raise InstallFailed(msg) from e
+    new = _write_bundle(args, "cannot bundle", key, None, inputs, deps, platform)
     return _bundled(args, key, new, f" for {platform.shown()}")
 
 

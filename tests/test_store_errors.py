@@ -282,20 +282,36 @@ def test_a_pylock_set_is_not_shared_the_lock_is(tmp_path: Path) -> None:
     assert portable(read_deps(["alpha-pkg==1.0"])) is None
 
 
+@pytest.mark.parametrize("for_another_platform", [False, True])
 def test_a_bundle_that_cannot_be_written_is_one_line(
-    tmp_path: Path, venv: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, venv: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str], for_another_platform: bool
 ) -> None:
     out = tmp_path / "bundle"
     out.mkdir()
     (out / "blobs").write_text("a file in the way\n")
     args = ["bundle", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse), "--out", str(out)]
+    if for_another_platform:
+        args += ["--python-platform", "x86_64-manylinux_2_28", "--python-version", "3.12"]
     code, stdout, err = _run(capsys, *args, "alpha-pkg")
     assert (code, stdout) == (1, "")
     assert "Traceback" not in err
     last = err.splitlines()[-1]
-    assert last.startswith(f"penvcache: error: cannot bundle {venv}: ")
+    assert last.startswith(
+        "penvcache: error: cannot bundle: " if for_another_platform else f"penvcache: error: cannot bundle {venv}: "
+    )
     assert "Not a directory" in last
     assert not list(out.rglob("manifest.json"))
+
+
+def test_a_bundle_goes_into_the_directory_named_whatever_its_characters(
+    tmp_path: Path, venv: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--out`` is a path, not a URL: a '#', a '?' or a '%41' in it is part of the name."""
+    out = tmp_path / "usb #1?%41"
+    args = ["bundle", "--venv", str(venv), "--offline", "--find-links", str(wheelhouse), "--out", str(out)]
+    assert _run(capsys, *args, "alpha-pkg")[0] == 0
+    assert len(list(out.glob("entries/*/manifest.json"))) == 1
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("usb")) == [out.name]
 
 
 # -- writing --------------------------------------------------------------------------------------------------------
