@@ -137,8 +137,9 @@ def ensure(args: list[str]) -> tuple[int, bool] | None:
         return None
     options, output = parsed
     as_json, quiet = "json" in output, "quiet" in output
-    if not options["requirements"] and not options["deps_files"] and not options["options"] and not quiet:
-        return None  # nothing to ensure: the full path warns
+    projects = any(line.startswith(("--editable ", "--project ")) for line in options["options"])
+    if not options["requirements"] and not options["deps_files"] and not projects and not quiet:
+        return None  # nothing to ensure (as cli's _nothing_to_ensure says it, options or not): the full path warns
     if "venv" not in options:
         from ._discovery import default_venv
 

@@ -91,12 +91,14 @@ def test_run_help_still_shows_help() -> None:
 # -- nothing to ensure --------------------------------------------------------------------------------------------
 
 
-def test_ensure_with_nothing_to_ensure_warns(venv: Path) -> None:
+@pytest.mark.parametrize("options", [[], ["--pre"], ["--index-url", "https://index.invalid/simple", "--exact"]])
+def test_ensure_with_nothing_to_ensure_warns(venv: Path, options: list[str]) -> None:
+    """Options of how to install are not something to install."""
     for _ in range(2):  # the miss, then the hit (the fast path leaves it to the full path, which warns)
-        proc = run_cli_here("ensure", "--venv", str(venv), "--offline")
+        proc = run_cli_here("ensure", "--venv", str(venv), "--offline", *options)
         assert proc.returncode == 0, proc.stderr
         assert "penvcache: warning: nothing to ensure (no REQ, -r, -e or --project)" in proc.stderr
-    quiet = run_cli_here("ensure", "--venv", str(venv), "--offline", "-q")
+    quiet = run_cli_here("ensure", "--venv", str(venv), "--offline", "-q", *options)
     assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
 
 
