@@ -621,12 +621,16 @@ _INSTALLED_SCRIPT = """
 import json, importlib.metadata as m
 out = []
 for d in m.distributions():
-    wheel = d.read_text("WHEEL") or ""
-    url = d.read_text("direct_url.json") or "{}"
-    editable = json.loads(url).get("dir_info", {}).get("editable", False)
-    tags = [line.split(":", 1)[1].strip() for line in wheel.splitlines() if line.startswith("Tag:")]
-    if d.metadata["Name"]:
-        out.append([d.metadata["Name"], d.version, editable, tags])
+    try:
+        wheel = d.read_text("WHEEL") or ""
+        url = d.read_text("direct_url.json") or "{}"
+        editable = json.loads(url).get("dir_info", {}).get("editable", False) is True
+        tags = [line.split(":", 1)[1].strip() for line in wheel.splitlines() if line.startswith("Tag:")]
+        if d.metadata["Name"]:
+            out.append([d.metadata["Name"], d.version, editable, tags])
+    except Exception:  # a damaged distribution (not UTF-8, bad JSON, no Name): validation judges it, not this list
+        continue
+print()
 print(json.dumps(out))
 """
 
@@ -637,7 +641,11 @@ def _installed(python: str) -> list[list[Any]]:
     if proc.returncode != 0:
         msg = f"cannot list what {python} holds: {(proc.stderr.strip().splitlines() or ['no output'])[-1]}"
         raise StoreUnusable(msg)
-    listed: list[list[Any]] = json.loads(proc.stdout)
+    try:  # the last line: a .pth may print before it
+        listed: list[list[Any]] = json.loads(proc.stdout.rstrip("\n").rpartition("\n")[2])
+    except ValueError as e:
+        msg = f"cannot list what {python} holds: its answer is not JSON ({e})"
+        raise StoreUnusable(msg) from e
     return listed
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from penvcache.cli import main
 from tests._kit import build_slow_sdist, build_wheel, site_packages
+from tests.conftest import make_venv
 
 pytest.importorskip("obstore")
 
@@ -198,6 +199,41 @@ def test_an_sdist_is_built_for_the_venvs_interpreter_not_the_one_on_path(
     assert a.ensure("--find-links", str(wheelhouse), "--store", _store(tmp_path), "slow-pkg") == 0
     assert len(list((tmp_path / "store").glob("entries/*/manifest.json"))) == 1
     assert not path_python_noted.exists(), path_python_noted.read_text()
+
+
+def test_a_damaged_distribution_the_set_does_not_need_does_not_stop_publishing(
+    machines: tuple[Machine, Machine], wheelhouse: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A venv holding a distribution whose WHEEL is not UTF-8, not in the set: the set validates, and its entry
+    is published all the same. (A direct_url.json that is not JSON would stop uv itself.)"""
+    a, _ = machines
+    make_venv(a.venv)
+    site = site_packages(a.venv)
+    info = site / "junk-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: junk\nVersion: 1.0\n")
+    (info / "WHEEL").write_bytes(b"\xff\xfe not text")
+    capsys.readouterr()
+    assert a.ensure("--find-links", str(wheelhouse), "--store", _store(tmp_path), "gamma-pkg") == 0
+    assert "cannot publish" not in capsys.readouterr().err
+    (manifest,) = (tmp_path / "store").glob("entries/*/manifest.json")
+    assert [p["name"] for p in json.loads(manifest.read_text())["packages"]] == ["gamma-pkg"]
+
+
+def test_what_a_venv_holds_is_read_past_what_its_start_prints(tmp_path: Path) -> None:
+    """A .pth (or a sitecustomize) may print as the interpreter starts: the list is the last line of the output;
+    an answer that is not JSON is one reason, not a traceback."""
+    from penvcache._store import StoreUnusable, _installed
+
+    noisy, broken = tmp_path / "noisy-python", tmp_path / "broken-python"
+    noisy.write_text(f'#!/bin/sh\necho "hello from a .pth"\nexec {sys.executable} "$@"\n')
+    broken.write_text("#!/bin/sh\necho 'not a list'\n")
+    for script in (noisy, broken):
+        script.chmod(0o755)
+    names = {name for name, _version, _editable, _tags in _installed(str(noisy))}
+    assert "pytest" in names
+    with pytest.raises(StoreUnusable, match=f"cannot list what {broken} holds: its answer is not JSON"):
+        _installed(str(broken))
 
 
 def test_two_machines_publishing_at_once_leave_one_complete_entry(wheelhouse: Path, tmp_path: Path) -> None:
