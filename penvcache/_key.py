@@ -306,22 +306,15 @@ def _installer_stand_in(inputs: Inputs, state: dict[str, Any] | None) -> str | N
 def file_digests(paths: Iterable[str]) -> dict[str, str] | None:
     """Each file's SHA-256, or None if one cannot be read, or is not a regular file of at most the deps-file cap
     (then the parser says why)."""
-    import stat
-
     files: dict[str, str] = {}
     for path in paths:
         if path.startswith("${"):  # an environment variable a deps file expanded
             files[path] = env_digest(path[2:-1])
             continue
-        try:  # O_NONBLOCK: a FIFO put in a deps file's place must not block a hit
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-        except (OSError, ValueError):
+        data = _state.read_regular(path, limit=MAX_FILE_BYTES)  # a FIFO in a deps file's place does not block a hit
+        if data is None:
             return None
-        with open(fd, "rb") as f:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_FILE_BYTES:
-                return None
-            files[path] = hex_digest(f.read(MAX_FILE_BYTES + 1))
+        files[path] = hex_digest(data)
     return files
 
 
