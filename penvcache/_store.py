@@ -149,9 +149,10 @@ class Level:
         return None if self.root is None else os.path.join(self.root, *path.split("/"))
 
     def get(self, path: str, limit: int = MAX_MANIFEST_BYTES) -> bytes | None:
-        """The object's bytes (of a ``file://`` store's, at most ``limit`` + 1: more is wrong anyway), or None when
-        it does not exist. A ``file://`` store's object must be a regular file: a symlink, a FIFO or a device
-        planted by whoever can write the store is refused, never followed, waited on or read without end."""
+        """The object's bytes, or None when it does not exist; never more than ``limit`` + 1 of them (more is
+        wrong anyway): a remote object larger than ``limit`` is refused before it is fetched. A ``file://``
+        store's object must be a regular file: a symlink, a FIFO or a device planted by whoever can write the
+        store is refused, never followed, waited on or read without end."""
         local = self.local(path)
         if local is not None:
             try:
@@ -169,9 +170,13 @@ class Level:
         import obstore
 
         try:
-            return bytes(obstore.get(self.store, path).bytes())
+            got = obstore.get(self.store, path)
         except (FileNotFoundError, obstore.exceptions.NotFoundError):
             return None
+        if got.meta["size"] > limit:  # said before a byte is fetched: a huge object is never read into memory
+            msg = f"its {path} is {got.meta['size']} bytes, more than the {limit} expected"
+            raise StoreUnusable(msg)
+        return bytes(got.bytes())
 
     def put_new(self, path: str, data: bytes) -> bool:
         """Create the object; False when it exists already (never overwritten)."""

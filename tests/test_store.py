@@ -398,6 +398,33 @@ def test_remote_backends_round_trip(
     assert len(json.loads(capsys.readouterr().out)["entries"]) == 1
 
 
+def test_a_remote_object_larger_than_its_manifest_says_is_never_fetched(
+    machines: tuple[Machine, Machine],
+    wheelhouse: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    webdav: str,
+) -> None:
+    """A remote store's writer can make a blob of any size: its size, known before its bytes, must be the one
+    the manifest gives, or the entry is a miss and nothing is read into memory or reaches uv."""
+    from penvcache._store import lookup
+
+    a, _ = machines
+    assert a.ensure("--find-links", str(wheelhouse), "--store", webdav, "gamma-pkg") == 0
+    root = tmp_path / "dav" / "store"  # the directory the WebDAV server serves
+    (entry,) = (root / "entries").iterdir()
+    (blob,) = [p for p in (root / "blobs").rglob("*") if p.is_file()]
+    size = blob.stat().st_size
+    with blob.open("ab") as f:
+        f.write(b"\0" * 4096)
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    capsys.readouterr()
+    assert lookup([webdav], [entry.name], str(wheels)) == (None, [webdav])
+    assert list(wheels.iterdir()) == []
+    assert f"is {size + 4096} bytes, more than the {size} expected; installing normally" in capsys.readouterr().err
+
+
 def test_an_unreachable_store_is_a_miss_not_an_error(
     machines: tuple[Machine, Machine], wheelhouse: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
