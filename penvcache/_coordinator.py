@@ -8,9 +8,9 @@ import time
 
 from . import _key, _state, _stats
 from ._errors import PenvcacheError
-from ._hit import EnsureResult, Status
+from ._hit import EnsureResult, FirstLook, Status
 from ._hit import result as _result
-from ._request import Request, cache_entry, check_arguments, check_timeouts, prepare
+from ._request import Request, cache_entry, check_arguments
 from ._venv import Venv
 
 TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays light
@@ -83,23 +83,21 @@ def ensure(
     return run_ensure(request)
 
 
-def run_ensure(request: Request) -> EnsureResult:
-    """:func:`ensure` for ``request``, with the CLI's ``verbose``, ``progress`` and ``python_downloads``."""
-    start = time.monotonic()
+def run_ensure(request: Request, first: FirstLook | None = None) -> EnsureResult:
+    """:func:`ensure` for ``request``, with the CLI's ``verbose``, ``progress`` and ``python_downloads``; ``first``
+    is the look at the record a caller has taken already (the command line's fast path), not taken again."""
+    if first is None:
+        first = FirstLook(request)
+    if first.hit is not None:
+        return first.hit
+    start, target, inputs, cache, directory = first.start, first.target, first.inputs, first.cache, first.directory
+    state, key = first.state, first.key
     lock_timeout = request.lock_timeout
-    check_timeouts(request)
-    target, inputs, cache, directory = prepare(request)
 
     def result(
         status: Status, key: _key.Key, waited: float = 0.0, fallback: bool = False, warnings: list[str] | None = None
     ) -> EnsureResult:
         return _result(status, target, key, cache, start, waited, fallback, warnings)
-
-    state = _state.read(directory)
-    key = _key.build(inputs, target, state)
-    if _key.is_hit(state, key):
-        assert state is not None
-        return result("hit", key, warnings=state.get("warnings"))
 
     if request.require_hit:
         return _require_hit(inputs, target, cache, directory, result)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 
-from ._hit import check_hit
+from ._hit import FirstLook
 from ._request import Request
 
 TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays light
@@ -147,12 +147,12 @@ def ensure(args: list[str]) -> tuple[int, bool] | None:
     request = Request(**options, progress=not quiet)
     result, hit = None, False
     try:
-        result = check_hit(request)
-        hit = result is not None
-        if result is None:  # a miss: the ensure flow, which imports what it needs as it goes
+        first = FirstLook(request)
+        result, hit = first.hit, first.hit is not None
+        if result is None:  # a miss: the ensure flow goes on from this look, importing what it needs as it goes
             from ._coordinator import run_ensure
 
-            result = run_ensure(request)
+            result = run_ensure(request, first)
     except Exception as e:
         from ._errors import PenvcacheError
 

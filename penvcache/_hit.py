@@ -63,17 +63,27 @@ class EnsureResult:
 _RESULT_FIELDS = ("status", "venv", "python", "fingerprint", "elapsed", "waited", "offline_fallback", "warnings")
 
 
+class FirstLook:
+    """A request checked against its venv's record, before any lock: what it names, the record, the key, and
+    the result when that is a hit (``None`` on a miss, which :func:`._coordinator.run_ensure` goes on from)."""
+
+    __slots__ = ("cache", "directory", "hit", "inputs", "key", "start", "state", "target")
+
+    def __init__(self, request: Request) -> None:
+        self.start = time.monotonic()
+        check_timeouts(request)  # bad input, as for a miss
+        self.target, self.inputs, self.cache, self.directory = prepare(request)
+        self.state = _state.read(self.directory)
+        self.key = _key.build(self.inputs, self.target, self.state)
+        self.hit: EnsureResult | None = None
+        if _key.is_hit(self.state, self.key):
+            assert self.state is not None
+            self.hit = result("hit", self.target, self.key, self.cache, self.start, warnings=self.state.get("warnings"))
+
+
 def check_hit(request: Request) -> EnsureResult | None:
     """The result of :func:`ensure` when it is a hit, else ``None``: no lock, no process, nothing changed."""
-    start = time.monotonic()
-    check_timeouts(request)  # bad input, as for a miss
-    target, inputs, cache, directory = prepare(request)
-    state = _state.read(directory)
-    key = _key.build(inputs, target, state)
-    if not _key.is_hit(state, key):
-        return None
-    assert state is not None
-    return result("hit", target, key, cache, start, warnings=state.get("warnings"))
+    return FirstLook(request).hit
 
 
 def result(  # noqa: PLR0917

@@ -121,9 +121,9 @@ MUTANTS = [
     ),
     Mutant(
         "hit-check-skipped",
-        "_coordinator.py",
-        "    if _key.is_hit(state, key):\n        assert state is not None\n",
-        "    if False:\n        assert state is not None\n",
+        "_hit.py",
+        "        if _key.is_hit(self.state, self.key):\n",
+        "        if False:\n",
         ("tests/test_ensure.py", "tests/test_concurrency.py"),
     ),
     Mutant(
