@@ -51,6 +51,19 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     root = Path(__file__).resolve().parent.parent
     compileall.compile_dir(root / "penvcache", quiet=1)
     compileall.compile_file(root / "tests" / "_worker.py", quiet=1)
+    if not hasattr(session.config, "workerinput"):  # the controller, before xdist starts its workers
+        _warm_hypothesis()
+
+
+def _warm_hypothesis() -> None:
+    """Build hypothesis's table of Unicode categories once (it stores it in ``.hypothesis/``), before xdist's
+    workers start: in a fresh clone each worker would otherwise build it, ~2 s of CPU each, at its first ``st.text``.
+    """
+    try:
+        from hypothesis.internal.charmap import charmap
+    except ImportError:  # an internal module: if it moves, the workers build the table as before
+        return
+    charmap()
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
