@@ -21,6 +21,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion
 
 from ._errors import InstallFailed
+from ._installer import _die_with_parent
 from ._requirements import DepsSet, normalise
 
 _DIR = os.path.dirname(os.path.abspath(__file__))
@@ -97,6 +98,7 @@ class _Probe:
                     stderr=self.errors,
                     pass_fds=(read_end,),
                     start_new_session=True,  # what an import starts is killed with it on a timeout
+                    preexec_fn=_die_with_parent(),  # noqa: PLW1509 (a prctl and a getppid: async-signal-safe)
                 )
             except OSError as e:  # not executable, not a program: the venv is damaged
                 msg = f"validation probe in {python} cannot start: {e.strerror or e}; remove the venv to have it remade"

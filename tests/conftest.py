@@ -25,7 +25,7 @@ SLOW_IMPORT_SOURCE = """\
 import os, time
 if os.environ.get("SLOW_IMPORT_MARKER"):  # tells a test that validation is importing it, then lingers
     open(os.environ["SLOW_IMPORT_MARKER"], "w").close()
-    time.sleep(60)
+    time.sleep(float(os.environ.get("SLOW_IMPORT_SECONDS", "60")))
 """
 
 
@@ -41,6 +41,7 @@ if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+@pytest.hookimpl(trylast=True)  # after hypothesis's plugin has ended its initialization (no side-effect warning)
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Write penvcache's bytecode once for the session's hundreds of processes that import it.
 
@@ -217,10 +218,45 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     test's own, and penvcache keeps nothing in memory between calls.
     """
     parent = tmp_path_factory.getbasetemp() / "venv-slot"
+    _kill_processes_naming(parent)
     if parent.exists() or parent.is_symlink():
         _remove_tree(parent)
     parent.mkdir()
     return parent / "venv"
+
+
+def processes_naming(path: Path) -> list[str]:
+    """The command lines of the live processes (zombies have none) that name ``path``, each as "PID: CMDLINE"."""
+    found = []
+    try:
+        pids = [pid for pid in os.listdir("/proc") if pid.isdigit()]
+    except OSError:  # no /proc (macOS): nothing to find
+        return []
+    for pid in pids:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if str(path) in cmdline and int(pid) != os.getpid():
+            found.append(f"{pid}: {cmdline}")
+    return found
+
+
+def _kill_processes_naming(path: Path) -> None:
+    """Kill what an earlier test of this worker left running in ``path`` and wait until it has gone.
+
+    A validation probe runs in a session of its own, so killing a test's process group does not reach it: one
+    importing a module that sleeps outlives the test whose penvcache was killed, and the next test would find it
+    among its own processes (test_orphans).
+    """
+    deadline = time.monotonic() + DEADLINE
+    while found := processes_naming(path):
+        for line in found:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(line.split(":", 1)[0]), signal.SIGKILL)
+        if time.monotonic() > deadline:
+            pytest.fail(f"processes left in {path} by an earlier test would not die: {found}")
+        time.sleep(0.01)
 
 
 def _remove_tree(path: Path) -> None:

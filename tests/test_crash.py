@@ -13,7 +13,7 @@ import pytest
 
 import penvcache
 from tests._kit import site_packages
-from tests.conftest import offline_args, penvcache_cmd, spawn, stop, wait_for
+from tests.conftest import offline_args, penvcache_cmd, processes_naming, spawn, stop, wait_for, wait_until
 
 # The kills land while uv builds slow-pkg: each test needs that build, so a uv cache without its wheel.
 pytestmark = pytest.mark.private_uv_cache
@@ -72,9 +72,14 @@ def test_killed_between_install_and_record(
     tmp_path: Path, venv: Path, wheelhouse: Path, entry: Path, procs: list[subprocess.Popen[str]]
 ) -> None:
     importing = tmp_path / "importing"
-    proc = start_ensure(procs, venv, wheelhouse, SLOW_IMPORT_MARKER=str(importing), SLOW_BUILD_RELEASE="")
+    proc = start_ensure(
+        procs, venv, wheelhouse, SLOW_IMPORT_MARKER=str(importing), SLOW_IMPORT_SECONDS="3600", SLOW_BUILD_RELEASE=""
+    )
     wait_for(importing, proc)  # everything is installed; the last validation is importing slow-import-pkg
     kill_group(proc)
+    # The probe runs in a session of its own (so a timeout kills what its imports start): it dies with penvcache
+    # instead of importing on for an hour.
+    wait_until(lambda: processes_naming(venv) == [], None, "the validation probe to die with penvcache")
     assert installed(venv) == {"slow_pkg", "slow_import_pkg", "alpha_pkg"}  # the install had finished
     assert not (entry / "state.marshal").exists()  # nothing recorded: the next call cannot be a hit
     assert ensure_after_the_crash(venv, wheelhouse).status == "adopted"  # validated, then recorded

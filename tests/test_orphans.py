@@ -15,7 +15,7 @@ import penvcache
 from penvcache import _coordinator
 from penvcache._installer import uv_bin
 from penvcache.cli import main
-from tests.conftest import wait_for
+from tests.conftest import processes_naming, wait_for
 
 # The signals land while uv builds slow-pkg (so a uv cache without its wheel), and no process may name the
 # test's own uv cache afterwards.
@@ -28,19 +28,6 @@ REQS = ("slow-pkg", "alpha-pkg")
 def _fast_builds_after_the_signal(monkeypatch: pytest.MonkeyPatch) -> None:
     """The ensure that follows builds slow-pkg at once; the one that is stopped builds for 30 s (start_ensure)."""
     monkeypatch.setenv("SLOW_BUILD_SECONDS", "0")
-
-
-def processes_naming(path: Path) -> list[str]:
-    """The command lines of the live processes (zombies have none) that name ``path``."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if str(path) in cmdline and int(pid) != os.getpid():
-            found.append(f"{pid}: {cmdline}")
-    return found
 
 
 def start_ensure(
@@ -103,7 +90,7 @@ def test_after_kill_9_no_uv_changes_the_venv_once_the_next_holder_has_the_lock(
         "import os, sys\n"
         "if os.environ.get('SCAN_INTO'):\n"
         f"    sys.path.insert(0, {str(Path(__file__).parent.parent)!r})\n"
-        "    from tests.test_orphans import processes_naming\n"
+        "    from tests.conftest import processes_naming\n"
         "    from pathlib import Path\n"
         "    with open(os.environ['SCAN_INTO'], 'a') as f:\n"
         "        f.writelines(line + '\\n' for line in processes_naming(Path(os.environ['VENV'])))\n"
