@@ -376,6 +376,23 @@ def _repair(
             )
     with output.step(*_validating(deps, venv), enabled=bool(deps.requirements)):
         report = validated()
+    if not report.satisfied and attempt is not None and attempt.served_by is not None:
+        from ._store import reject
+
+        again = reject(attempt, report.summary())  # a store's entry that installs but fails: the set's own sources
+        with output.step(*_installing(again, venv), uv=True):
+            fallback = install(
+                venv,
+                deps,
+                missing=again,
+                reinstall=again,
+                offline=inputs.offline,
+                verbose=verbose,
+                fresh=True,  # uv may hold the store's wheels in its cache
+                display=output.uv_display,
+            )
+        with output.step(*_validating(deps, venv), enabled=bool(deps.requirements)):
+            report = validated()
     if not report.satisfied:
         from ._errors import ValidationFailed
 

@@ -792,6 +792,17 @@ class Attempt:
     served_by: str | None = None
     missed: list[str] = field(default_factory=list)
     bytes_fetched: int = 0
+    installed: list[str] = field(default_factory=list)  #: the packages the store's wheels installed
+    rejected: str | None = None  #: the store whose wheels installed but did not validate
+
+
+def reject(attempt: Attempt, why: str) -> list[str]:
+    """The store's wheels installed, but the set does not validate with them: say so, and return the packages
+    the caller must install anew from the set's own sources. The store that served them is not written to."""
+    store = attempt.served_by or ""
+    _say(f"store {_redact(store)}: what it installed fails validation ({why}); installing normally")
+    attempt.served_by, attempt.rejected = None, store
+    return attempt.installed
 
 
 def _sources(deps: Any, inputs: Any) -> tuple[list[str], list[str], list[str]]:
@@ -860,6 +871,7 @@ def install_from_store(
             attempt.missed.append(fetched.store)
             return attempt
         attempt.served_by, attempt.bytes_fetched = fetched.store, fetched.size
+        attempt.installed = [str(package["name"]) for package in fetched.packages]
         _say(f"installed {len(fetched.packages)} packages from store {_redact(fetched.store)}")
     return attempt
 
@@ -868,7 +880,7 @@ def publish_after(urls: Sequence[str], attempt: Attempt, python: str, inputs: An
     """After a validated install: write the entry to every store that lacked it (all, when the set came from the
     index; the faster levels before the one that served it, to back-fill). Failures are reported, never raised.
     Returns the bytes published."""
-    targets = attempt.missed if attempt.served_by else list(urls)
+    targets = attempt.missed if attempt.served_by or attempt.rejected else list(urls)
     if attempt.key is None or not targets:
         return 0
     published = 0

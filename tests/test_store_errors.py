@@ -16,6 +16,7 @@ from penvcache._installer import uv_bin
 from penvcache._requirements import read_deps
 from penvcache._store import _redact, lookup, portable
 from penvcache.cli import main
+from tests._kit import build_wheel
 
 pytest.importorskip("obstore")
 
@@ -259,6 +260,33 @@ def test_a_stored_file_that_matches_its_hash_but_is_no_wheel_falls_through(
     assert "from store" not in err
     installed = next((tmp_path / "b" / "lib").glob("python3*/site-packages/alpha_pkg/__init__.py"))
     assert installed.read_text() == '__version__ = "1.0"\n'
+
+
+def test_a_stored_wheel_that_installs_but_fails_validation_falls_back_to_the_sets_own_sources(
+    tmp_path: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Whoever can write a store can also make an entry of real wheels that install and then fail to import: the
+    miss installs the set anew from its own sources (uv's cache bypassed) and publishes nothing to that store."""
+    store = tmp_path / "store"
+    common = ["--offline", "--find-links", str(wheelhouse), "--store", store.as_uri(), "alpha-pkg==1.0"]
+    assert main(["ensure", "--venv", str(tmp_path / "a"), *common]) == 0
+    (manifest,) = store.glob("entries/*/manifest.json")
+    data = json.loads(manifest.read_text())
+    poisoned = build_wheel(tmp_path / "poisoned", "alpha-pkg", "1.0", module_source="raise ImportError('poisoned')\n")
+    poison = poisoned.read_bytes()
+    _blob(store, poison)
+    data["packages"][0]["files"][0].update(sha256=_sha(poison), size=len(poison))
+    manifest.write_text(json.dumps(data))
+    before = sorted(p.relative_to(store) for p in store.rglob("*"))
+    code, out, err = _run(capsys, "ensure", "--venv", str(tmp_path / "b"), *common, "--json")
+    assert code == 0, err
+    assert "installed 1 packages from store" in err  # the poisoned wheel was installed, then rejected
+    assert f"penvcache: store {store.as_uri()}: what it installed fails validation (" in err
+    assert "poisoned" in err
+    assert json.loads(out)["status"] == "installed"
+    installed = next((tmp_path / "b" / "lib").glob("python3*/site-packages/alpha_pkg/__init__.py"))
+    assert installed.read_text() == '__version__ = "1.0"\n'
+    assert sorted(p.relative_to(store) for p in store.rglob("*")) == before  # nothing written to that store
 
 
 def test_exact_from_the_store_removes_what_the_set_does_not_need(
