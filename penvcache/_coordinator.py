@@ -341,7 +341,22 @@ def _repair(
         created = True
 
     def validated() -> Report:
-        return validate(venv.python, deps, skip_imports=inputs.skip_imports, timeout=validate_timeout)
+        with output.step(*_validating(deps, venv), enabled=bool(deps.requirements)):
+            return validate(venv.python, deps, skip_imports=inputs.skip_imports, timeout=validate_timeout)
+
+    def installed(missing: list[str], reinstall: list[str], *, fresh: bool) -> bool:
+        """uv installs from the set's own sources; True when it fell back to offline."""
+        with output.step(*_installing(missing, venv), uv=True):
+            return install(
+                venv,
+                deps,
+                missing=missing,
+                reinstall=reinstall,
+                offline=inputs.offline,
+                verbose=verbose,
+                fresh=fresh,
+                display=output.uv_display,
+            )
 
     fresh = False
     if created and deps.requirements:  # a new, empty venv: everything is missing, skip the first validation
@@ -349,8 +364,7 @@ def _repair(
     else:
         # a local project whose metadata may have changed validates as it was: uv must build and install it again
         changed = _changed_local_projects(deps, key.local, state)
-        with output.step(*_validating(deps, venv), enabled=bool(deps.requirements)):
-            report = validated()
+        report = validated()
         if report.satisfied and not changed and not deps.exact:  # exact: uv says whether anything is extra
             return ("installed" if created else "adopted"), False, report
         missing, broken = sorted({*report.failures, *changed}), sorted({*report.broken, *changed})
@@ -363,36 +377,14 @@ def _repair(
         attempt = install_from_store(stores, venv, inputs, key.components, deps, verbose=verbose)
     fallback = False
     if attempt is None or attempt.served_by is None:
-        with output.step(*_installing(missing, venv), uv=True):
-            fallback = install(
-                venv,
-                deps,
-                missing=missing,
-                reinstall=broken,
-                offline=inputs.offline,
-                verbose=verbose,
-                fresh=fresh,
-                display=output.uv_display,
-            )
-    with output.step(*_validating(deps, venv), enabled=bool(deps.requirements)):
-        report = validated()
+        fallback = installed(missing, broken, fresh=fresh)
+    report = validated()
     if not report.satisfied and attempt is not None and attempt.served_by is not None:
         from ._store import reject
 
         again = reject(attempt, report.summary())  # a store's entry that installs but fails: the set's own sources
-        with output.step(*_installing(again, venv), uv=True):
-            fallback = install(
-                venv,
-                deps,
-                missing=again,
-                reinstall=again,
-                offline=inputs.offline,
-                verbose=verbose,
-                fresh=True,  # uv may hold the store's wheels in its cache
-                display=output.uv_display,
-            )
-        with output.step(*_validating(deps, venv), enabled=bool(deps.requirements)):
-            report = validated()
+        fallback = installed(again, again, fresh=True)  # uv may hold the store's wheels in its cache
+        report = validated()
     if not report.satisfied:
         from ._errors import ValidationFailed
 
