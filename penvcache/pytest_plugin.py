@@ -57,11 +57,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="SECONDS",
         help="how long to wait for another process's lock on the venv (ini: penv_lock_timeout; default 300)",
     )
+    group.addoption(
+        "--penv-skip-import",
+        action="append",
+        metavar="NAME",
+        help="a module or distribution whose import validation skips, as penvcache's --skip-import; repeatable "
+        "(ini: penv_skip_import)",
+    )
     parser.addini("penv_deps", "deps files for the penv fixture (relative to the ini file)", type="args")
     parser.addini("penv_venv", "the venv the penv fixture ensures (relative to the ini file)", type="string")
     parser.addini("penv_offline", "never touch the network when installing", type="bool", default=False)
     parser.addini("penv_find_links", "directories (or URLs) of wheels (relative to the ini file)", type="args")
     parser.addini("penv_lock_timeout", "seconds to wait for another process's lock on the venv", type="string")
+    parser.addini("penv_skip_import", "modules or distributions whose imports validation skips", type="args")
 
 
 def _ini_base(config: pytest.Config) -> Path:
@@ -120,6 +128,9 @@ def _settings(config: pytest.Config) -> tuple[str, list[str], dict[str, Any]]:
             raise pytest.fail.Exception(msg, pytrace=False) from None
     if timeout is not None:  # else penvcache's own default
         options["lock_timeout"] = timeout
+    skip: list[str] = config.getoption("penv_skip_import") or config.getini("penv_skip_import")
+    if skip:
+        options["skip_imports"] = skip
     return venv, deps, options
 
 

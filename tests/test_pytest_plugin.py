@@ -93,9 +93,10 @@ def test_registered_through_the_entry_point_with_its_own_option_group(tmp_path: 
     assert plugin.value == "penvcache.pytest_plugin"
     out = pytest_run(tmp_path, "--help").stdout
     assert "\npenvcache:" in out
-    for option in ("--penv-deps", "--penv-venv", "--penv-offline", "--penv-find-links", "--penv-lock-timeout"):
+    options = ("--penv-deps", "--penv-venv", "--penv-offline", "--penv-find-links", "--penv-lock-timeout")
+    for option in (*options, "--penv-skip-import"):
         assert option in out
-    for key in ("penv_deps", "penv_venv", "penv_offline", "penv_find_links", "penv_lock_timeout"):
+    for key in ("penv_deps", "penv_venv", "penv_offline", "penv_find_links", "penv_lock_timeout", "penv_skip_import"):
         assert f"  {key} " in out
 
 
@@ -134,11 +135,14 @@ INI = """\
     penv_offline = true
     penv_find_links = wheels
     penv_lock_timeout = 60
+    penv_skip_import = {skip}
     """
 
 
 def test_ini_keys_resolve_against_the_ini_files_directory(tmp_path: Path, wheelhouse: Path) -> None:
-    test_dir = project(tmp_path, RECORDING_TESTS.format(count=1), ini=INI.format(deps="deps.txt"))
+    # broken-pkg raises on import: the session passes only if penv_skip_import reaches validation
+    ini = INI.format(deps="deps.txt", skip="broken_pkg")
+    test_dir = project(tmp_path, RECORDING_TESTS.format(count=1), deps="alpha-pkg\nbroken-pkg\n", ini=ini)
     (tmp_path / "wheels").symlink_to(wheelhouse)
     proc = pytest_run(test_dir)  # invoked from tests/: the ini file's directory, not the cwd, anchors the paths
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -149,11 +153,13 @@ def test_ini_keys_resolve_against_the_ini_files_directory(tmp_path: Path, wheelh
 
 
 def test_the_command_line_wins_over_the_ini_file(tmp_path: Path, wheelhouse: Path) -> None:
-    test_dir = project(tmp_path, RECORDING_TESTS.format(count=1), ini=INI.format(deps="missing.txt"))
-    (test_dir / "cli-deps.txt").write_text("gamma-pkg\n")
+    # The ini file's skip name is not a name at all (an error if it were used); the command line's replaces it.
+    test_dir = project(tmp_path, RECORDING_TESTS.format(count=1), ini=INI.format(deps="missing.txt", skip="not/a/name"))
+    (test_dir / "cli-deps.txt").write_text("gamma-pkg\nbroken-pkg\n")
     proc = pytest_run(
         test_dir,  # command-line paths are relative to the invocation directory
         *("--penv-deps", "cli-deps.txt", "--penv-venv", "cli-venv", "--penv-find-links", str(wheelhouse)),
+        *("--penv-skip-import", "broken_pkg"),
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     [[line]] = records(test_dir).values()
