@@ -383,7 +383,7 @@ def _repair(
         from ._store import reject
 
         again = reject(attempt, report.summary())  # a store's entry that installs but fails: the set's own sources
-        fallback = installed(again, again, fresh=True)  # uv may hold the store's wheels in its cache
+        fallback = installed(again, again, fresh=bool(report.refetch))
         report = validated()
     if not report.satisfied:
         from ._errors import ValidationFailed

@@ -7,6 +7,7 @@ import csv
 import hashlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -260,21 +261,22 @@ def _kill_processes_naming(path: Path) -> None:
 
 
 def _remove_tree(path: Path) -> None:
-    """``rm -rf path``, whatever modes a test left on it."""
+    """``rm -rf path``, whatever modes a test left on it (symlinks are removed, never followed)."""
     import shutil
     import stat
-
-    def writable_again(function: Callable[..., object], name: str, _: object) -> None:
-        with contextlib.suppress(OSError):
-            os.chmod(os.path.dirname(name), stat.S_IRWXU)
-            if os.path.isdir(name) and not os.path.islink(name):
-                os.chmod(name, stat.S_IRWXU)
-        function(name)
 
     if path.is_symlink() or not path.is_dir():
         path.unlink()
         return
-    shutil.rmtree(path, onerror=writable_again)
+    with contextlib.suppress(OSError):
+        os.chmod(path, stat.S_IRWXU)
+    for root, dirs, _ in os.walk(path):  # top down: each directory is made usable before the walk enters it
+        for name in dirs:
+            inner = os.path.join(root, name)
+            if not os.path.islink(inner):
+                with contextlib.suppress(OSError):
+                    os.chmod(inner, stat.S_IRWXU)
+    shutil.rmtree(path)
 
 
 @pytest.fixture
@@ -355,6 +357,33 @@ def wait_until(check: Callable[[], object], proc: subprocess.Popen[str] | None, 
 def wait_for(path: Path, proc: subprocess.Popen[str] | None) -> None:
     """Synchronise with another process (not an assertion): wait until it has made ``path``."""
     wait_until(path.exists, proc, f"{path} to appear")
+
+
+@pytest.fixture
+def index(tmp_path: Path, wheelhouse: Path, procs: list[subprocess.Popen[str]]) -> Iterator[tuple[Path, str]]:
+    """A PEP 503 simple index served by ``python -m http.server`` on loopback: (its directory, its /simple URL).
+
+    It serves gamma-pkg (which the tests' find-links do not get to see) and lists a ``missing-pkg`` whose file
+    is not there (the server answers 404).
+    """
+    root = tmp_path / "index"
+    for name, files in {"gamma-pkg": ["gamma_pkg-1.0-py3-none-any.whl"], "missing-pkg": []}.items():
+        project = root / "simple" / name
+        project.mkdir(parents=True)
+        links = [f'<a href="/files/{f}">{f}</a>' for f in files]
+        if name == "missing-pkg":
+            links = ['<a href="/files/missing_pkg-1.0-py3-none-any.whl">missing_pkg-1.0-py3-none-any.whl</a>']
+        (project / "index.html").write_text("<!DOCTYPE html><html><body>" + "".join(links) + "</body></html>\n")
+    (root / "files").mkdir()
+    shutil.copy(wheelhouse / "gamma_pkg-1.0-py3-none-any.whl", root / "files")
+    log = tmp_path / "index.log"
+    with log.open("w") as out:
+        cmd = [sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", str(root)]
+        server = spawn(procs, cmd, stdout=out, stderr=subprocess.STDOUT)
+    wait_until(lambda: " port " in log.read_text(), server, "the index server to listen")
+    port = log.read_text().split(" port ", 1)[1].split()[0]
+    yield root, f"http://127.0.0.1:{port}/simple"
+    stop(server)
 
 
 def run_cli(

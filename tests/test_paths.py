@@ -8,8 +8,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,7 +26,6 @@ from tests.conftest import (
     run_cli,
     spawn,
     start,
-    stop,
     wait_for,
     wait_until,
 )
@@ -77,33 +74,6 @@ def test_an_install_uv_calls_done_that_still_fails_validation_is_install_failed(
 
 
 # --- a local index on loopback: index URLs reach uv; an index that fails is not "unreachable" -------------------
-
-
-@pytest.fixture
-def index(tmp_path: Path, wheelhouse: Path, procs: list[subprocess.Popen[str]]) -> Iterator[tuple[Path, str]]:
-    """A PEP 503 simple index served by ``python -m http.server`` on loopback: (its directory, its /simple URL).
-
-    It serves gamma-pkg (which the tests' find-links do not get to see) and lists a ``missing-pkg`` whose file
-    is not there (the server answers 404).
-    """
-    root = tmp_path / "index"
-    for name, files in {"gamma-pkg": ["gamma_pkg-1.0-py3-none-any.whl"], "missing-pkg": []}.items():
-        project = root / "simple" / name
-        project.mkdir(parents=True)
-        links = [f'<a href="/files/{f}">{f}</a>' for f in files]
-        if name == "missing-pkg":
-            links = ['<a href="/files/missing_pkg-1.0-py3-none-any.whl">missing_pkg-1.0-py3-none-any.whl</a>']
-        (project / "index.html").write_text("<!DOCTYPE html><html><body>" + "".join(links) + "</body></html>\n")
-    (root / "files").mkdir()
-    shutil.copy(wheelhouse / "gamma_pkg-1.0-py3-none-any.whl", root / "files")
-    log = tmp_path / "index.log"
-    with log.open("w") as out:
-        cmd = [sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", str(root)]
-        server = spawn(procs, cmd, stdout=out, stderr=subprocess.STDOUT)
-    wait_until(lambda: " port " in log.read_text(), server, "the index server to listen")
-    port = log.read_text().split(" port ", 1)[1].split()[0]
-    yield root, f"http://127.0.0.1:{port}/simple"
-    stop(server)
 
 
 @pytest.mark.private_uv_cache  # uv caches the index's pages by URL: a later test's server may get the port

@@ -262,21 +262,27 @@ def test_a_stored_file_that_matches_its_hash_but_is_no_wheel_falls_through(
     assert installed.read_text() == '__version__ = "1.0"\n'
 
 
-def test_a_stored_wheel_that_installs_but_fails_validation_falls_back_to_the_sets_own_sources(
-    tmp_path: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """Whoever can write a store can also make an entry of real wheels that install and then fail to import: the
-    miss installs the set anew from its own sources (uv's cache bypassed) and publishes nothing to that store."""
-    store = tmp_path / "store"
-    common = ["--offline", "--find-links", str(wheelhouse), "--store", store.as_uri(), "alpha-pkg==1.0"]
-    assert main(["ensure", "--venv", str(tmp_path / "a"), *common]) == 0
+def _poison(store: Path, tmp_path: Path, name: str, version: str) -> None:
+    """Replace the store's one entry's wheel by a real one of the same name and version whose module raises on
+    import, the manifest's hash and size made to match."""
     (manifest,) = store.glob("entries/*/manifest.json")
     data = json.loads(manifest.read_text())
-    poisoned = build_wheel(tmp_path / "poisoned", "alpha-pkg", "1.0", module_source="raise ImportError('poisoned')\n")
+    poisoned = build_wheel(tmp_path / "poisoned", name, version, module_source="raise ImportError('poisoned')\n")
     poison = poisoned.read_bytes()
     _blob(store, poison)
     data["packages"][0]["files"][0].update(sha256=_sha(poison), size=len(poison))
     manifest.write_text(json.dumps(data))
+
+
+def test_a_stored_wheel_that_installs_but_fails_validation_falls_back_to_the_sets_own_sources(
+    tmp_path: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Whoever can write a store can also make an entry of real wheels that install and then fail to import: the
+    miss installs the set anew from its own sources (offline: uv's cache) and publishes nothing to that store."""
+    store = tmp_path / "store"
+    common = ["--offline", "--find-links", str(wheelhouse), "--store", store.as_uri(), "alpha-pkg==1.0"]
+    assert main(["ensure", "--venv", str(tmp_path / "a"), *common]) == 0
+    _poison(store, tmp_path, "alpha-pkg", "1.0")
     before = sorted(p.relative_to(store) for p in store.rglob("*"))
     code, out, err = _run(capsys, "ensure", "--venv", str(tmp_path / "b"), *common, "--json")
     assert code == 0, err
@@ -287,6 +293,24 @@ def test_a_stored_wheel_that_installs_but_fails_validation_falls_back_to_the_set
     installed = next((tmp_path / "b" / "lib").glob("python3*/site-packages/alpha_pkg/__init__.py"))
     assert installed.read_text() == '__version__ = "1.0"\n'
     assert sorted(p.relative_to(store) for p in store.rglob("*")) == before  # nothing written to that store
+
+
+@pytest.mark.private_uv_cache  # uv files the index's pages by URL: a later test's server may get the port
+def test_offline_the_fallback_from_a_failing_entry_installs_from_uv_cache(
+    tmp_path: Path, index: tuple[Path, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Offline, with no find-links, the set's own source is uv's cache of the index: the fallback must use it."""
+    store = tmp_path / "store"
+    monkeypatch.setenv("UV_DEFAULT_INDEX", index[1])
+    assert main(["ensure", "--venv", str(tmp_path / "a"), "--store", store.as_uri(), "gamma-pkg==1.0"]) == 0  # online
+    _poison(store, tmp_path, "gamma-pkg", "1.0")
+    code, _, err = _run(
+        capsys, "ensure", "--offline", "--venv", str(tmp_path / "b"), "--store", store.as_uri(), "gamma-pkg==1.0"
+    )
+    assert code == 0, err
+    assert f"penvcache: store {store.as_uri()}: what it installed fails validation (" in err
+    installed = next((tmp_path / "b" / "lib").glob("python3*/site-packages/gamma_pkg/__init__.py"))
+    assert installed.read_text() == '__version__ = "1.0"\n'
 
 
 def test_exact_from_the_store_removes_what_the_set_does_not_need(
