@@ -142,8 +142,9 @@ def _one_line_failures() -> Iterator[None]:
     try:
         yield
     except PenvcacheError as e:
-        # pytest.fail(), but "from None": no "During handling of the above exception" in the report
-        msg = f"penvcache: {e}"
+        # pytest.fail(), but "from None": no "During handling of the above exception" in the report; the fix a
+        # message names is this plugin's option, not the command line's
+        msg = "penvcache: " + str(e).replace("--skip-import ", "--penv-skip-import ")
         raise pytest.fail.Exception(msg, pytrace=False) from None
 
 

@@ -203,6 +203,16 @@ def test_a_penvcache_error_is_a_one_line_failure(tmp_path: Path) -> None:
     )
 
 
+def test_a_failed_import_names_the_plugins_option_to_skip_it(tmp_path: Path, wheelhouse: Path) -> None:
+    project(tmp_path, USES_PENV, deps="broken-pkg\n")
+    proc = pytest_run(
+        tmp_path,
+        *("--penv-deps", "deps.txt", "--penv-venv", "venv", "--penv-offline", "--penv-find-links", str(wheelhouse)),
+    )
+    assert_one_line_error(proc, "broken-pkg: import broken_pkg failed: ImportError: broken on purpose")
+    assert "to skip this import: --penv-skip-import broken_pkg" in proc.stdout
+
+
 def test_a_lock_timeout_is_a_one_line_failure(
     tmp_path: Path, wheelhouse: Path, procs: list[subprocess.Popen[str]]
 ) -> None:
