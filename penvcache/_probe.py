@@ -21,7 +21,6 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion
 
 from ._errors import InstallFailed
-from ._installer import _die_with_parent
 from ._requirements import DepsSet, normalise
 
 _DIR = os.path.dirname(os.path.abspath(__file__))
@@ -86,7 +85,10 @@ class _Probe:
         self.buffer = bytearray()
         self.errors: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
         read_end, self.requests = os.pipe()
-        command = [*probe_command(python), f"--requests={read_end}"]
+        # The probe's lifeline: only this process holds its write end (os.pipe's are not inherited), so it ends
+        # when this process does, and the probe, in a session of its own, exits then (see _probe_script).
+        life_end, self.lifeline = os.pipe()
+        command = [*probe_command(python), f"--requests={read_end}", f"--lifeline={life_end}"]
         if skip_imports:
             command.append("--skip-import=" + ",".join(skip_imports))
         try:
@@ -96,19 +98,20 @@ class _Probe:
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
                     stderr=self.errors,
-                    pass_fds=(read_end,),
+                    pass_fds=(read_end, life_end),
                     start_new_session=True,  # what an import starts is killed with it on a timeout
-                    preexec_fn=_die_with_parent(),  # noqa: PLW1509 (a prctl and a getppid: async-signal-safe)
                 )
             except OSError as e:  # not executable, not a program: the venv is damaged
                 msg = f"validation probe in {python} cannot start: {e.strerror or e}; remove the venv to have it remade"
                 raise InstallFailed(msg) from e
         except BaseException:
             os.close(self.requests)
+            os.close(self.lifeline)
             self.errors.close()
             raise
         finally:
             os.close(read_end)
+            os.close(life_end)
 
     def ask(self, words: Sequence[str]) -> dict[str, Any]:
         try:
@@ -184,6 +187,7 @@ class _Probe:
             assert self.proc.stdout is not None  # stdout=PIPE
             self.proc.stdout.close()
             self.errors.close()
+            os.close(self.lifeline)  # the probe has exited (or was killed): its lifeline is no longer needed
 
 
 class _Wanted:

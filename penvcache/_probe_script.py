@@ -510,6 +510,24 @@ def site_packages_dirs():
 SKIP = set()
 
 
+def die_with_the_caller(fd):
+    """Exit as soon as ``fd``, a pipe whose only writer is the caller (it never writes), ends: when the caller has
+    gone, however it was killed. The probe runs in a session of its own, so nothing else would stop an import that
+    lingers. A thread of ``_thread`` (built in): no module to import, and no fork in the caller as a
+    ``preexec_fn`` would take."""
+    import _thread
+
+    def watch():
+        try:
+            while os.read(fd, 1):
+                pass
+        except OSError:
+            pass
+        os._exit(1)
+
+    _thread.start_new_thread(watch, ())
+
+
 def main():
     SEARCH_PATH[:] = sys.path
     args = sys.argv[1:]
@@ -520,6 +538,8 @@ def main():
             requests = os.fdopen(int(arg.partition("=")[2]), "r", encoding="utf-8")
         elif arg.startswith("--skip-import="):
             SKIP.update(n for n in arg.partition("=")[2].split(",") if n)
+        elif arg.startswith("--lifeline="):
+            die_with_the_caller(int(arg.partition("=")[2]))
     answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # whatever an import prints goes to stderr
     environment = marker_environment()
