@@ -262,7 +262,6 @@ def _kill_processes_naming(path: Path) -> None:
 
 def _remove_tree(path: Path) -> None:
     """``rm -rf path``, whatever modes a test left on it (symlinks are removed, never followed)."""
-    import shutil
     import stat
 
     if path.is_symlink() or not path.is_dir():
