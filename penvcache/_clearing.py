@@ -11,8 +11,12 @@ import sys
 from ._errors import InstallFailed, InvalidInput
 from ._venv import BIN, Venv
 
-# What `uv venv` writes (and `.lock`, taken by uv's installs): the only names a partial venv may be cleared of.
-_UV_VENV_LAYOUT = {"CACHEDIR.TAG", ".gitignore", ".lock", "pyvenv.cfg", BIN, "lib", "Lib", "lib64", "include"}
+#: The file penvcache writes in a venv directory it made or emptied, before uv creates the venv in it: it holds the
+#: nonce the mark in the cache entry records, so a directory made again at the path is never taken for that one.
+TOKEN = ".penvcache-creating"
+# What `uv venv` writes (and `.lock`, taken by uv's installs), and the token: the only names a partial venv may be
+# cleared of.
+_UV_VENV_LAYOUT = {"CACHEDIR.TAG", ".gitignore", ".lock", "pyvenv.cfg", BIN, "lib", "Lib", "lib64", "include", TOKEN}
 
 
 def check_target(venv: Venv) -> None:
@@ -58,17 +62,22 @@ _SYSTEM_DIRS = (
 
 
 class CreationMark:
-    """The licence to clear a partial venv: the identity (st_dev, st_ino) of a directory penvcache made or emptied.
+    """The licence to clear a partial venv penvcache was creating: the identity (st_dev, st_ino) of the directory it
+    made or emptied, and a nonce, recorded in the venv's cache entry and written into the directory (:data:`TOKEN`)
+    before uv creates the venv there; a kill leaves both behind.
 
-    It lives in the venv's cache entry while uv creates the venv; a kill leaves it behind. The next creation may
-    clear the directory only while it is the same directory (same identity) and holds nothing but uv's layout.
+    The next creation may clear the directory only while it is the same directory (same identity), still holds the
+    same nonce (a directory made again at the path can get the old one's inode number, as ext4 gives it, but not
+    the file) and holds nothing but uv's layout.
     """
 
     def __init__(self, directory: str, venv: Venv) -> None:
         self.path = os.path.join(directory, "creating")
         self.venv = venv
+        self.token = os.path.join(venv.path, TOKEN)
+        self._nonce = ""
 
-    def _recorded(self) -> list[object] | None:
+    def _recorded(self) -> dict[str, object] | None:
         import json
 
         try:
@@ -78,22 +87,63 @@ class CreationMark:
             return None
         if not isinstance(data, dict) or data.get("venv") != self.venv.path:
             return None
-        identity = data.get("identity")
-        return identity if isinstance(identity, list) else None
+        return data
 
     def matches(self, st: os.stat_result) -> bool:
-        return self._recorded() == [st.st_dev, st.st_ino]
+        """True when the mark names this very directory: its identity and the nonce of the token in it."""
+        data = self._recorded()
+        if data is None or data.get("identity") != [st.st_dev, st.st_ino] or type(data.get("nonce")) is not str:
+            return False
+        return self._token_nonce() == data["nonce"]
+
+    def _token_nonce(self) -> str | None:
+        """The nonce in the directory's token, or None (missing, not a regular file, unreadable)."""
+        import stat
+
+        try:
+            fd = os.open(self.token, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        except OSError:
+            return None
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None
+            return f.read(128).decode("ascii", "replace")
 
     def write(self, st: os.stat_result) -> None:
+        """Record the directory, with a new nonce; :meth:`place` puts it in the directory once that is empty."""
+        import secrets
+
         from ._state import write_json
 
-        write_json(self.path, {"venv": self.venv.path, "identity": [st.st_dev, st.st_ino]})
+        nonce = secrets.token_hex(16)
+        write_json(self.path, {"venv": self.venv.path, "identity": [st.st_dev, st.st_ino], "nonce": nonce})
+        self._nonce = nonce
+
+    def place(self) -> None:
+        """Put the recorded nonce in the (empty) directory: a kill before leaves an empty directory, which needs no
+        licence to be used."""
+        nonce = self._nonce
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+        fd = os.open(self.token, flags, 0o644)
+        with os.fdopen(fd, "w") as f:
+            f.write(nonce)
 
     def remove(self) -> None:
+        """Drop the record (a mark that names another directory, or none: it can never licence this one)."""
         import contextlib  # not on the hit path
 
         with contextlib.suppress(FileNotFoundError):
             os.remove(self.path)
+
+    def release(self) -> None:
+        """The venv is whole: remove the token (only while it holds the recorded nonce) and the record."""
+        import contextlib
+
+        data = self._recorded()
+        if data is not None and type(data.get("nonce")) is str and self._token_nonce() == data["nonce"]:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self.token)
+        self.remove()
 
 
 def make_room(venv: Venv, mark: CreationMark) -> None:
@@ -106,8 +156,8 @@ def make_room(venv: Venv, mark: CreationMark) -> None:
       emptied;
     * anything else: :class:`InvalidInput`, nothing touched.
 
-    The mark records the directory's identity before anything is written into it; the caller removes it once
-    the venv is whole.
+    The mark records the directory's identity and puts its token in it before uv writes anything there (uv is
+    then run with ``--allow-existing``); the caller releases it once the venv is whole.
     """
     path = venv.path
     doing = f"cannot create the venv directory {path}"
@@ -118,6 +168,7 @@ def make_room(venv: Venv, mark: CreationMark) -> None:
             os.makedirs(path)
             doing = f"cannot record in the cache entry that penvcache is creating {path}"
             mark.write(os.stat(path))
+            mark.place()
             return
         doing = f"cannot list the venv directory {path}"
         entries = set(os.listdir(path))
@@ -134,6 +185,8 @@ def make_room(venv: Venv, mark: CreationMark) -> None:
         doing = f"cannot clear the old venv {path}"
         for name in sorted(entries - {"pyvenv.cfg"}) + sorted(entries & {"pyvenv.cfg"}):
             _remove(os.path.join(path, name))
+        doing = f"cannot mark the venv directory {path} as penvcache's"
+        mark.place()
     except OSError as e:
         raise _fault(doing, e) from e
 
@@ -141,32 +194,40 @@ def make_room(venv: Venv, mark: CreationMark) -> None:
 def _only_uv_layout(path: str, entries: set[str]) -> bool:
     """True when the directory holds nothing but what an unfinished ``uv venv`` writes, down to the files.
 
-    A second check after the identity (an inode number can be reused): ``bin`` holds only interpreters and
-    activation scripts, ``lib/pythonX.Y`` only ``site-packages`` with uv's ``_virtualenv`` files.
+    A second check after the identity and the token: ``bin``, ``lib`` and ``include`` are directories, ``bin``
+    holds only interpreters and activation scripts, ``lib/pythonX.Y`` only ``site-packages`` with uv's
+    ``_virtualenv`` files.
     """
     if not entries <= _UV_VENV_LAYOUT:
         return False
     for name in entries:
         full = os.path.join(path, name)
         if os.path.islink(full) or not os.path.isdir(full):
-            continue  # a file or link of uv's layout (lib64 -> lib, CACHEDIR.TAG, .gitignore, .lock)
-        if name == BIN:
-            if not all(n.startswith(_SCRIPT_PREFIXES) for n in os.listdir(full)):
-                return False
-        elif name in ("lib", "Lib"):
-            for version in os.listdir(full):
-                if not version.lower().startswith("python") and version != "site-packages":
-                    return False
-                inner = os.path.join(full, version)
-                sites = [inner] if version == "site-packages" else [os.path.join(inner, n) for n in os.listdir(inner)]
-                for site in sites:
-                    if os.path.basename(site) != "site-packages" or not set(os.listdir(site)) <= _UV_SITE:
-                        return False
-        elif os.listdir(full):  # include: uv leaves it empty
+            if name in _UV_DIRECTORIES:
+                return False  # uv makes these directories: a file or link by that name is someone else's
+        elif not _holds_only_uvs(name, full):
             return False
+    return True  # the rest: files or links of uv's layout (lib64 -> lib, CACHEDIR.TAG, .gitignore, .lock, token)
+
+
+def _holds_only_uvs(name: str, full: str) -> bool:
+    """True when the directory ``name`` of a partial venv holds only what uv writes there."""
+    if name == BIN:
+        return all(n.startswith(_SCRIPT_PREFIXES) for n in os.listdir(full))
+    if name not in ("lib", "Lib"):
+        return not os.listdir(full)  # include: uv leaves it empty
+    for version in os.listdir(full):
+        if not version.lower().startswith("python") and version != "site-packages":
+            return False
+        inner = os.path.join(full, version)
+        sites = [inner] if version == "site-packages" else [os.path.join(inner, n) for n in os.listdir(inner)]
+        for site in sites:
+            if os.path.basename(site) != "site-packages" or not set(os.listdir(site)) <= _UV_SITE:
+                return False
     return True
 
 
+_UV_DIRECTORIES = {BIN, "lib", "Lib", "include"}
 _SCRIPT_PREFIXES = ("python", "pypy", "activate", "deactivate", "pydoc")
 _UV_SITE = {"_virtualenv.py", "_virtualenv.pth", "__pycache__"}
 

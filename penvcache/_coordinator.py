@@ -319,7 +319,7 @@ def _repair(
     mark = CreationMark(directory, venv)
     problem = venv.problem()
     if problem is None:  # a creation killed after uv finished left its mark: the venv is whole
-        mark.remove()
+        mark.release()
     if problem is None and wanted and os.path.realpath(wanted) != os.path.realpath(venv.python):
         problem = f"it runs {os.path.realpath(venv.python)}, not {wanted}"
     if problem is None and inputs.python and wanted is None:  # not installed: uv venv downloads it
@@ -337,7 +337,7 @@ def _repair(
                 downloads=output.python_downloads,
                 display=output.uv_display,
             )
-        mark.remove()
+        mark.release()
         created = True
 
     def validated() -> Report:

@@ -381,9 +381,10 @@ def create_venv(
     downloads: bool = True,
     display: bool = False,
 ) -> None:
-    """Create the venv with uv in the empty directory :func:`penvcache._clearing.make_room` left; uv may download the
-    Python asked for (as ``uv venv`` does) unless ``downloads`` is off or ``offline``."""
-    cmd = [uv_bin(), "venv", venv.path, "--python", python or sys.executable]
+    """Create the venv with uv in the directory :func:`penvcache._clearing.make_room` left, empty but for the mark's
+    token (hence ``--allow-existing``); uv may download the Python asked for (as ``uv venv`` does) unless
+    ``downloads`` is off or ``offline``."""
+    cmd = [uv_bin(), "venv", venv.path, "--allow-existing", "--python", python or sys.executable]
     if offline:
         cmd.append("--offline")
     if offline or not downloads:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -100,6 +101,7 @@ def test_a_partial_venv_penvcache_made_is_cleared_after_a_kill(
     assert not (venv / "lib" / "python3.99").exists()
     entry = Path(venv_dir(str(tmp_path / "penvcache-cache"), str(venv)))
     assert not (entry / "creating").exists()
+    assert not (venv / ".penvcache-creating").exists()  # the token goes with the mark once the venv is whole
 
 
 def test_a_directory_put_in_the_place_of_a_killed_creation_is_left_alone(
@@ -114,6 +116,44 @@ def test_a_directory_put_in_the_place_of_a_killed_creation_is_left_alone(
     with pytest.raises(penvcache.InvalidInput, match="is not a virtual environment"):
         penvcache.ensure(venv, ["alpha-pkg"], offline=True, find_links=[wheelhouse])
     assert_user_files_kept(venv)
+
+
+@pytest.mark.parametrize("how", ["the same inode", "removed and made again"])
+def test_a_directory_made_again_at_the_path_is_left_alone_whatever_its_inode(
+    tmp_path: Path, venv: Path, wheelhouse: Path, procs: list[subprocess.Popen[str]], how: str
+) -> None:
+    """After a kill during the creation, the user removes the directory and makes their own there, with files
+    whose names are uv's. ext4 gives a new directory the inode number the removed one had, so the identity the mark
+    recorded can match: only the mark's token, which the new directory lacks, tells them apart. "the same inode"
+    makes that case certain (the directory kept, penvcache's files replaced by the user's)."""
+    wrapper, marker = sleeping_uv(tmp_path)
+    ensure_killed_while_creating(procs, venv, wheelhouse, wrapper, marker)
+    assert marker.exists()  # the kill landed inside `uv venv`: the mark and its token are left
+    assert (venv / ".penvcache-creating").is_file()
+    if how == "the same inode":
+        (venv / ".penvcache-creating").unlink()
+    else:
+        shutil.rmtree(venv)
+        venv.mkdir()
+    (venv / ".gitignore").write_text("my precious notes\n")
+    (venv / "include").mkdir()
+    with pytest.raises(penvcache.InvalidInput, match="is not a virtual environment"):
+        penvcache.ensure(venv, ["alpha-pkg"], offline=True, find_links=[wheelhouse])
+    assert sorted(p.name for p in venv.iterdir()) == [".gitignore", "include"]
+    assert (venv / ".gitignore").read_text() == "my precious notes\n"
+
+
+def test_a_file_named_as_uvs_directories_is_never_cleared(
+    tmp_path: Path, venv: Path, wheelhouse: Path, procs: list[subprocess.Popen[str]]
+) -> None:
+    """In the directory penvcache made (its token still there), a regular file ``lib`` is not uv's: kept."""
+    wrapper, marker = sleeping_uv(tmp_path)
+    ensure_killed_while_creating(procs, venv, wheelhouse, wrapper, marker)
+    assert marker.exists()
+    (venv / "lib").write_text("keep\n")
+    with pytest.raises(penvcache.InvalidInput, match="is not a virtual environment"):
+        penvcache.ensure(venv, ["alpha-pkg"], offline=True, find_links=[wheelhouse])
+    assert (venv / "lib").read_text() == "keep\n"
 
 
 def test_user_files_in_a_partial_venv_penvcache_made_are_left_alone(
@@ -136,6 +176,7 @@ def test_an_existing_empty_directory_becomes_the_venv(venv: Path, wheelhouse: Pa
     inode = venv.stat().st_ino
     assert penvcache.ensure(venv, ["alpha-pkg"], offline=True, find_links=[wheelhouse]).status == "installed"
     assert venv.stat().st_ino == inode  # filled, not replaced
+    assert not (venv / ".penvcache-creating").exists()
 
 
 def _refused(venv: str | Path, wheelhouse: Path) -> str:
@@ -188,7 +229,8 @@ def test_a_partial_venv_is_cleared_only_while_it_holds_nothing_but_uvs_layout(
     entry.mkdir()
     mark = CreationMark(str(entry), venv)
     make_room(venv, mark)  # absent: made, and marked as penvcache's
-    subprocess.run([uv_bin(), "venv", "-q", venv.path, "--python", sys.executable], check=True, timeout=60)
+    cmd = [uv_bin(), "venv", "-q", venv.path, "--allow-existing", "--python", sys.executable]  # as penvcache runs it
+    subprocess.run(cmd, check=True, timeout=60)
     root = Path(venv.path)
     (root / "pyvenv.cfg").unlink()  # killed part way
     (root / "include").mkdir(exist_ok=True)  # uv's layout, empty
@@ -200,7 +242,7 @@ def test_a_partial_venv_is_cleared_only_while_it_holds_nothing_but_uvs_layout(
     before = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
     if intruder is None:
         make_room(venv, mark)
-        assert list(root.iterdir()) == []
+        assert [p.name for p in root.iterdir()] == [".penvcache-creating"]  # emptied, and marked anew
         return
     with pytest.raises(penvcache.InvalidInput, match="is not a virtual environment"):
         make_room(venv, mark)
