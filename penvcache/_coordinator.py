@@ -166,7 +166,10 @@ def _fail_as_recorded(directory: str, key: _key.Key) -> None:
         return
     from ._errors import ValidationFailed
 
-    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last.get("when", 0)))
+    try:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last.get("when", 0)))
+    except (OverflowError, OSError, ValueError):  # a time no calendar holds: the record is still the failure
+        when = "an unknown time"
     msg = (
         f"{last['error']} [recorded at {when} and not retried: nothing changed since; "
         "change the dependencies or the venv, or pass --retry]"

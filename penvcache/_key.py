@@ -362,6 +362,7 @@ def recorded_failure(directory: str, key: Key) -> dict[str, Any] | None:
             and all(isinstance(path, str) for path in failure["stamp_paths"])
             and take(failure["stamp_paths"]) == failure["stamp"]
             and isinstance(last["error"], str)
+            and type(last.get("when", 0.0)) in (int, float)
         )
     except (OSError, ValueError, TypeError, KeyError):  # none, unreadable or foreign: no failure to repeat
         return None

@@ -266,6 +266,20 @@ def _is_str_dict(value: object, check: Any = None) -> bool:
     return _all_str(value.values()) if check is None else all(map(check, value.values()))
 
 
+def _is_local(project: object) -> bool:
+    """A local project as :func:`penvcache._local.describe` records it: ``[path, kind, keys, digest]``."""
+    if type(project) is not list or len(project) != 4:
+        return False
+    path, kind, keys, digest = project
+    if type(path) is not str or "\0" in path or type(digest) is not str:
+        return False
+    if kind == "dir":
+        return type(keys) is list and all(_is_str_list(k) and len(k) == 2 for k in keys)
+    if kind == "archive":
+        return type(keys) is list and all(type(n) is int for n in keys)
+    return kind == "missing"
+
+
 def _valid(state: object) -> bool:
     """``state`` has the shape :func:`write` gives it, all the way down (a hit trusts every part of it)."""
     if type(state) is not dict or state.get("format") != FORMAT:
@@ -282,6 +296,11 @@ def _valid(state: object) -> bool:
         and _is_str_dict(get("files"))
         and _is_str_list(get("file_sources"))
         and _is_str_list(get("stamp_paths"))
+        and not any("\0" in path for path in get("stamp_paths"))  # os.stat raises ValueError, not OSError
+        and _is_str_dict(get("python", {}))
+        and _is_str_list(get("warnings", []))
+        and type(get("local", [])) is list
+        and all(map(_is_local, get("local", [])))
         and _is_str_dict(components, lambda v: v is None or type(v) is str)
         and type(installer) is dict
         and all(type(k) is str for k in installer)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import penvcache
-from penvcache import ValidationFailed
+from penvcache import ValidationFailed, _state
 from tests._kit import build_wheel, site_packages
 from tests.conftest import run_cli_here
 
@@ -94,3 +94,21 @@ def test_use_takes_retry(venv: Path, house: Path, tmp_path: Path) -> None:
         penvcache.use(venv, ["broken-pkg"], find_links=[house], offline=True, retry=True),
     ):
         pass
+
+
+@pytest.mark.parametrize("when", ["yesterday", 1e300])
+def test_a_recorded_failure_with_an_odd_time_is_no_traceback(
+    venv: Path, house: Path, tmp_path: Path, when: object
+) -> None:
+    """The summary is a file in the cache dir: a time that is not a number is no record (an install is tried),
+    one no calendar holds still repeats the failure, with the time unknown."""
+    reason = fail_once(venv, house, tmp_path)
+    (summary,) = (tmp_path / "penvcache-cache").glob(f"venvs/*/{_state.SUMMARY}")
+    summary.write_text(json.dumps({**json.loads(summary.read_text()), "when": when}))
+    if isinstance(when, str):
+        with pytest.raises(penvcache.OfflineUnavailable, match="broken-pkg"):  # no failure to repeat: it tried
+            ensure(venv, house, "broken-pkg")
+        return
+    with pytest.raises(ValidationFailed) as again:
+        ensure(venv, house, "broken-pkg")
+    assert str(again.value).startswith(reason + " [recorded at an unknown time and not retried")

@@ -265,6 +265,13 @@ def test_a_crafted_or_corrupt_state_is_a_miss_without_allocating(tmp_path: Path,
         ("file_sources", [None]),
         ("fingerprint", 1),
         ("when", "yesterday"),
+        ("stamp_paths", ["/x\0y"]),  # os.stat raises ValueError for it
+        ("local", 5),
+        ("local", [["/p", "dir", 5, "d"]]),
+        ("local", [["/p", "archive", ["1"], "d"]]),
+        ("local", [["/p", "other", None, "d"]]),
+        ("warnings", 5),
+        ("python", 5),
     ],
 )
 def test_a_misshapen_state_is_a_miss_not_an_error(
