@@ -277,7 +277,7 @@ def _is_local(project: object) -> bool:
         return type(keys) is list and all(_is_str_list(k) and len(k) == 2 for k in keys)
     if kind == "archive":
         return type(keys) is list and all(type(n) is int for n in keys)
-    return kind == "missing"
+    return bool(kind == "missing")
 
 
 def _valid(state: object) -> bool:
@@ -296,7 +296,7 @@ def _valid(state: object) -> bool:
         and _is_str_dict(get("files"))
         and _is_str_list(get("file_sources"))
         and _is_str_list(get("stamp_paths"))
-        and not any("\0" in path for path in get("stamp_paths"))  # os.stat raises ValueError, not OSError
+        and not any("\0" in path for path in get("stamp_paths", ()))  # os.stat raises ValueError, not OSError
         and _is_str_dict(get("python", {}))
         and _is_str_list(get("warnings", []))
         and type(get("local", [])) is list
