@@ -142,12 +142,31 @@ def make_dirs(directory: str) -> str:
     chain = _chain(directory)
     parent = os.path.dirname(chain[0])
     try:
-        os.makedirs(parent, exist_ok=True)  # the user's own directories above the cache dir: their usual modes
+        _make_parents(parent)
     except OSError as e:
         _refuse_unusable(chain[0], e)
     for i, path in enumerate(chain):
         make_dir(path, follow=i == 0)
     return directory
+
+
+def _make_parents(path: str) -> None:
+    """Make the missing directories above the cache dir (``~/.cache`` on a new account) 0700, as the XDG base
+    directory specification asks, never wider: under ``umask 000`` ``os.makedirs`` made them world-writable, and
+    other programs keep their caches there. Existing ones are left as they are."""
+    missing: list[str] = []
+    while not os.path.isdir(path):
+        missing.append(path)
+        up = os.path.dirname(path)
+        if up == path:
+            break
+        path = up
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, 0o700)
+        except FileExistsError:
+            continue  # made meanwhile by someone else: theirs, as it is
+        os.chmod(directory, 0o700)  # never wider, and not narrower than the owner's rwx whatever the umask
 
 
 def make_dir(path: str, *, follow: bool = False) -> None:

@@ -97,6 +97,19 @@ def test_everything_in_the_cache_dir_is_owner_only_whatever_the_umask(
     assert all(modes[p] == 0o700 for p in folders), modes
 
 
+def test_the_missing_directories_above_the_cache_dir_are_made_owner_only(
+    tmp_path: Path, venv: Path, wheelhouse: Path
+) -> None:
+    """Under umask 000 too: ``~/.cache`` on a new account is where other programs keep theirs (XDG: 0700)."""
+    (tmp_path / "home").mkdir(mode=0o755)
+    cache = tmp_path / "home" / "made" / "by-penvcache" / "cache"
+    env = {**os.environ, "PENVCACHE_CACHE_DIR": str(cache)}
+    assert _cli("ensure", *_args(venv, wheelhouse, "alpha-pkg"), umask=0, env=env).returncode == 0
+    modes = {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in (cache, cache.parent, cache.parent.parent)}
+    assert modes == {"cache": "0o700", "by-penvcache": "0o700", "made": "0o700"}
+    assert stat.S_IMODE((tmp_path / "home").stat().st_mode) == 0o755  # what was there is left as it was
+
+
 @pytest.mark.parametrize("level", ["cache dir", "venvs", "entry"])
 @pytest.mark.parametrize("change", ["foreign owner", "group-writable", "world-writable"])
 def test_a_cache_dir_another_user_could_write_is_refused(
