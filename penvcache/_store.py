@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from ._digest import digest
-from ._errors import InvalidInput
+from ._errors import InvalidInput, PenvcacheError
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -518,6 +518,10 @@ def _checked_manifest(data: bytes, key: str) -> dict[str, Any]:
     except ValueError as e:
         msg = f"its manifest is not JSON ({_one_line(e)})"
         raise StoreUnusable(msg) from e
+    newer = manifest.get("format") if isinstance(manifest, dict) else None
+    if isinstance(newer, int) and not isinstance(newer, bool) and newer > FORMAT:
+        msg = f"its manifest is of format {newer}, newer than this penvcache reads ({FORMAT}): upgrade penvcache"
+        raise StoreUnusable(msg)
     ok = isinstance(manifest, dict) and manifest.get("format") == FORMAT and manifest.get("key") == key
     packages = manifest.get("packages") if ok else None
     if not isinstance(packages, list) or not packages:
@@ -923,9 +927,21 @@ def gc(level: Level, *, now: float | None = None) -> tuple[list[str], list[dict[
     """Delete the blobs no manifest references, never one younger than :data:`GC_GRACE` seconds: (the paths
     deleted, what was left alone). What is found under ``blobs/`` that is not a regular file reached through real
     directories of the store (a symlink, a FIFO: planted by whoever can write it) is left alone, never followed
-    nor deleted, and returned as ``{"path": ..., "what": "a symlink"}``."""
+    nor deleted, and returned as ``{"path": ..., "what": "a symlink"}``.
+
+    Nothing is deleted while an entry cannot be read (malformed, of a newer penvcache's format, not a file): what
+    it references cannot be known, so its blobs could be deleted from under it. That is :class:`PenvcacheError`
+    (exit 1), naming the entry."""
     now = time.time() if now is None else now
     found = entries(level)
+    unread = [entry for entry in found if "problem" in entry]
+    if unread:
+        more = f" (and {len(unread) - 1} more)" if len(unread) > 1 else ""
+        msg = (
+            f"store {level.shown}: deleting nothing: its entry entries/{unread[0]['key']}/{more} cannot be read "
+            f"({unread[0]['problem']}); fix or remove it, or upgrade penvcache if a newer one wrote it"
+        )
+        raise PenvcacheError(msg)
     referenced = {f["sha256"] for entry in found for package in entry["packages"] for f in package["files"]}
     deleted: list[str] = []
     left: list[dict[str, str]] = []

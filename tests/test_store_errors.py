@@ -245,6 +245,44 @@ def test_publishing_never_writes_through_a_symlink_planted_in_the_store(
     assert not (store / "entries").exists()
 
 
+@pytest.mark.parametrize("manifest", ["newer format", "not JSON", "a symlink", "entry directory a symlink"])
+def test_store_gc_deletes_nothing_while_an_entry_cannot_be_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], manifest: str
+) -> None:
+    """An entry gc cannot read (a newer penvcache's, a damaged one) references blobs it cannot know: gc deletes
+    nothing, and says which entry to fix or remove (or to upgrade penvcache), until then."""
+    store, key = tmp_path / "store", "b" * 64
+    entry = _entry(store, key, [_package("alpha-pkg", "1.0", b"theirs")])
+    document = json.loads((entry / "manifest.json").read_text())
+    path = f"entries/{key}/manifest.json"
+    if manifest == "newer format":
+        (entry / "manifest.json").write_text(json.dumps({**document, "format": 2, "packages": "a new layout"}))
+        problem = "its manifest is of format 2, newer than this penvcache reads (1): upgrade penvcache"
+    elif manifest == "not JSON":
+        (entry / "manifest.json").write_text('{"format": 1, "key"')
+        problem = "its manifest is not JSON (Expecting ':' delimiter: line 1 column 20 (char 19))"
+    elif manifest == "a symlink":
+        (entry / "manifest.json").rename(tmp_path / "manifest.json")
+        (entry / "manifest.json").symlink_to(tmp_path / "manifest.json")
+        problem = f"its {path} is a symlink"
+    else:
+        entry.rename(tmp_path / "entry")
+        entry.symlink_to(tmp_path / "entry")
+        problem = f"its entries/{key} is a symlink"
+    theirs, orphan = _blob(store, b"theirs"), _blob(store, b"orphan")
+    _old(theirs, orphan)
+    code, out, _ = _run(capsys, "store", "list", "--store", store.as_uri())
+    assert (code, out) == (0, f"{key[:16]}  {problem}\n")
+    assert _run(capsys, "store", "gc", "--store", store.as_uri()) == (
+        1,
+        "",
+        f"penvcache: error: store {store.as_uri()}: deleting nothing: its entry entries/{key}/ cannot be read "
+        f"({problem}); fix or remove it, or upgrade penvcache if a newer one wrote it\n",
+    )
+    assert theirs.exists()
+    assert orphan.exists()
+
+
 def test_an_unreachable_store_is_one_line_without_its_password(capsys: pytest.CaptureFixture[str]) -> None:
     """Nothing listens on port 9: the store command fails (exit 1) in one line naming the store, password hidden."""
     for action in ("list", "gc"):
