@@ -26,11 +26,12 @@ import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from ._digest import digest
-from ._errors import InvalidInput
+from ._errors import InvalidInput, PenvcacheError
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -75,6 +76,28 @@ def facts():
 
 class StoreUnusable(Exception):  # a reason to fall through, not an error the caller sees
     """This store level cannot serve the entry; the message says why in one line."""
+
+
+class OddObject(StoreUnusable):
+    """A ``file://`` store holds something else where a directory or a regular file of the store belongs (a
+    symlink, a FIFO, a device, planted by whoever can write the store): never followed, written or deleted."""
+
+    def __init__(self, path: str, what: str, expected: str) -> None:
+        super().__init__(f"its {path} is {what}, not a {expected}")
+        self.path, self.what = path, what
+
+
+def _what(mode: int) -> str:
+    for test, what in ((stat.S_ISLNK, "a symlink"), (stat.S_ISDIR, "a directory"), (stat.S_ISREG, "a regular file"),
+                       (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket")):  # fmt: skip
+        if test(mode):
+            return what
+    return "a device"
+
+
+_Objects = list[dict[str, Any]]  #: what :meth:`Level.list` returns
+#: a directory of a ``file://`` store is opened by its name in its parent, never through a symlink
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 def _redact(url: str) -> str:
@@ -152,16 +175,23 @@ class Level:
         """The object's bytes, or None when it does not exist; never more than ``limit`` + 1 of them (more is
         wrong anyway): a remote object larger than ``limit`` is refused before it is fetched. A ``file://``
         store's object must be a regular file: a symlink, a FIFO or a device planted by whoever can write the
-        store is refused, never followed, waited on or read without end."""
-        local = self.local(path)
-        if local is not None:
+        store is refused, never followed, waited on or read without end, and so is a directory on its way that is
+        not a real directory of the store (:meth:`_open_dirs`)."""
+        if self.root is not None:
+            *names, name = path.split("/")
             try:
-                fd = os.open(local, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+                parent = self._open_dirs(names)
+            except FileNotFoundError:
+                return None
+            try:
+                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=parent)
             except FileNotFoundError:
                 return None
             except OSError as e:  # ELOOP: a symlink
                 msg = f"its {path} cannot be read ({_one_line(e)})"
                 raise StoreUnusable(msg) from e
+            finally:
+                os.close(parent)
             with os.fdopen(fd, "rb") as f:
                 if not stat.S_ISREG(os.fstat(fd).st_mode):
                     msg = f"its {path} is not a regular file"
@@ -179,10 +209,24 @@ class Level:
         return bytes(got.bytes())
 
     def put_new(self, path: str, data: bytes) -> bool:
-        """Create the object; False when it exists already (never overwritten)."""
+        """Create the object; False when it exists already (never overwritten). In a ``file://`` store its
+        directories are made here, each a real directory of the store: a symlink (or anything else) planted on the
+        way, or at the object's own name, is refused (:class:`OddObject`), never written through."""
         store = self.store  # first: it says when obstore is missing
         import obstore
 
+        if self.root is not None:
+            *names, name = path.split("/")
+            parent = self._open_dirs(names, create=True)
+            try:
+                mode = os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode
+            except FileNotFoundError:
+                pass
+            else:
+                if not stat.S_ISREG(mode):
+                    raise OddObject(path, _what(mode), "regular file")
+            finally:
+                os.close(parent)
         try:
             obstore.put(store, path, data, mode="create")
         except (FileExistsError, obstore.exceptions.AlreadyExistsError):
@@ -207,19 +251,126 @@ class Level:
         return True
 
     def list(self, prefix: str) -> list[dict[str, Any]]:
+        """Every object under ``prefix``: its ``path``, ``size`` and ``last_modified``. A ``file://`` store is
+        walked here, never through a symlink: what is neither a real directory nor a regular file is listed as
+        ``{"path": ..., "odd": "a symlink"}`` (or a FIFO...), never entered."""
+        if self.root is not None:
+            return self._walk(prefix)
         store = self.store  # first: it says when obstore is missing
         import obstore
 
+        # a WebDAV store lists its objects by their path from the server's root (its collection's path first):
+        # each is given here as it is read, written and deleted, from the store's URL
+        base = unquote(urlsplit(self.url).path).strip("/") + "/"
         found: list[dict[str, Any]] = []
         for chunk in obstore.list(store, prefix):
-            found.extend(dict(meta) for meta in chunk)
+            for meta in map(dict, chunk):
+                path = str(meta["path"])
+                if self.url.startswith(("http://", "https://")) and path.startswith(base + prefix):
+                    meta["path"] = path[len(base) :]
+                found.append(meta)
         return found
 
     def delete(self, path: str) -> None:
+        """Delete the object; in a ``file://`` store only a regular file reached through real directories of the
+        store (:meth:`_open_dirs`), never through a symlink: anything else is :class:`OddObject`."""
+        if self.root is not None:
+            *names, name = path.split("/")
+            parent = self._open_dirs(names)
+            try:
+                mode = os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode
+                if not stat.S_ISREG(mode):
+                    raise OddObject(path, _what(mode), "regular file")
+                os.unlink(name, dir_fd=parent)  # the name itself is never followed
+            finally:
+                os.close(parent)
+            return
         store = self.store  # first: it says when obstore is missing
         import obstore
 
         obstore.delete(store, path)
+
+    def _open_dirs(self, names: Sequence[str], *, create: bool = False) -> int:
+        """A descriptor of the ``file://`` store's directory ``root/names...``, each opened by its name in the one
+        before with ``O_NOFOLLOW``: a symlink (or anything but a directory) on the way is :class:`OddObject`, even
+        one swapped in meanwhile; the root itself is the caller's. A missing one is FileNotFoundError, or made
+        with ``create``."""
+        if self.root is None or any(name in ("", ".", "..") for name in names):
+            msg = f"not a path of a file:// store: {'/'.join(names)}"
+            raise ValueError(msg)
+        fd = os.open(self.root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | os.O_CLOEXEC)
+        try:
+            for done, name in enumerate(names, 1):
+                try:
+                    below = os.open(name, _DIR_FLAGS, dir_fd=fd)
+                except FileNotFoundError:
+                    if not create:
+                        raise
+                    with contextlib.suppress(FileExistsError):
+                        os.mkdir(name, dir_fd=fd)
+                    below = self._open_dir(fd, names[:done])
+                except OSError:  # ELOOP, ENOTDIR: not a directory
+                    below = self._open_dir(fd, names[:done])
+                os.close(fd)
+                fd = below
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    @staticmethod
+    def _open_dir(parent: int, names: Sequence[str]) -> int:
+        """Open ``names[-1]`` in ``parent`` again, or say what it is when it is not a directory."""
+        try:
+            return os.open(names[-1], _DIR_FLAGS, dir_fd=parent)
+        except FileNotFoundError:
+            raise
+        except OSError as e:
+            try:
+                what = _what(os.stat(names[-1], dir_fd=parent, follow_symlinks=False).st_mode)
+            except OSError:
+                what = f"unreadable ({_one_line(e)})"
+            raise OddObject("/".join(names), what, "directory") from e
+
+    def _walk(self, prefix: str) -> _Objects:
+        """:meth:`list` of a ``file://`` store: the tree under ``prefix``, each directory opened by its name in
+        its parent, never through a symlink."""
+        names = [name for name in prefix.split("/") if name]
+        try:
+            top = self._open_dirs(names)
+        except FileNotFoundError:
+            return []
+        found: _Objects = []
+
+        def walk(fd: int, at: str) -> None:
+            with os.scandir(fd) as listing:
+                for item in listing:
+                    path = f"{at}/{item.name}" if at else item.name
+                    try:
+                        st = item.stat(follow_symlinks=False)
+                        if stat.S_ISDIR(st.st_mode):
+                            below = self._open_dir(fd, path.split("/"))
+                    except FileNotFoundError:  # gone meanwhile (a publisher's temp object)
+                        continue
+                    except OddObject as e:  # swapped for a symlink meanwhile
+                        found.append({"path": path, "odd": e.what})
+                        continue
+                    if stat.S_ISDIR(st.st_mode):
+                        try:
+                            walk(below, path)
+                        finally:
+                            os.close(below)
+                    elif stat.S_ISREG(st.st_mode):
+                        modified = datetime.fromtimestamp(st.st_mtime, tz=timezone.utc)
+                        found.append({"path": path, "size": st.st_size, "last_modified": modified})
+                    else:
+                        found.append({"path": path, "odd": _what(st.st_mode)})
+
+        try:
+            walk(top, "/".join(names))
+        finally:
+            os.close(top)
+        return found
 
 
 def _sha256(data: bytes) -> str:
@@ -367,6 +518,10 @@ def _checked_manifest(data: bytes, key: str) -> dict[str, Any]:
     except ValueError as e:
         msg = f"its manifest is not JSON ({_one_line(e)})"
         raise StoreUnusable(msg) from e
+    newer = manifest.get("format") if isinstance(manifest, dict) else None
+    if isinstance(newer, int) and not isinstance(newer, bool) and newer > FORMAT:
+        msg = f"its manifest is of format {newer}, newer than this penvcache reads ({FORMAT}): upgrade penvcache"
+        raise StoreUnusable(msg)
     ok = isinstance(manifest, dict) and manifest.get("format") == FORMAT and manifest.get("key") == key
     packages = manifest.get("packages") if ok else None
     if not isinstance(packages, list) or not packages:
@@ -744,13 +899,18 @@ def publish(  # noqa: PLR0917
 
 
 def entries(level: Level) -> list[dict[str, Any]]:
-    """Every complete entry: its key, when it was made, its packages."""
+    """Every complete entry: its key, when it was made, its packages; or its key and the ``problem`` that makes
+    it unreadable (its manifest, or the entry's directory, is malformed, of a newer format, or not a file)."""
     found: list[dict[str, Any]] = []
     for meta in level.list("entries/"):
         path = str(meta["path"])
-        if not path.endswith("/" + MANIFEST):
+        parts = path.split("/")
+        if "odd" in meta and (len(parts) == 2 or parts[2:] == [MANIFEST]):  # no manifest can be read there
+            found.append({"key": parts[1], "problem": f"its {path} is {meta['odd']}", "packages": []})
             continue
-        key = path.split("/")[-2]
+        if len(parts) != 3 or parts[2] != MANIFEST:
+            continue
+        key = parts[1]
         try:
             manifest = _checked_manifest(level.get(path) or b"", key)
         except StoreUnusable as e:
@@ -763,22 +923,46 @@ def entries(level: Level) -> list[dict[str, Any]]:
     return found
 
 
-def gc(level: Level, *, now: float | None = None) -> list[str]:
-    """Delete the blobs no manifest references, never one younger than :data:`GC_GRACE` seconds."""
+def gc(level: Level, *, now: float | None = None) -> tuple[list[str], list[dict[str, str]]]:
+    """Delete the blobs no manifest references, never one younger than :data:`GC_GRACE` seconds: (the paths
+    deleted, what was left alone). What is found under ``blobs/`` that is not a regular file reached through real
+    directories of the store (a symlink, a FIFO: planted by whoever can write it) is left alone, never followed
+    nor deleted, and returned as ``{"path": ..., "what": "a symlink"}``.
+
+    Nothing is deleted while an entry cannot be read (malformed, of a newer penvcache's format, not a file): what
+    it references cannot be known, so its blobs could be deleted from under it. That is :class:`PenvcacheError`
+    (exit 1), naming the entry."""
     now = time.time() if now is None else now
-    referenced = {
-        f["sha256"] for entry in entries(level) for package in entry.get("packages", []) for f in package["files"]
-    }
-    deleted = []
+    found = entries(level)
+    unread = [entry for entry in found if "problem" in entry]
+    if unread:
+        more = f" (and {len(unread) - 1} more)" if len(unread) > 1 else ""
+        msg = (
+            f"store {level.shown}: deleting nothing: its entry entries/{unread[0]['key']}/{more} cannot be read "
+            f"({unread[0]['problem']}); fix or remove it, or upgrade penvcache if a newer one wrote it"
+        )
+        raise PenvcacheError(msg)
+    referenced = {f["sha256"] for entry in found for package in entry["packages"] for f in package["files"]}
+    deleted: list[str] = []
+    left: list[dict[str, str]] = []
     for meta in level.list("blobs/"):
         path = str(meta["path"])
+        if "odd" in meta:
+            left.append({"path": path, "what": str(meta["odd"])})
+            continue
         modified = meta.get("last_modified")
         age = now - modified.timestamp() if modified is not None else 0.0
-        if path.rsplit("/", 1)[-1] not in referenced and age >= GC_GRACE:
-            with contextlib.suppress(Exception):
-                level.delete(path)
-                deleted.append(path)
-    return deleted
+        if path.rsplit("/", 1)[-1] in referenced or age < GC_GRACE:
+            continue
+        try:
+            level.delete(path)
+        except OddObject as e:  # swapped for a symlink (or its directory was) since it was listed
+            left.append({"path": e.path, "what": e.what})
+            continue
+        except Exception:  # gone meanwhile, or not ours to delete: the next gc tries again
+            continue
+        deleted.append(path)
+    return deleted, left
 
 
 # --- the coordinator's two calls ---------------------------------------------------------------------------------

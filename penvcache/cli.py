@@ -737,14 +737,20 @@ def _store_action(args: argparse.Namespace, level: Any) -> int:
             raise InvalidInput(msg)
         write_line(json.dumps(matches[0], indent=None if args.json else 1), sys.stdout)
         return 0
-    deleted = gc(level)
+    deleted, left = gc(level)
     if args.json:
-        write_line(json.dumps({"store": level.shown, "deleted": deleted}), sys.stdout)
-    else:
+        write_line(json.dumps({"store": level.shown, "deleted": deleted, "left": left}), sys.stdout)
+        return 0
+    for odd in left:
         write_line(
-            f"penvcache: {level.shown}: deleted {len(deleted)} unreferenced blob{'' if len(deleted) == 1 else 's'}",
-            sys.stdout,
+            f"penvcache: {level.shown}: left {odd['path']} alone: it is {odd['what']}, not a blob "
+            "(remove it if nobody put it there on purpose)",
+            sys.stderr,
         )
+    write_line(
+        f"penvcache: {level.shown}: deleted {len(deleted)} unreferenced blob{'' if len(deleted) == 1 else 's'}",
+        sys.stdout,
+    )
     return 0
 
 

@@ -393,9 +393,57 @@ def test_remote_backends_round_trip(
     assert b.ensure("--store", store, "delta-pkg") == 0
     assert "installed 2 packages from store" in capsys.readouterr().err
     assert b.versions() == a.versions()
-    # publishing again finds the entry there and writes nothing
+    # publishing again finds the entry there and writes nothing; the store lists it as readable (WebDAV lists
+    # its objects from the server's root: an entry read at that path was "not JSON")
     assert a.run("store", "list", "--store", store, "--json") == 0
-    assert len(json.loads(capsys.readouterr().out)["entries"]) == 1
+    (listed,) = json.loads(capsys.readouterr().out)["entries"]
+    assert (listed.get("problem"), [p["name"] for p in listed["packages"]]) == (None, ["alpha-pkg", "delta-pkg"])
+
+
+def test_store_gc_of_a_remote_store_keeps_what_an_unreadable_entry_references(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], webdav: str
+) -> None:
+    """A remote store (WebDAV, which lists its objects by their path from the server's root) is collected as a
+    ``file://`` one: nothing is deleted while an entry cannot be read (here a newer penvcache's), then the blobs
+    no entry references are."""
+    import hashlib
+
+    root = tmp_path / "dav" / "store"  # the directory the WebDAV server serves
+    old = time.time() - 2 * 3600
+
+    def blob(data: bytes) -> str:
+        sha = hashlib.sha256(data).hexdigest()
+        path = root / "blobs" / "sha256" / sha[:2] / sha
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        os.utime(path, (old, old))
+        return f"blobs/sha256/{sha[:2]}/{sha}"
+
+    def entry(key: str, data: bytes, form: int) -> None:
+        files = [{"filename": "alpha_pkg-1.0-py3-none-any.whl", "sha256": hashlib.sha256(data).hexdigest(), "size": 4}]
+        manifest = {"format": form, "key": key, "packages": [{"name": "alpha-pkg", "version": "1.0", "files": files}]}
+        (root / "entries" / key).mkdir(parents=True)
+        (root / "entries" / key / "manifest.json").write_text(json.dumps(manifest))
+
+    kept, theirs, orphan = blob(b"kept"), blob(b"mine"), blob(b"gone")
+    entry("a" * 64, b"kept", 1)
+    entry("b" * 64, b"mine", 2)
+    capsys.readouterr()
+    assert main(["store", "gc", "--store", webdav]) == 1
+    assert capsys.readouterr() == (
+        "",
+        f"penvcache: error: store {webdav}: deleting nothing: its entry entries/{'b' * 64}/ cannot be read (its "
+        "manifest is of format 2, newer than this penvcache reads (1): upgrade penvcache); fix or remove it, or "
+        "upgrade penvcache if a newer one wrote it\n",
+    )
+    assert all((root / path).exists() for path in (kept, theirs, orphan))
+    for name in os.listdir(root / "entries" / ("b" * 64)):
+        os.remove(root / "entries" / ("b" * 64) / name)
+    os.rmdir(root / "entries" / ("b" * 64))
+    assert main(["store", "gc", "--store", webdav, "--json"]) == 0
+    collected = json.loads(capsys.readouterr().out)
+    assert (sorted(collected.pop("deleted")), collected) == (sorted([theirs, orphan]), {"store": webdav, "left": []})
+    assert [(root / path).exists() for path in (kept, theirs, orphan)] == [True, False, False]
 
 
 def test_a_remote_object_larger_than_its_manifest_says_is_never_fetched(

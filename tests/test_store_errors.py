@@ -120,8 +120,167 @@ def test_store_gc_json_lists_the_blobs_it_deleted(tmp_path: Path, capsys: pytest
     code, out, _ = _run(capsys, "store", "gc", "--store", store.as_uri(), "--json")
     assert code == 0
     orphan = _sha(b"orphan")
-    assert json.loads(out) == {"store": store.as_uri(), "deleted": [f"blobs/sha256/{orphan[:2]}/{orphan}"]}
+    assert json.loads(out) == {
+        "store": store.as_uri(),
+        "deleted": [f"blobs/sha256/{orphan[:2]}/{orphan}"],
+        "left": [],
+    }
     assert _blob(store, b"kept").exists()
+
+
+def _old(*paths: Path) -> None:
+    """Older than gc's hour of grace (the symlink itself too, never what it points at)."""
+    old = time.time() - 2 * 24 * 3600
+    for path in paths:
+        os.utime(path, (old, old), follow_symlinks=False)
+
+
+@pytest.mark.parametrize("planted", ["a directory of blobs", "a blob", "blobs/sha256", "a FIFO"])
+def test_store_gc_never_follows_a_symlink_out_of_the_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], planted: str
+) -> None:
+    """Whoever can write a ``file://`` store may plant a symlink in its blobs/ to any directory: gc leaves it
+    alone and says so, deletes nothing out of the store, and still collects the store's own unreferenced blobs."""
+    store, victim = tmp_path / "store", tmp_path / "victim"
+    (victim / "sub").mkdir(parents=True)
+    (victim / "important.txt").write_text("data\n")
+    (victim / "sub" / "notes.txt").write_text("x\n")
+    _old(victim / "important.txt", victim / "sub" / "notes.txt")
+    _entry(store, "a" * 64, [_package("alpha-pkg", "1.0", b"kept")])
+    kept, orphan = _blob(store, b"kept"), _blob(store, b"orphan")
+    _old(kept, orphan)
+    sha256 = store / "blobs" / "sha256"
+    if planted == "a directory of blobs":
+        odd = sha256 / "zz"
+        odd.symlink_to(victim)
+    elif planted == "a blob":
+        odd = sha256 / "zz" / ("f" * 64)
+        odd.parent.mkdir()
+        odd.symlink_to(victim / "important.txt")
+    elif planted == "blobs/sha256":  # the store's blobs are moved out of it: beyond the link, out of gc's reach
+        sha256.rename(tmp_path / "moved")
+        kept, orphan = (tmp_path / "moved" / p.parent.name / p.name for p in (kept, orphan))
+        odd = sha256
+        odd.symlink_to(victim)
+    else:
+        odd = sha256 / "zz" / ("f" * 64)
+        odd.parent.mkdir()
+        os.mkfifo(odd)
+    _old(odd)
+    what = "a FIFO" if planted == "a FIFO" else "a symlink"
+    relative = odd.relative_to(store).as_posix()
+    code, out, err = _run(capsys, "store", "gc", "--store", store.as_uri())
+    assert (code, err) == (
+        0,
+        f"penvcache: {store.as_uri()}: left {relative} alone: it is {what}, not a blob "
+        "(remove it if nobody put it there on purpose)\n",
+    )
+    deleted = 0 if planted == "blobs/sha256" else 1
+    assert out == f"penvcache: {store.as_uri()}: deleted {deleted} unreferenced blob{'' if deleted else 's'}\n"
+    assert (victim / "important.txt").read_text() == "data\n"
+    assert (victim / "sub" / "notes.txt").read_text() == "x\n"
+    assert os.path.lexists(odd)
+    assert kept.exists()
+    assert orphan.exists() is (planted == "blobs/sha256")
+    code, out, _ = _run(capsys, "store", "gc", "--store", store.as_uri(), "--json")
+    assert (code, json.loads(out)["left"]) == (0, [{"path": relative, "what": what}])
+
+
+def test_store_gc_refuses_a_store_whose_blobs_directory_is_a_symlink(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store, victim = tmp_path / "store", tmp_path / "victim"
+    victim.mkdir()
+    (victim / "important.txt").write_text("data\n")
+    _old(victim / "important.txt")
+    _entry(store, "a" * 64, [_package("alpha-pkg", "1.0", b"kept")])
+    (store / "blobs").symlink_to(victim)
+    assert _run(capsys, "store", "gc", "--store", store.as_uri()) == (
+        1,
+        "",
+        f"penvcache: error: store {store.as_uri()}: cannot read it (its blobs is a symlink, not a directory)\n",
+    )
+    assert (victim / "important.txt").read_text() == "data\n"
+
+
+def test_a_file_store_deletes_and_writes_only_through_its_own_directories(tmp_path: Path) -> None:
+    """A directory of the store swapped for a symlink between gc's listing and its deletion, or planted where a
+    publisher writes: nothing out of the store is deleted or written."""
+    from penvcache._store import Level, OddObject
+
+    store, victim = tmp_path / "store", tmp_path / "victim"
+    (store / "blobs" / "sha256").mkdir(parents=True)
+    victim.mkdir()
+    (victim / "abcdef").write_text("data\n")
+    (store / "blobs" / "sha256" / "ab").symlink_to(victim)
+    level = Level(store.as_uri())
+    with pytest.raises(OddObject, match=r"^its blobs/sha256/ab is a symlink, not a directory$"):
+        level.delete("blobs/sha256/ab/abcdef")
+    with pytest.raises(OddObject, match=r"^its blobs/sha256/ab is a symlink, not a directory$"):
+        level.put_new("blobs/sha256/ab/abcdef0", b"wheel")
+    assert sorted(p.name for p in victim.iterdir()) == ["abcdef"]
+    assert (victim / "abcdef").read_text() == "data\n"
+    (store / "blobs" / "sha256" / "cd").mkdir()
+    (store / "blobs" / "sha256" / "cd" / "cdef").symlink_to(victim / "abcdef")
+    with pytest.raises(OddObject, match=r"^its blobs/sha256/cd/cdef is a symlink, not a regular file$"):
+        level.put_new("blobs/sha256/cd/cdef", b"wheel")
+    assert level.put_new("blobs/sha256/ef/ef01", b"wheel") is True  # a real directory, made as it was before
+    assert level.put_new("blobs/sha256/ef/ef01", b"other") is False
+    assert (store / "blobs" / "sha256" / "ef" / "ef01").read_bytes() == b"wheel"
+
+
+def test_publishing_never_writes_through_a_symlink_planted_in_the_store(
+    tmp_path: Path, hermetic: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    store, victim = tmp_path / "store", tmp_path / "victim"
+    (store / "blobs").mkdir(parents=True)
+    victim.mkdir()
+    (store / "blobs" / "sha256").symlink_to(victim)
+    code, _, err = _run(capsys, "ensure", *hermetic, "--store", store.as_uri(), "alpha-pkg==1.0")
+    assert code == 0
+    assert (
+        f"penvcache: store {store.as_uri()}: cannot publish (its blobs/sha256 is a symlink, not a directory)\n" in err
+    )
+    assert list(victim.iterdir()) == []
+    assert not (store / "entries").exists()
+
+
+@pytest.mark.parametrize("manifest", ["newer format", "not JSON", "a symlink", "entry directory a symlink"])
+def test_store_gc_deletes_nothing_while_an_entry_cannot_be_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], manifest: str
+) -> None:
+    """An entry gc cannot read (a newer penvcache's, a damaged one) references blobs it cannot know: gc deletes
+    nothing, and says which entry to fix or remove (or to upgrade penvcache), until then."""
+    store, key = tmp_path / "store", "b" * 64
+    entry = _entry(store, key, [_package("alpha-pkg", "1.0", b"theirs")])
+    document = json.loads((entry / "manifest.json").read_text())
+    path = f"entries/{key}/manifest.json"
+    if manifest == "newer format":
+        (entry / "manifest.json").write_text(json.dumps({**document, "format": 2, "packages": "a new layout"}))
+        problem = "its manifest is of format 2, newer than this penvcache reads (1): upgrade penvcache"
+    elif manifest == "not JSON":
+        (entry / "manifest.json").write_text('{"format": 1, "key"')
+        problem = "its manifest is not JSON (Expecting ':' delimiter: line 1 column 20 (char 19))"
+    elif manifest == "a symlink":
+        (entry / "manifest.json").rename(tmp_path / "manifest.json")
+        (entry / "manifest.json").symlink_to(tmp_path / "manifest.json")
+        problem = f"its {path} is a symlink"
+    else:
+        entry.rename(tmp_path / "entry")
+        entry.symlink_to(tmp_path / "entry")
+        problem = f"its entries/{key} is a symlink"
+    theirs, orphan = _blob(store, b"theirs"), _blob(store, b"orphan")
+    _old(theirs, orphan)
+    code, out, _ = _run(capsys, "store", "list", "--store", store.as_uri())
+    assert (code, out) == (0, f"{key[:16]}  {problem}\n")
+    assert _run(capsys, "store", "gc", "--store", store.as_uri()) == (
+        1,
+        "",
+        f"penvcache: error: store {store.as_uri()}: deleting nothing: its entry entries/{key}/ cannot be read "
+        f"({problem}); fix or remove it, or upgrade penvcache if a newer one wrote it\n",
+    )
+    assert theirs.exists()
+    assert orphan.exists()
 
 
 def test_an_unreachable_store_is_one_line_without_its_password(capsys: pytest.CaptureFixture[str]) -> None:
@@ -195,7 +354,9 @@ def test_a_rejected_entry_leaves_nothing_for_uv_and_the_next_store_serves(
 
 
 @pytest.mark.parametrize("planted", ["a path in the sha256", "a FIFO for the blob", "a symlink for the blob",
-                                     "a symlink for the manifest", "a device for the manifest"])  # fmt: skip
+                                     "a symlink for the manifest", "a device for the manifest",
+                                     "a symlink for the entry's directory",
+                                     "a symlink for the blob's directory"])  # fmt: skip
 def test_what_a_store_writer_plants_is_a_miss_never_followed_or_waited_on(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], planted: str
 ) -> None:
@@ -226,10 +387,18 @@ def test_what_a_store_writer_plants_is_a_miss_never_followed_or_waited_on(
         (entry / "manifest.json").rename(tmp_path / "real-manifest.json")
         (entry / "manifest.json").symlink_to(tmp_path / "real-manifest.json")
         why = f"its entries/{key}/manifest.json cannot be read"
-    else:
+    elif planted == "a device for the manifest":
         (entry / "manifest.json").unlink()
         (entry / "manifest.json").symlink_to("/dev/zero")  # refused as a symlink before it could be read
         why = f"its entries/{key}/manifest.json cannot be read"
+    elif planted == "a symlink for the entry's directory":  # a directory on the way is never followed either
+        entry.rename(tmp_path / "real-entry")
+        entry.symlink_to(tmp_path / "real-entry")
+        why = f"its entries/{key} is a symlink, not a directory"
+    else:
+        blob.parent.rename(tmp_path / "real-blobs")
+        blob.parent.symlink_to(tmp_path / "real-blobs")
+        why = f"its blobs/sha256/{blob.name[:2]} is a symlink, not a directory"
     capsys.readouterr()
     assert lookup([store.as_uri()], [key], str(wheels)) == (None, [store.as_uri()])
     assert list(wheels.iterdir()) == []
@@ -351,7 +520,7 @@ def test_a_bundle_that_cannot_be_written_is_one_line(
     assert last.startswith(
         "penvcache: error: cannot bundle: " if for_another_platform else f"penvcache: error: cannot bundle {venv}: "
     )
-    assert "Not a directory" in last
+    assert last.endswith(": its blobs is a regular file, not a directory")
     assert not list(out.rglob("manifest.json"))
 
 
