@@ -322,11 +322,16 @@ def read_bounded(path: str, what: str = "deps file") -> bytes:
         reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         msg = f"cannot read {what} {path}: {reason}"
         raise InvalidDeps(msg) from e
-    with os.fdopen(fd, "rb") as f:
+    try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
+        if not stat.S_ISREG(st.st_mode):  # before fdopen, which refuses a directory with IsADirectoryError
             msg = f"cannot read {what} {path}: not a regular file"
             raise InvalidDeps(msg)
+        f = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with f:
         if st.st_size > MAX_FILE_BYTES:
             msg = f"cannot read {what} {path}: {st.st_size} bytes, more than the {MAX_FILE_BYTES} bytes allowed"
             raise InvalidDeps(msg)

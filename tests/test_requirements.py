@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 import penvcache
 from penvcache import InvalidDeps, _requirements
 from penvcache._requirements import read_bounded, read_deps, resolved_commits
+from tests.conftest import run_cli_here
 
 
 def test_comments_blanks_continuations_and_options(tmp_path: Path) -> None:
@@ -232,3 +233,28 @@ def test_reader_returns_or_raises_bad_input_with_a_line(tmp_path: Path, lines: l
 @given(data=st.binary(max_size=64), other=st.binary(max_size=16))
 def test_reader_on_arbitrary_bytes(tmp_path: Path, data: bytes, other: bytes) -> None:
     _assert_returns_or_names_a_line(tmp_path, data, other)
+
+
+@pytest.mark.parametrize("given", ["DIR", ".", ""])
+def test_a_directory_as_a_deps_file_is_one_line_of_bad_input(tmp_path: Path, given: str) -> None:
+    """uv says a directory is not a requirements file; ``open`` raised IsADirectoryError (a traceback, exit 1)."""
+    (tmp_path / "DIR").mkdir()
+    where = str(tmp_path / "DIR") if given == "DIR" else str(tmp_path)
+    for command in ("ensure", "explain"):
+        result = run_cli_here(command, "-r", given, "--venv", str(tmp_path / "v"), "--offline", cwd=tmp_path)
+        assert (result.returncode, result.stdout) == (2, "")
+        assert result.stderr == f"penvcache: error: cannot read deps file {where}: not a regular file\n"
+
+
+def test_a_directory_named_by_a_line_names_the_line_and_leaks_no_descriptor(tmp_path: Path) -> None:
+    (tmp_path / "somedir").mkdir()
+    (tmp_path / "deps.txt").write_text("alpha-pkg\n-r somedir\n")
+    before = len(os.listdir("/dev/fd"))
+    for _ in range(5):
+        with pytest.raises(InvalidDeps) as exc:
+            read_deps((), [tmp_path / "deps.txt"])
+        assert str(exc.value) == f"{tmp_path}/deps.txt:2: cannot read deps file {tmp_path}/somedir: not a regular file"
+    assert len(os.listdir("/dev/fd")) == before
+    with pytest.raises(InvalidDeps) as exc:
+        penvcache.ensure(tmp_path / "v", deps_files=[tmp_path / "somedir"], offline=True, cache_dir=tmp_path / "c")
+    assert str(exc.value) == f"cannot read deps file {tmp_path}/somedir: not a regular file"
