@@ -30,6 +30,13 @@ from ._digest import MAX_FILE_BYTES, env_digest, hex_digest
 from ._errors import InvalidDeps
 from ._redact import redact
 
+TYPE_CHECKING = False  # typing is not imported at run time
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from packaging.markers import Marker
+
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 # Where the options of a requirement line (``name==1.0 --hash=sha256:...``) begin.
 _LINE_OPTIONS = re.compile(r"\s(?=--?[A-Za-z])")
@@ -248,6 +255,59 @@ def normalise(req: Requirement) -> str:
     if req.marker is not None:
         text += f"; {req.marker}"
     return text
+
+
+# The marker variables uv compares as versions: a value that is no version specifier with the operator is dropped.
+_VERSION_MARKERS = ("python_version", "python_full_version", "implementation_version")
+
+
+def marker_applies(marker: Marker | None, environment: Mapping[str, str]) -> bool:
+    """Whether a requirement's marker holds in ``environment``, as uv evaluates it.
+
+    packaging raises on a comparison it cannot make (``python_version ~= "3"``: ``~=`` needs two release
+    segments; ``os_name ~= "x"``). uv drops such a comparison from its ``and``/``or`` (and a marker made only of
+    them holds): ``os_name == "nt" or python_version ~= "3"`` is ``os_name == "nt"``. So does this, never raising.
+    """
+    if marker is None:
+        return True
+    try:
+        return marker.evaluate(dict(environment))
+    except ValueError:  # UndefinedComparison, UndefinedEnvironmentName, InvalidVersion
+        pass
+    markers = getattr(marker, "_markers", None)  # packaging's parsed form: atoms, "and"/"or", nested lists
+    return _uv_markers(markers, environment) is not False if isinstance(markers, list) else True
+
+
+def _uv_markers(markers: list[Any], environment: Mapping[str, str]) -> bool | None:
+    """packaging's marker list evaluated with uv's rule: None when every comparison in it was dropped."""
+    groups: list[list[bool]] = [[]]
+    for item in markers:
+        if item == "or":
+            groups.append([])
+            continue
+        if item == "and":
+            continue
+        value = _uv_markers(item, environment) if isinstance(item, list) else _uv_atom(item, environment)
+        if value is not None:
+            groups[-1].append(value)
+    kept = [group for group in groups if group]
+    return any(all(group) for group in kept) if kept else None
+
+
+def _uv_atom(atom: Any, environment: Mapping[str, str]) -> bool | None:
+    """One comparison (packaging's ``(Variable or Value, Op, Value or Variable)``), or None when uv drops it: one
+    that is undefined for its values, or a version variable compared with what is not a version specifier."""
+    from packaging.markers import Marker
+    from packaging.specifiers import InvalidSpecifier, Specifier
+
+    try:
+        lhs, op, rhs = atom
+        variable, value = (lhs, rhs) if lhs.value in _VERSION_MARKERS else (rhs, lhs)
+        if variable.value in _VERSION_MARKERS and op.value not in {"in", "not in"}:
+            Specifier(f"{op.value}{value.value}")
+        return Marker(f"{lhs.serialize()} {op.serialize()} {rhs.serialize()}").evaluate(dict(environment))
+    except (ValueError, TypeError, AttributeError, InvalidSpecifier):
+        return None
 
 
 def read_deps(
