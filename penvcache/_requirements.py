@@ -116,6 +116,11 @@ _FLAGS = {
     "--exact",
 }
 _ARGUMENT_ONLY = {"--extra", "--all-extras", "--group", "--prerelease", "--project", "--no-editable", "--exact"}
+# The uv options that uv takes once (twice is an error), and the rank of where a value was given: the command line
+# over a file, and on the command line ``--pre`` over ``--prerelease`` as uv takes them (a file's later line over
+# its earlier ones, a later file over an earlier one, as each is read in order).
+_SINGLE = {"--prerelease"}
+_RANKS = {"file": 0, "argument": 1, "--pre argument": 2}
 # Options people write that uv does not take, and what to write instead.
 _INSTEAD = {
     "--use-feature": "nothing: uv has no feature flags",
@@ -177,6 +182,8 @@ class DepsSet:
     editable_projects: bool = True
     #: what uv would warn about (ignored options), said once per install
     warnings: list[str] = field(default_factory=list)
+    #: the rank (:data:`_RANKS`) of the value kept for each option of :data:`_SINGLE`
+    _ranks: dict[str, int] = field(default_factory=dict, repr=False)
 
     def pinned(self, req: Requirement) -> str:
         """A requirement in canonical form with its ``--hash`` options, if any."""
@@ -241,9 +248,21 @@ class DepsSet:
         """uv's ``--exact``: whatever the set does not need is removed."""
         return ("--exact", "") in self.options
 
-    def add_option(self, option: str, value: str = "") -> None:
-        if (option, value) not in self.options:
-            self.options.append((option, value))
+    def add_option(self, option: str, value: str = "", *, rank: int = 0) -> None:
+        """Add a uv option; one uv takes once (``--prerelease``) keeps one value: the one of the highest ``rank``
+        (:data:`_RANKS`), the later one of equal rank, in the place of its first use."""
+        if option not in _SINGLE:
+            if (option, value) not in self.options:
+                self.options.append((option, value))
+            return
+        for i, (given, _) in enumerate(self.options):
+            if given == option:
+                if rank >= self._ranks.get(option, 0):
+                    self.options[i] = (option, value)
+                    self._ranks[option] = rank
+                return
+        self.options.append((option, value))
+        self._ranks[option] = rank
 
 
 def normalise(req: Requirement) -> str:
@@ -545,7 +564,7 @@ class _Reader:
                 own.append("--no-require-hashes")
             elif option in {"--all-releases", "--only-final"}:
                 uv_option, uv_value = _releases_option(option, value, here)
-                deps.add_option(uv_option, uv_value)
+                deps.add_option(uv_option, uv_value, rank=_RANKS["file"])
                 own.append(f"{uv_option} {uv_value}")
             elif option == "--extra":
                 deps.extras.append(canonicalize_name(value))
@@ -564,7 +583,8 @@ class _Reader:
                 own.append(f"--group {canonicalize_name(value)}")
             else:
                 uv_option, uv_value = _uv_option(option, value, here)
-                deps.add_option(uv_option, uv_value)
+                rank = "file" if source != ARGUMENTS else "--pre argument" if option == "--pre" else "argument"
+                deps.add_option(uv_option, uv_value, rank=_RANKS[rank])
                 own.append(f"{uv_option} {redact(uv_value)}".strip())
 
     # -- requirements --------------------------------------------------------------------------------------------

@@ -258,3 +258,34 @@ def test_a_directory_named_by_a_line_names_the_line_and_leaks_no_descriptor(tmp_
     with pytest.raises(InvalidDeps) as exc:
         penvcache.ensure(tmp_path / "v", deps_files=[tmp_path / "somedir"], offline=True, cache_dir=tmp_path / "c")
     assert str(exc.value) == f"cannot read deps file {tmp_path}/somedir: not a regular file"
+
+
+def test_prerelease_reaches_uv_once_the_command_line_over_files_and_later_over_earlier(tmp_path: Path) -> None:
+    """uv refuses ``--prerelease`` twice; uv takes ``--pre`` over ``--prerelease`` on its command line."""
+    (tmp_path / "pre.txt").write_text("--pre\nalpha-pkg\n")
+    (tmp_path / "final.txt").write_text("--only-final :all:\n")
+    pre, final = tmp_path / "pre.txt", tmp_path / "final.txt"
+    cases = [
+        ((), [pre], ["--prerelease if-necessary"], "if-necessary"),
+        ((), [pre, final], ["--prerelease explicit"], "explicit"),
+        (["alpha-pkg"], [], ["--pre", "--prerelease explicit"], "allow"),
+        (["alpha-pkg"], [], ["--prerelease explicit", "--pre"], "allow"),
+        ((), [pre, final], [], "disallow"),
+        ((), [final, pre], [], "allow"),
+    ]
+    for requirements, files, options, value in cases:
+        deps = read_deps(requirements, files, options)
+        assert deps.install_options() == ["--prerelease", value], (files, options)
+        assert [line for line in deps.normalised() if line.startswith("--prerelease")] == [f"--prerelease {value}"]
+
+
+def test_prerelease_from_a_file_and_the_command_line_installs(tmp_path: Path, hermetic: list[str]) -> None:
+    (tmp_path / "pre.txt").write_text("--pre\nalpha-pkg\n")
+    (tmp_path / "final.txt").write_text("--only-final :all:\n")
+    for extra in (
+        ["--prerelease", "if-necessary"],
+        ["-r", str(tmp_path / "final.txt")],
+        ["--pre", "--prerelease=explicit"],
+    ):
+        result = run_cli_here("ensure", "-r", str(tmp_path / "pre.txt"), *extra, *hermetic, "-q")
+        assert (result.returncode, result.stdout, result.stderr) == (0, "", ""), extra
