@@ -629,10 +629,11 @@ class _Reader:
         if req.url:
             _refuse_other_vcs(req.url, where, text)
             url = req.url
+            head, fragment = _split_fragment(url)
             if not _SCHEME.match(url) or len(url.split(":")[0]) == 1:  # name @ ./pkg, as uv allows
-                url = _file_url(_abspath(base, url))
+                url = _file_url(_abspath(base, head)) + fragment
             elif url.startswith("file:") and not url.startswith("file://"):
-                url = _file_url(_abspath(base, unquote(url[len("file:") :])))
+                url = _file_url(_abspath(base, unquote(head[len("file:") :]))) + fragment
             hint = _cwd_hint(req.url, base) if url != req.url else _FREEZE_HINT
             if url != req.url:
                 req.url = url
@@ -669,7 +670,8 @@ class _Reader:
             named = self.named_editable(value, base, here)
             if named is not None:
                 return named
-        if location is None or location.startswith(_VCS) or not os.path.isdir(_path_of(location, base)):
+        directory = _path_of(_split_fragment(location)[0], base) if location is not None else ""
+        if location is None or location.startswith(_VCS) or not os.path.isdir(directory):
             if location is not None and location.startswith(_VCS):
                 req = self.direct(location, extras, marker, base, here.rstrip(": "), value)
                 self.deps.warnings.append(
@@ -684,7 +686,7 @@ class _Reader:
             raise InvalidDeps(msg)
         req = self.direct(location, extras, marker, base, here.rstrip(": "), value)
         text = normalise(req)
-        self.deps.editables[text] = _path_of(location, base) + extras
+        self.deps.editables[text] = directory + extras
         return req
 
     def named_editable(self, value: str, base: str, here: str) -> Requirement | None:
@@ -922,13 +924,18 @@ def _path_of(location: str, base: str) -> str:
     return _abspath(base, location)
 
 
+def _split_fragment(location: str) -> tuple[str, str]:
+    """A path or URL and its ``#KEY=VALUE`` fragment (``#egg=NAME``, ``#subdirectory=DIR``, ``#sha256=HEX``), with
+    its ``#``, or ``""``: a path's fragment is uv's too, never part of the file name."""
+    head, sign, fragment = location.partition("#")
+    return (head, sign + fragment) if "=" in fragment else (location, "")
+
+
 def _locate(location: str, base: str) -> tuple[str, str | None]:
     """The URL for a path or URL, and the name its ``#egg=`` fragment or file name gives, if any."""
     if location.startswith("file:") or not (_SCHEME.match(location) and len(location.split(":", maxsplit=1)[0]) > 1):
-        url = _file_url(_path_of(location, base))
-        fragment = location.partition("#")[2]
-        if fragment and not location.startswith("file://"):
-            url += "#" + fragment
+        head, fragment = _split_fragment(location)
+        url = _file_url(_path_of(head, base)) + fragment
     else:
         url = location
     head, _, fragment = url.partition("#")

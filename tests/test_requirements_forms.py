@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import http.server
 import json
 import os
@@ -459,3 +460,33 @@ def test_an_index_url_in_a_nested_deps_file(tmp_path: Path, venv: Path, server: 
     proc = subprocess.run(explain, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert f"--index-url {index}" in proc.stdout
     assert "penvcache: hit" in proc.stdout
+
+
+def test_a_relative_path_with_a_fragment_is_the_path_and_the_fragment(tmp_path: Path, venv: Path) -> None:
+    """``./app#egg=app``: the fragment is the URL's, as uv takes it, not part of the path (it was percent-encoded
+    into it: "no such file or directory")."""
+    build_project(tmp_path / "app", "app-pkg", "1.0")
+    wheel = build_wheel(tmp_path, "gamma-pkg", "1.0")
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    deps = tmp_path / "deps.txt"
+    app = f"file://{tmp_path}/app"
+    for line, normalised in [
+        ("-e ./app#egg=app-pkg", f"-e app-pkg @ {app}"),
+        ("./app#egg=app-pkg", f"app-pkg @ {app}"),
+        ("file:./app#egg=app-pkg", f"app-pkg @ {app}"),
+        ("./app#egg=other&subdirectory=sub", f"other @ {app}#subdirectory=sub"),
+        (f"./{wheel.name}#sha256={digest}", f"gamma-pkg @ file://{wheel}#sha256={digest}"),
+        (f"gamma-pkg @ ./{wheel.name}#sha256={digest}", f"gamma-pkg @ file://{wheel}#sha256={digest}"),
+    ]:
+        deps.write_text(line + "\n")
+        assert read_deps((), [deps]).normalised() == [normalised], line
+    wrong = digest[:-1] + ("0" if digest[-1] != "0" else "1")  # uv checks the fragment's hash
+    deps.write_text(f"./{wheel.name}#sha256={wrong}\n")
+    proc = ensure_file(venv, deps, "--offline")
+    assert proc.returncode == 4  # offline: what uv cannot install is OfflineUnavailable
+    assert f"Hash mismatch for `gamma-pkg @ file://{wheel}#sha256={wrong}`" in proc.stderr
+    deps.write_text(f"-e ./app#egg=app-pkg\n./{wheel.name}#sha256={digest}\n")
+    proc = ensure_file(venv, deps, "--offline")
+    assert (proc.returncode, proc.stderr.count("error")) == (0, 0), proc.stderr
+    assert direct_url(venv, "app-pkg")["dir_info"] == {"editable": True}
+    assert dist_info(venv, "gamma-pkg").name == "gamma_pkg-1.0.dist-info"
