@@ -670,6 +670,10 @@ class _Reader:
             named = self.named_editable(value, base, here)
             if named is not None:
                 return named
+        if location is None and "@" not in value:  # -e app: a directory, as pip and uv take it (never a name)
+            relative = _split_direct(f"./{value}")
+            if relative[0] is not None and os.path.isdir(_path_of(_split_fragment(relative[0])[0], base)):
+                location, extras, marker = relative
         directory = _path_of(_split_fragment(location)[0], base) if location is not None else ""
         if location is None or location.startswith(_VCS) or not os.path.isdir(directory):
             if location is not None and location.startswith(_VCS):
@@ -681,7 +685,7 @@ class _Reader:
             msg = (
                 f"{here}-e {value}: an editable requirement must be a local project directory "
                 "(e.g. `-e ./pkg`); for a package from an index write it without -e"
-                f"{_cwd_hint(location, base) if location is not None else ''}"
+                f"{_cwd_hint(location if location is not None else f'./{value}', base)}"
             )
             raise InvalidDeps(msg)
         req = self.direct(location, extras, marker, base, here.rstrip(": "), value)

@@ -490,3 +490,27 @@ def test_a_relative_path_with_a_fragment_is_the_path_and_the_fragment(tmp_path: 
     assert (proc.returncode, proc.stderr.count("error")) == (0, 0), proc.stderr
     assert direct_url(venv, "app-pkg")["dir_info"] == {"editable": True}
     assert dist_info(venv, "gamma-pkg").name == "gamma_pkg-1.0.dist-info"
+
+
+def test_an_editable_directory_without_dot_slash_is_the_directory(
+    tmp_path: Path, venv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``-e app``, as pip and uv take it: the directory (from the file's, as every path of a deps file here);
+    a name that is no directory there is still refused, naming the directory it is from the current one."""
+    build_project(tmp_path / "app", "app-pkg", "1.0")
+    deps = tmp_path / "deps.txt"
+    deps.write_text("-e app\n")
+    assert read_deps((), [deps]).normalised() == [f"-e app-pkg @ file://{tmp_path}/app"]
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "deps.txt").write_text("-e app\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InvalidDeps) as exc:
+        read_deps((), [tmp_path / "sub" / "deps.txt"])
+    assert str(exc.value).endswith(
+        "-e app: an editable requirement must be a local project directory (e.g. `-e ./pkg`); for a package from "
+        "an index write it without -e; paths in a deps file are relative to the file, where pip and uv take them "
+        f"from the current directory: for {tmp_path}/app write ../app"
+    )
+    proc = run_cli_here("ensure", "--venv", str(venv), "--offline", "-e", "app", "-q", cwd=tmp_path)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
+    assert direct_url(venv, "app-pkg")["dir_info"] == {"editable": True}
