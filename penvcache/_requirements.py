@@ -26,7 +26,7 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
-from ._digest import MAX_FILE_BYTES, env_digest, hex_digest
+from ._digest import MAX_FILE_BYTES, deps_file_path, env_digest, hex_digest
 from ._errors import InvalidDeps
 from ._redact import redact
 
@@ -349,7 +349,7 @@ def read_deps(
         deps.requirements.append(req)
         deps.lines.setdefault(ARGUMENTS, []).append(deps.pinned(req))
     for path in deps_files:
-        reader.file(os.path.abspath(os.fspath(path)), constraint=False, stack=(), where="")
+        reader.file(os.path.abspath(deps_file_path(os.fspath(path), base)), constraint=False, stack=(), where="")
     others = [r for r in deps.requirements if normalise(r) not in deps.from_lock]
     if deps.locks and (others or len(deps.locks) > 1):
         what = f"another pylock.toml ({deps.locks[1]})" if len(deps.locks) > 1 else f"other requirements ({others[0]})"
@@ -536,7 +536,7 @@ class _Reader:
         for option, value in _split_options(line, here) if source != ARGUMENTS else _argument_option(line, here):
             if option in {"--requirement", "--constraint"}:
                 own.append(f"{'-r' if option == '--requirement' else '-c'} {value}")
-                path = os.path.join(base, os.path.expanduser(value))
+                path = deps_file_path(value, base, here)
                 nested = (*stack, source) if source != ARGUMENTS else ()
                 self.file(path, constraint=constraint or option == "--constraint", stack=nested, where=here)
             elif option == "--editable":

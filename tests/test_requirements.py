@@ -235,13 +235,13 @@ def test_reader_on_arbitrary_bytes(tmp_path: Path, data: bytes, other: bytes) ->
     _assert_returns_or_names_a_line(tmp_path, data, other)
 
 
-@pytest.mark.parametrize("given", ["DIR", ".", ""])
-def test_a_directory_as_a_deps_file_is_one_line_of_bad_input(tmp_path: Path, given: str) -> None:
+@pytest.mark.parametrize("named", ["DIR", ".", ""])
+def test_a_directory_as_a_deps_file_is_one_line_of_bad_input(tmp_path: Path, named: str) -> None:
     """uv says a directory is not a requirements file; ``open`` raised IsADirectoryError (a traceback, exit 1)."""
     (tmp_path / "DIR").mkdir()
-    where = str(tmp_path / "DIR") if given == "DIR" else str(tmp_path)
+    where = str(tmp_path / "DIR") if named == "DIR" else str(tmp_path)
     for command in ("ensure", "explain"):
-        result = run_cli_here(command, "-r", given, "--venv", str(tmp_path / "v"), "--offline", cwd=tmp_path)
+        result = run_cli_here(command, "-r", named, "--venv", str(tmp_path / "v"), "--offline", cwd=tmp_path)
         assert (result.returncode, result.stdout) == (2, "")
         assert result.stderr == f"penvcache: error: cannot read deps file {where}: not a regular file\n"
 
@@ -289,3 +289,27 @@ def test_prerelease_from_a_file_and_the_command_line_installs(tmp_path: Path, he
     ):
         result = run_cli_here("ensure", "-r", str(tmp_path / "pre.txt"), *extra, *hermetic, "-q")
         assert (result.returncode, result.stdout, result.stderr) == (0, "", ""), extra
+
+
+def test_a_deps_file_named_by_a_file_url_is_read_and_a_remote_one_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """uv reads ``-r file:///...`` (and fetches ``-r https://...``); the URL was joined onto the file's directory."""
+    (tmp_path / "inner.txt").write_text("alpha-pkg\n")
+    (tmp_path / "pins.txt").write_text("alpha-pkg<3\n")
+    outer = tmp_path / "outer.txt"
+    outer.write_text(f"-r file://{tmp_path}/inner.txt\n-c file:pins.txt\n")
+    deps = read_deps((), [outer])
+    assert deps.normalised() == ["alpha-pkg", "-c alpha-pkg<3"]
+    assert list(deps.files) == [str(outer), f"{tmp_path}/inner.txt", f"{tmp_path}/pins.txt"]
+    monkeypatch.chdir(tmp_path)
+    assert read_deps((), [f"file://{outer}"]).normalised() == read_deps((), ["file:outer.txt"]).normalised()
+    remote = "https://example.invalid/deps.txt"
+    says = (
+        f"cannot read deps file {remote}: penvcache keys a deps file by its content and cannot key a remote one; "
+        f"download it first (e.g. `curl -fsSLo deps.txt {remote}`) and give that file"
+    )
+    outer.write_text(f"alpha-pkg\n-r {remote}\n")
+    for named, where in ((str(outer), f"{outer}:2: "), (remote, "")):
+        result = run_cli_here("ensure", "-r", named, "--venv", str(tmp_path / "v"), "--offline")
+        assert (result.returncode, result.stdout, result.stderr) == (2, "", f"penvcache: error: {where}{says}\n")
