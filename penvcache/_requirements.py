@@ -43,6 +43,8 @@ _LINE_OPTIONS = re.compile(r"\s(?=--?[A-Za-z])")
 # The hash algorithms pip and uv accept in ``--hash``, with their hex digest lengths.
 _HASH_LENGTHS = {"md5": 32, "sha256": 64, "sha384": 96, "sha512": 128}
 _HEX = re.compile(r"[0-9a-fA-F]+")
+# What ends a line of a deps file, as uv and pip read one
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 # A word as shlex splits text without quotes or backslashes: its whitespace is these four characters only.
 _WORD = re.compile(r"[^ \t\r\n]+")
 # pip's rule: only ${NAME} with upper-case letters, digits and underscores; left as it is when unset.
@@ -1147,7 +1149,7 @@ def _logical_lines(text: str) -> Iterable[tuple[int, str]]:
     """Yield (first line number, content) with continuations joined and comments and blanks dropped."""
     pending: list[str] = []
     start = 0
-    for lineno, raw in enumerate(text.splitlines(), start=1):
+    for lineno, raw in enumerate(_LINE_BREAK.split(text), start=1):  # not splitlines: \f, \x1c, \x85... end no line
         if not pending:
             start = lineno
         line = _COMMENT.sub("", raw) if "#" in raw else raw

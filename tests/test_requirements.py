@@ -313,3 +313,14 @@ def test_a_deps_file_named_by_a_file_url_is_read_and_a_remote_one_is_refused(
     for named, where in ((str(outer), f"{outer}:2: "), (remote, "")):
         result = run_cli_here("ensure", "-r", named, "--venv", str(tmp_path / "v"), "--offline")
         assert (result.returncode, result.stdout, result.stderr) == (2, "", f"penvcache: error: {where}{says}\n")
+
+
+def test_only_cr_and_lf_end_a_line(tmp_path: Path) -> None:
+    """A form feed (or \\x1c-\\x1e, \\x85, \\u2028) inside a comment was a line break: the rest a requirement."""
+    deps = tmp_path / "deps.txt"
+    deps.write_text("# page\x0cbreak \x85 \u2028 more\ngamma-pkg\r\nalpha-pkg\rsix==\n", newline="")
+    with pytest.raises(InvalidDeps) as exc:
+        read_deps((), [deps])
+    assert str(exc.value).startswith(f"{deps}:4: invalid requirement 'six=='")
+    deps.write_text("# page\x0cbreak\ngamma-pkg\n")
+    assert read_deps((), [deps]).normalised() == ["gamma-pkg"]
