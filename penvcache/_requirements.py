@@ -503,6 +503,13 @@ class _Reader:
         if name == "pylock.toml" or (name.startswith("pylock.") and name.endswith(".toml")):
             self.pylock(path, text)
             return
+        if name in {"setup.py", "setup.cfg"}:  # uv builds the project to read them: not a requirements file
+            project = os.path.dirname(path)
+            msg = (
+                f"{where}{path}: penvcache does not read a project's {name} as a deps file (uv builds the project "
+                f"for its dependencies); install the project instead: -e {project} (or a line -e ./DIR in a deps file)"
+            )
+            raise InvalidDeps(msg)
         base = os.path.dirname(path)
         for lineno, line in _logical_lines(text):
             self.line(line, base, path, f"{path}:{lineno}: ", constraint=constraint, depth=len(stack) + 1, stack=stack)

@@ -324,3 +324,17 @@ def test_only_cr_and_lf_end_a_line(tmp_path: Path) -> None:
     assert str(exc.value).startswith(f"{deps}:4: invalid requirement 'six=='")
     deps.write_text("# page\x0cbreak\ngamma-pkg\n")
     assert read_deps((), [deps]).normalised() == ["gamma-pkg"]
+
+
+@pytest.mark.parametrize("name", ["setup.py", "setup.cfg"])
+def test_a_setup_file_as_a_deps_file_says_to_install_the_project(tmp_path: Path, name: str) -> None:
+    """uv builds the project to read a setup.py's or setup.cfg's dependencies; here its first line was invalid."""
+    (tmp_path / name).write_text("from setuptools import setup\nsetup()\n")
+    (tmp_path / "deps.txt").write_text(f"alpha-pkg\n-r {name}\n")
+    with pytest.raises(InvalidDeps) as exc:
+        read_deps((), [tmp_path / "deps.txt"])
+    assert str(exc.value) == (
+        f"{tmp_path}/deps.txt:2: {tmp_path}/{name}: penvcache does not read a project's {name} as a deps file (uv "
+        f"builds the project for its dependencies); install the project instead: -e {tmp_path} (or a line -e ./DIR "
+        "in a deps file)"
+    )
