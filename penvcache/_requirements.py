@@ -106,6 +106,7 @@ _SPELLINGS = {
     "--project": "--project",
     "--no-editable": "--no-editable",
     "--exact": "--exact",
+    "--use-feature": "--use-feature",
 }
 _FLAGS = {
     "--no-index",
@@ -125,7 +126,6 @@ _SINGLE = {"--prerelease"}
 _RANKS = {"file": 0, "argument": 1, "--pre argument": 2}
 # Options people write that uv does not take, and what to write instead.
 _INSTEAD = {
-    "--use-feature": "nothing: uv has no feature flags",
     "--global-option": "--config-settings KEY=VALUE",
     "--install-option": "--config-settings KEY=VALUE",
     "--build-option": "--config-settings KEY=VALUE",
@@ -136,6 +136,24 @@ _INSTEAD = {
     "-U": "nothing: a miss installs what the set needs; pin a version (NAME==X) to move it",
     "--index-strategy": "nothing here: name the index that must win with --index-url",
 }
+# pip options uv does not take (in a requirements file or at all), and why or what to do instead.
+_INTO_VENV = "penvcache installs into the venv given by --venv: remove it"
+_PIP_ONLY = {
+    "--user": _INTO_VENV,
+    "--target": _INTO_VENV,
+    "-t": _INTO_VENV,
+    "--prefix": _INTO_VENV,
+    "--root": _INTO_VENV,
+    "--src": "uv checks a VCS requirement out in its cache: remove it",
+    "--no-cache-dir": "set UV_NO_CACHE=1 in the environment, which uv reads",
+    "--no-cache": "set UV_NO_CACHE=1 in the environment, which uv reads",
+    "--proxy": "set HTTPS_PROXY in the environment, which uv reads",
+    "--retries": "set UV_HTTP_RETRIES in the environment, which uv reads",
+    "--timeout": "set UV_HTTP_TIMEOUT in the environment, which uv reads",
+}
+# How alike an unknown option and a known one must be to be taken for a typo of it (difflib's ratio): --no-indx for
+# --no-index (0.95), --extra-index for --extra-index-url (0.87); not --no-cache for --no-index (0.6).
+_TYPO_RATIO = 0.85
 # A `name @ file:///...` line whose file is gone: pip freeze wrote where a package was built (conda's /croot/...).
 _FREEZE_HINT = (
     "; pip freeze writes where a package was built: `pip list --format=freeze` writes NAME==VERSION lines instead"
@@ -565,6 +583,8 @@ class _Reader:
             elif option == "--no-index":
                 deps.no_index = True
                 own.append("--no-index")
+            elif option == "--use-feature":  # pip's; uv ignores it in a file, with a warning
+                deps.warnings.append(f"{here}ignoring --use-feature {value}, as uv does (a pip option)")
             elif option == "--prefer-binary":
                 deps.warnings.append(f"{here}ignoring --prefer-binary, as uv does (uv prefers wheels anyway)")
                 own.append("--prefer-binary")
@@ -1035,10 +1055,23 @@ def _split_options(line: str, here: str) -> list[tuple[str, str]]:
             if not head.startswith("-"):
                 msg = f"{here}{head!r} is neither an option nor a value of one: {line!r}"
                 raise InvalidDeps(msg)
-            instead = _INSTEAD.get(head) or _nearest(head)
-            hint = f" (write {instead})" if instead else ""
-            where = "in a requirements file" if option else ""
-            msg = f"{here}option {head} is not supported {where} by penvcache{hint}: {line!r}".replace("  ", " ")
+            if option is not None:  # uv's command-line options: --extra, --group, --project, --exact...
+                usage = head if option in _FLAGS else f"{head} {'DIR' if option == '--project' else 'VALUE'}"
+                msg = (
+                    f"{here}option {head} is not supported in a requirements file (by uv either): give it on "
+                    f"penvcache's command line (penvcache ensure ... {usage}): {line!r}"
+                )
+                raise InvalidDeps(msg)
+            instead = _INSTEAD.get(head)
+            near = _nearest(head) if instead is None else ""
+            hint = (
+                f"write {instead}"
+                if instead
+                else f"did you mean {near}?"
+                if near
+                else _PIP_ONLY.get(head, "uv takes no such option in a requirements file: remove it")
+            )
+            msg = f"{here}option {head} is not supported by penvcache ({hint}): {line!r}"
             raise InvalidDeps(msg)
         if option in _FLAGS:
             if value is not None:
@@ -1135,8 +1168,8 @@ def _releases_option(option: str, value: str, here: str) -> tuple[str, str]:
 def _nearest(option: str) -> str:
     import difflib
 
-    close = difflib.get_close_matches(option, list(_SPELLINGS), n=1)
-    return close[0] if close else ""
+    close = difflib.get_close_matches(option, [s for s in _SPELLINGS if s.startswith("--")], n=1, cutoff=_TYPO_RATIO)
+    return close[0] if close and option.startswith("--") else ""
 
 
 def _uv_option(option: str, value: str, here: str) -> tuple[str, str]:

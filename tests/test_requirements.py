@@ -116,7 +116,7 @@ def test_missing_nested_file_names_the_including_file(tmp_path: Path) -> None:
     ("line", "fragment"),
     [
         ("-e alpha-pkg", "editable requirement must be a local project"),
-        ("--use-feature x", "option --use-feature"),
+        ("--user", "option --user"),
         ("-r", "takes exactly one value"),
         ("foo ==", "invalid requirement"),
     ],
@@ -338,3 +338,48 @@ def test_a_setup_file_as_a_deps_file_says_to_install_the_project(tmp_path: Path,
         f"builds the project for its dependencies); install the project instead: -e {tmp_path} (or a line -e ./DIR "
         "in a deps file)"
     )
+
+
+@pytest.mark.parametrize(
+    ("line", "hint"),
+    [
+        (
+            "--extra dev",
+            "in a requirements file (by uv either): give it on penvcache's command line "
+            "(penvcache ensure ... --extra VALUE)",
+        ),
+        (
+            "--exact",
+            "in a requirements file (by uv either): give it on penvcache's command line (penvcache ensure ... --exact)",
+        ),
+        (
+            "--project .",
+            "in a requirements file (by uv either): give it on penvcache's command line "
+            "(penvcache ensure ... --project DIR)",
+        ),
+        ("--no-cache", "by penvcache (set UV_NO_CACHE=1 in the environment, which uv reads)"),
+        ("--user", "by penvcache (penvcache installs into the venv given by --venv: remove it)"),
+        ("--target t", "by penvcache (penvcache installs into the venv given by --venv: remove it)"),
+        ("--proxy p", "by penvcache (set HTTPS_PROXY in the environment, which uv reads)"),
+        ("--retries 3", "by penvcache (set UV_HTTP_RETRIES in the environment, which uv reads)"),
+        ("--no-clean", "by penvcache (uv takes no such option in a requirements file: remove it)"),
+        ("--progress-bar off", "by penvcache (uv takes no such option in a requirements file: remove it)"),
+        ("--no-indx", "by penvcache (did you mean --no-index?)"),
+        ("--find-link ./w", "by penvcache (did you mean --find-links?)"),
+    ],
+)
+def test_an_unsupported_option_says_why_and_suggests_only_a_likely_typo(tmp_path: Path, line: str, hint: str) -> None:
+    """difflib's nearest name was suggested for anything: --no-cache -> --no-index, --user -> --extra..."""
+    deps = tmp_path / "deps.txt"
+    deps.write_text(f"alpha-pkg\n{line}\n")
+    with pytest.raises(InvalidDeps) as exc:
+        read_deps((), [deps])
+    assert str(exc.value) == f"{deps}:2: option {line.split(maxsplit=1)[0]} is not supported {hint}: {line!r}"
+
+
+def test_use_feature_is_ignored_with_a_warning_as_uv_does(tmp_path: Path) -> None:
+    deps = tmp_path / "deps.txt"
+    deps.write_text("--use-feature=truststore\nalpha-pkg\n")
+    read = read_deps((), [deps])
+    assert (read.normalised(), read.install_options()) == (["alpha-pkg"], [])
+    assert read.warnings == [f"{deps}:1: ignoring --use-feature truststore, as uv does (a pip option)"]

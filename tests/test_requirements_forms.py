@@ -242,10 +242,13 @@ def test_require_hashes_from_a_file(tmp_path: Path, venv: Path, wheelhouse: Path
 @pytest.mark.parametrize(
     ("line", "says"),
     [
-        ("--use-feature fast-deps", "option --use-feature is not supported by penvcache (write nothing: uv has"),
+        ("--no-cache", "option --no-cache is not supported by penvcache (set UV_NO_CACHE=1 in the environment"),
         ("--install-option=--x", "(write --config-settings KEY=VALUE)"),
-        ("--extra-index https://h/simple", "(write --extra-index-url)"),
-        ("--group dev", "option --group is not supported in a requirements file by penvcache"),
+        ("--extra-index https://h/simple", "(did you mean --extra-index-url?)"),
+        (
+            "--group dev",
+            "option --group is not supported in a requirements file (by uv either): give it on penvcache's",
+        ),
         ("--config-settings novalue", "--config-settings 'novalue' is not KEY=VALUE"),
         ("-e alpha-pkg", "an editable requirement must be a local project directory (e.g. `-e ./pkg`)"),
         ("alpha-pkg --no-binary :all:", "(write it on a line of its own, as uv takes it)"),
