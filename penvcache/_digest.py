@@ -2,8 +2,8 @@
 
 ``hashlib`` loads OpenSSL and ``json`` imports ``re``: together about 15 ms a CLI hit would pay on a
 2-core machine. CPython's own SHA-256 module is built in and costs nothing to import. Also what the deps
-files' digests are made of: the cap on a deps file's size (the parser refuses a bigger one) and the digest
-that stands for an environment variable a deps file expands.
+files' digests are made of: where a deps file named by a path or a ``file:`` URL is, the cap on a deps file's
+size (the parser refuses a bigger one) and the digest that stands for an environment variable a deps file expands.
 """
 
 from __future__ import annotations
@@ -12,6 +12,29 @@ import os
 
 #: the largest deps file read, in bytes; a larger one (or one that is not a regular file) is bad input
 MAX_FILE_BYTES = 16 * 1024 * 1024
+
+
+def deps_file_path(value: str, base: str, where: str = "") -> str:
+    """Where the deps file ``value`` names (``-r``/``-c``, or given to ensure) is: a path relative to ``base``, or
+    a ``file:`` URL (``file:///abs/deps.txt``, ``file:deps.txt``) as uv reads one. A remote URL is bad input
+    (:class:`InvalidDeps`, ``where`` before it): a deps file is in the key by its bytes, which a hit never
+    fetches."""
+    if value.startswith("file:"):
+        from urllib.parse import unquote, urlsplit
+
+        path = unquote(urlsplit(value).path if value.startswith("file://") else value[len("file:") :])
+        return os.path.normpath(os.path.join(base, path))
+    scheme, sep, _ = value.partition("://")
+    if sep and len(scheme) > 1 and scheme[0].isalpha() and all(c.isalnum() or c in "+.-" for c in scheme):
+        from ._errors import InvalidDeps
+
+        msg = (
+            f"{where}cannot read deps file {value}: penvcache keys a deps file by its content and cannot key a "
+            f"remote one; download it first (e.g. `curl -fsSLo deps.txt {value}`) and give that file"
+        )
+        raise InvalidDeps(msg)
+    return os.path.join(base, os.path.expanduser(value))
+
 
 TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays light
 if TYPE_CHECKING:

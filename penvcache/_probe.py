@@ -15,13 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion
 
 from ._errors import InstallFailed
-from ._requirements import DepsSet, normalise
+from ._requirements import DepsSet, marker_applies, normalise
 
 _DIR = os.path.dirname(os.path.abspath(__file__))
 # Import the probe (so its bytecode is cached like any module's), with penvcache's directory on sys.path only for
@@ -240,7 +239,7 @@ class _Validation:
         self.report.python = first["python"]
         for path in first["site_packages"]:
             self.stamp(path)
-        applicable = [r for r in self.deps.requirements if r.marker is None or r.marker.evaluate(self.env)]
+        applicable = [r for r in self.deps.requirements if marker_applies(r.marker, self.env)]
         pending: list[tuple[Requirement, str | None, bool]] = [(r, None, True) for r in applicable]
         done: set[tuple[str, str | None, bool]] = set()
         while pending:
@@ -281,7 +280,7 @@ class _Validation:
                 dep = Requirement(text)
             except InvalidRequirement:
                 continue  # a distribution's own bad metadata is not ours to judge
-            if dep.marker is None or dep.marker.evaluate({**self.env, "extra": ""}):
+            if marker_applies(dep.marker, {**self.env, "extra": ""}):
                 found.append(dep)
         return found
 
@@ -335,7 +334,7 @@ class _Validation:
         specs: list[tuple[Requirement, str | None]] = [(w.req, w.by) for w in wanted]
         specs += [(c, None) for c in self.constraints.get(name, ())]
         for spec, by in specs:
-            if spec.marker is not None and by is None and not spec.marker.evaluate(self.env):
+            if by is None and not marker_applies(spec.marker, self.env):
                 continue
             if not _satisfies(spec, version):
                 needs = "is required" if by is None else f"is required by {by}"
@@ -392,9 +391,8 @@ def _extra_requirements(requires: list[str], extras: set[str], env: dict[str, st
             dep = Requirement(text)
         except InvalidRequirement:
             continue  # a distribution's own bad metadata is not ours to judge
-        marker: Marker | None = dep.marker
-        if marker is None or marker.evaluate({**env, "extra": ""}):
+        if marker_applies(dep.marker, {**env, "extra": ""}):
             continue  # a base dependency, not one an extra adds
-        if any(marker.evaluate({**env, "extra": extra}) for extra in extras):
+        if any(marker_applies(dep.marker, {**env, "extra": extra}) for extra in extras):
             added.append(dep)
     return added

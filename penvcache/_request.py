@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 from . import _key, _state
+from ._digest import deps_file_path
 from ._venv import Venv
 
 TYPE_CHECKING = False  # typing is not imported at run time: the warm path stays light
@@ -159,7 +160,7 @@ def make_inputs(request: Request) -> _key.Inputs:
         salts += (("PENVCACHE_SALT", env_salt),)
     return _key.Inputs(
         requirements=tuple(request.requirements),
-        deps_files=tuple(os.path.abspath(os.fspath(f)) for f in request.deps_files),
+        deps_files=tuple(os.path.abspath(deps_file_path(os.fspath(f), os.getcwd())) for f in request.deps_files),
         python=request.python,
         find_links=tuple(_link(os.fspath(f)) for f in request.find_links),
         offline=request.offline or _flag("PENVCACHE_OFFLINE") or _flag("UV_OFFLINE"),

@@ -26,9 +26,16 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
-from ._digest import MAX_FILE_BYTES, env_digest, hex_digest
+from ._digest import MAX_FILE_BYTES, deps_file_path, env_digest, hex_digest
 from ._errors import InvalidDeps
 from ._redact import redact
+
+TYPE_CHECKING = False  # typing is not imported at run time
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from packaging.markers import Marker
 
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 # Where the options of a requirement line (``name==1.0 --hash=sha256:...``) begin.
@@ -36,6 +43,8 @@ _LINE_OPTIONS = re.compile(r"\s(?=--?[A-Za-z])")
 # The hash algorithms pip and uv accept in ``--hash``, with their hex digest lengths.
 _HASH_LENGTHS = {"md5": 32, "sha256": 64, "sha384": 96, "sha512": 128}
 _HEX = re.compile(r"[0-9a-fA-F]+")
+# What ends a line of a deps file, as uv and pip read one
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 # A word as shlex splits text without quotes or backslashes: its whitespace is these four characters only.
 _WORD = re.compile(r"[^ \t\r\n]+")
 # pip's rule: only ${NAME} with upper-case letters, digits and underscores; left as it is when unset.
@@ -97,6 +106,7 @@ _SPELLINGS = {
     "--project": "--project",
     "--no-editable": "--no-editable",
     "--exact": "--exact",
+    "--use-feature": "--use-feature",
 }
 _FLAGS = {
     "--no-index",
@@ -109,9 +119,13 @@ _FLAGS = {
     "--exact",
 }
 _ARGUMENT_ONLY = {"--extra", "--all-extras", "--group", "--prerelease", "--project", "--no-editable", "--exact"}
+# The uv options that uv takes once (twice is an error), and the rank of where a value was given: the command line
+# over a file, and on the command line ``--pre`` over ``--prerelease`` as uv takes them (a file's later line over
+# its earlier ones, a later file over an earlier one, as each is read in order).
+_SINGLE = {"--prerelease"}
+_RANKS = {"file": 0, "argument": 1, "--pre argument": 2}
 # Options people write that uv does not take, and what to write instead.
 _INSTEAD = {
-    "--use-feature": "nothing: uv has no feature flags",
     "--global-option": "--config-settings KEY=VALUE",
     "--install-option": "--config-settings KEY=VALUE",
     "--build-option": "--config-settings KEY=VALUE",
@@ -122,6 +136,24 @@ _INSTEAD = {
     "-U": "nothing: a miss installs what the set needs; pin a version (NAME==X) to move it",
     "--index-strategy": "nothing here: name the index that must win with --index-url",
 }
+# pip options uv does not take (in a requirements file or at all), and why or what to do instead.
+_INTO_VENV = "penvcache installs into the venv given by --venv: remove it"
+_PIP_ONLY = {
+    "--user": _INTO_VENV,
+    "--target": _INTO_VENV,
+    "-t": _INTO_VENV,
+    "--prefix": _INTO_VENV,
+    "--root": _INTO_VENV,
+    "--src": "uv checks a VCS requirement out in its cache: remove it",
+    "--no-cache-dir": "set UV_NO_CACHE=1 in the environment, which uv reads",
+    "--no-cache": "set UV_NO_CACHE=1 in the environment, which uv reads",
+    "--proxy": "set HTTPS_PROXY in the environment, which uv reads",
+    "--retries": "set UV_HTTP_RETRIES in the environment, which uv reads",
+    "--timeout": "set UV_HTTP_TIMEOUT in the environment, which uv reads",
+}
+# How alike an unknown option and a known one must be to be taken for a typo of it (difflib's ratio): --no-indx for
+# --no-index (0.95), --extra-index for --extra-index-url (0.87); not --no-cache for --no-index (0.6).
+_TYPO_RATIO = 0.85
 # A `name @ file:///...` line whose file is gone: pip freeze wrote where a package was built (conda's /croot/...).
 _FREEZE_HINT = (
     "; pip freeze writes where a package was built: `pip list --format=freeze` writes NAME==VERSION lines instead"
@@ -170,6 +202,8 @@ class DepsSet:
     editable_projects: bool = True
     #: what uv would warn about (ignored options), said once per install
     warnings: list[str] = field(default_factory=list)
+    #: the rank (:data:`_RANKS`) of the value kept for each option of :data:`_SINGLE`
+    _ranks: dict[str, int] = field(default_factory=dict, repr=False)
 
     def pinned(self, req: Requirement) -> str:
         """A requirement in canonical form with its ``--hash`` options, if any."""
@@ -234,9 +268,21 @@ class DepsSet:
         """uv's ``--exact``: whatever the set does not need is removed."""
         return ("--exact", "") in self.options
 
-    def add_option(self, option: str, value: str = "") -> None:
-        if (option, value) not in self.options:
-            self.options.append((option, value))
+    def add_option(self, option: str, value: str = "", *, rank: int = 0) -> None:
+        """Add a uv option; one uv takes once (``--prerelease``) keeps one value: the one of the highest ``rank``
+        (:data:`_RANKS`), the later one of equal rank, in the place of its first use."""
+        if option not in _SINGLE:
+            if (option, value) not in self.options:
+                self.options.append((option, value))
+            return
+        for i, (given, _) in enumerate(self.options):
+            if given == option:
+                if rank >= self._ranks.get(option, 0):
+                    self.options[i] = (option, value)
+                    self._ranks[option] = rank
+                return
+        self.options.append((option, value))
+        self._ranks[option] = rank
 
 
 def normalise(req: Requirement) -> str:
@@ -248,6 +294,59 @@ def normalise(req: Requirement) -> str:
     if req.marker is not None:
         text += f"; {req.marker}"
     return text
+
+
+# The marker variables uv compares as versions: a value that is no version specifier with the operator is dropped.
+_VERSION_MARKERS = ("python_version", "python_full_version", "implementation_version")
+
+
+def marker_applies(marker: Marker | None, environment: Mapping[str, str]) -> bool:
+    """Whether a requirement's marker holds in ``environment``, as uv evaluates it.
+
+    packaging raises on a comparison it cannot make (``python_version ~= "3"``: ``~=`` needs two release
+    segments; ``os_name ~= "x"``). uv drops such a comparison from its ``and``/``or`` (and a marker made only of
+    them holds): ``os_name == "nt" or python_version ~= "3"`` is ``os_name == "nt"``. So does this, never raising.
+    """
+    if marker is None:
+        return True
+    try:
+        return marker.evaluate(dict(environment))
+    except ValueError:  # UndefinedComparison, UndefinedEnvironmentName, InvalidVersion
+        pass
+    markers = getattr(marker, "_markers", None)  # packaging's parsed form: atoms, "and"/"or", nested lists
+    return _uv_markers(markers, environment) is not False if isinstance(markers, list) else True
+
+
+def _uv_markers(markers: list[Any], environment: Mapping[str, str]) -> bool | None:
+    """packaging's marker list evaluated with uv's rule: None when every comparison in it was dropped."""
+    groups: list[list[bool]] = [[]]
+    for item in markers:
+        if item == "or":
+            groups.append([])
+            continue
+        if item == "and":
+            continue
+        value = _uv_markers(item, environment) if isinstance(item, list) else _uv_atom(item, environment)
+        if value is not None:
+            groups[-1].append(value)
+    kept = [group for group in groups if group]
+    return any(all(group) for group in kept) if kept else None
+
+
+def _uv_atom(atom: Any, environment: Mapping[str, str]) -> bool | None:
+    """One comparison (packaging's ``(Variable or Value, Op, Value or Variable)``), or None when uv drops it: one
+    that is undefined for its values, or a version variable compared with what is not a version specifier."""
+    from packaging.markers import Marker
+    from packaging.specifiers import InvalidSpecifier, Specifier
+
+    try:
+        lhs, op, rhs = atom
+        variable, value = (lhs, rhs) if lhs.value in _VERSION_MARKERS else (rhs, lhs)
+        if variable.value in _VERSION_MARKERS and op.value not in {"in", "not in"}:
+            Specifier(f"{op.value}{value.value}")
+        return Marker(f"{lhs.serialize()} {op.serialize()} {rhs.serialize()}").evaluate(dict(environment))
+    except (ValueError, TypeError, AttributeError, InvalidSpecifier):
+        return None
 
 
 def read_deps(
@@ -270,7 +369,7 @@ def read_deps(
         deps.requirements.append(req)
         deps.lines.setdefault(ARGUMENTS, []).append(deps.pinned(req))
     for path in deps_files:
-        reader.file(os.path.abspath(os.fspath(path)), constraint=False, stack=(), where="")
+        reader.file(os.path.abspath(deps_file_path(os.fspath(path), base)), constraint=False, stack=(), where="")
     others = [r for r in deps.requirements if normalise(r) not in deps.from_lock]
     if deps.locks and (others or len(deps.locks) > 1):
         what = f"another pylock.toml ({deps.locks[1]})" if len(deps.locks) > 1 else f"other requirements ({others[0]})"
@@ -322,11 +421,16 @@ def read_bounded(path: str, what: str = "deps file") -> bytes:
         reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         msg = f"cannot read {what} {path}: {reason}"
         raise InvalidDeps(msg) from e
-    with os.fdopen(fd, "rb") as f:
+    try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
+        if not stat.S_ISREG(st.st_mode):  # before fdopen, which refuses a directory with IsADirectoryError
             msg = f"cannot read {what} {path}: not a regular file"
             raise InvalidDeps(msg)
+        f = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with f:
         if st.st_size > MAX_FILE_BYTES:
             msg = f"cannot read {what} {path}: {st.st_size} bytes, more than the {MAX_FILE_BYTES} bytes allowed"
             raise InvalidDeps(msg)
@@ -417,6 +521,13 @@ class _Reader:
         if name == "pylock.toml" or (name.startswith("pylock.") and name.endswith(".toml")):
             self.pylock(path, text)
             return
+        if name in {"setup.py", "setup.cfg"}:  # uv builds the project to read them: not a requirements file
+            project = os.path.dirname(path)
+            msg = (
+                f"{where}{path}: penvcache does not read a project's {name} as a deps file (uv builds the project "
+                f"for its dependencies); install the project instead: -e {project} (or a line -e ./DIR in a deps file)"
+            )
+            raise InvalidDeps(msg)
         base = os.path.dirname(path)
         for lineno, line in _logical_lines(text):
             self.line(line, base, path, f"{path}:{lineno}: ", constraint=constraint, depth=len(stack) + 1, stack=stack)
@@ -452,7 +563,7 @@ class _Reader:
         for option, value in _split_options(line, here) if source != ARGUMENTS else _argument_option(line, here):
             if option in {"--requirement", "--constraint"}:
                 own.append(f"{'-r' if option == '--requirement' else '-c'} {value}")
-                path = os.path.join(base, os.path.expanduser(value))
+                path = deps_file_path(value, base, here)
                 nested = (*stack, source) if source != ARGUMENTS else ()
                 self.file(path, constraint=constraint or option == "--constraint", stack=nested, where=here)
             elif option == "--editable":
@@ -472,6 +583,8 @@ class _Reader:
             elif option == "--no-index":
                 deps.no_index = True
                 own.append("--no-index")
+            elif option == "--use-feature":  # pip's; uv ignores it in a file, with a warning
+                deps.warnings.append(f"{here}ignoring --use-feature {value}, as uv does (a pip option)")
             elif option == "--prefer-binary":
                 deps.warnings.append(f"{here}ignoring --prefer-binary, as uv does (uv prefers wheels anyway)")
                 own.append("--prefer-binary")
@@ -480,7 +593,7 @@ class _Reader:
                 own.append("--no-require-hashes")
             elif option in {"--all-releases", "--only-final"}:
                 uv_option, uv_value = _releases_option(option, value, here)
-                deps.add_option(uv_option, uv_value)
+                deps.add_option(uv_option, uv_value, rank=_RANKS["file"])
                 own.append(f"{uv_option} {uv_value}")
             elif option == "--extra":
                 deps.extras.append(canonicalize_name(value))
@@ -499,7 +612,8 @@ class _Reader:
                 own.append(f"--group {canonicalize_name(value)}")
             else:
                 uv_option, uv_value = _uv_option(option, value, here)
-                deps.add_option(uv_option, uv_value)
+                rank = "file" if source != ARGUMENTS else "--pre argument" if option == "--pre" else "argument"
+                deps.add_option(uv_option, uv_value, rank=_RANKS[rank])
                 own.append(f"{uv_option} {redact(uv_value)}".strip())
 
     # -- requirements --------------------------------------------------------------------------------------------
@@ -544,10 +658,11 @@ class _Reader:
         if req.url:
             _refuse_other_vcs(req.url, where, text)
             url = req.url
+            head, fragment = _split_fragment(url)
             if not _SCHEME.match(url) or len(url.split(":")[0]) == 1:  # name @ ./pkg, as uv allows
-                url = _file_url(_abspath(base, url))
+                url = _file_url(_abspath(base, head)) + fragment
             elif url.startswith("file:") and not url.startswith("file://"):
-                url = _file_url(_abspath(base, unquote(url[len("file:") :])))
+                url = _file_url(_abspath(base, unquote(head[len("file:") :]))) + fragment
             hint = _cwd_hint(req.url, base) if url != req.url else _FREEZE_HINT
             if url != req.url:
                 req.url = url
@@ -584,7 +699,12 @@ class _Reader:
             named = self.named_editable(value, base, here)
             if named is not None:
                 return named
-        if location is None or location.startswith(_VCS) or not os.path.isdir(_path_of(location, base)):
+        if location is None and "@" not in value:  # -e app: a directory, as pip and uv take it (never a name)
+            relative = _split_direct(f"./{value}")
+            if relative[0] is not None and os.path.isdir(_path_of(_split_fragment(relative[0])[0], base)):
+                location, extras, marker = relative
+        directory = _path_of(_split_fragment(location)[0], base) if location is not None else ""
+        if location is None or location.startswith(_VCS) or not os.path.isdir(directory):
             if location is not None and location.startswith(_VCS):
                 req = self.direct(location, extras, marker, base, here.rstrip(": "), value)
                 self.deps.warnings.append(
@@ -594,12 +714,12 @@ class _Reader:
             msg = (
                 f"{here}-e {value}: an editable requirement must be a local project directory "
                 "(e.g. `-e ./pkg`); for a package from an index write it without -e"
-                f"{_cwd_hint(location, base) if location is not None else ''}"
+                f"{_cwd_hint(location if location is not None else f'./{value}', base)}"
             )
             raise InvalidDeps(msg)
         req = self.direct(location, extras, marker, base, here.rstrip(": "), value)
         text = normalise(req)
-        self.deps.editables[text] = _path_of(location, base) + extras
+        self.deps.editables[text] = directory + extras
         return req
 
     def named_editable(self, value: str, base: str, here: str) -> Requirement | None:
@@ -837,13 +957,18 @@ def _path_of(location: str, base: str) -> str:
     return _abspath(base, location)
 
 
+def _split_fragment(location: str) -> tuple[str, str]:
+    """A path or URL and its ``#KEY=VALUE`` fragment (``#egg=NAME``, ``#subdirectory=DIR``, ``#sha256=HEX``), with
+    its ``#``, or ``""``: a path's fragment is uv's too, never part of the file name."""
+    head, sign, fragment = location.partition("#")
+    return (head, sign + fragment) if "=" in fragment else (location, "")
+
+
 def _locate(location: str, base: str) -> tuple[str, str | None]:
     """The URL for a path or URL, and the name its ``#egg=`` fragment or file name gives, if any."""
     if location.startswith("file:") or not (_SCHEME.match(location) and len(location.split(":", maxsplit=1)[0]) > 1):
-        url = _file_url(_path_of(location, base))
-        fragment = location.partition("#")[2]
-        if fragment and not location.startswith("file://"):
-            url += "#" + fragment
+        head, fragment = _split_fragment(location)
+        url = _file_url(_path_of(head, base)) + fragment
     else:
         url = location
     head, _, fragment = url.partition("#")
@@ -930,10 +1055,23 @@ def _split_options(line: str, here: str) -> list[tuple[str, str]]:
             if not head.startswith("-"):
                 msg = f"{here}{head!r} is neither an option nor a value of one: {line!r}"
                 raise InvalidDeps(msg)
-            instead = _INSTEAD.get(head) or _nearest(head)
-            hint = f" (write {instead})" if instead else ""
-            where = "in a requirements file" if option else ""
-            msg = f"{here}option {head} is not supported {where} by penvcache{hint}: {line!r}".replace("  ", " ")
+            if option is not None:  # uv's command-line options: --extra, --group, --project, --exact...
+                usage = head if option in _FLAGS else f"{head} {'DIR' if option == '--project' else 'VALUE'}"
+                msg = (
+                    f"{here}option {head} is not supported in a requirements file (by uv either): give it on "
+                    f"penvcache's command line (penvcache ensure ... {usage}): {line!r}"
+                )
+                raise InvalidDeps(msg)
+            instead = _INSTEAD.get(head)
+            near = _nearest(head) if instead is None else ""
+            hint = (
+                f"write {instead}"
+                if instead
+                else f"did you mean {near}?"
+                if near
+                else _PIP_ONLY.get(head, "uv takes no such option in a requirements file: remove it")
+            )
+            msg = f"{here}option {head} is not supported by penvcache ({hint}): {line!r}"
             raise InvalidDeps(msg)
         if option in _FLAGS:
             if value is not None:
@@ -1030,8 +1168,8 @@ def _releases_option(option: str, value: str, here: str) -> tuple[str, str]:
 def _nearest(option: str) -> str:
     import difflib
 
-    close = difflib.get_close_matches(option, list(_SPELLINGS), n=1)
-    return close[0] if close else ""
+    close = difflib.get_close_matches(option, [s for s in _SPELLINGS if s.startswith("--")], n=1, cutoff=_TYPO_RATIO)
+    return close[0] if close and option.startswith("--") else ""
 
 
 def _uv_option(option: str, value: str, here: str) -> tuple[str, str]:
@@ -1051,7 +1189,7 @@ def _logical_lines(text: str) -> Iterable[tuple[int, str]]:
     """Yield (first line number, content) with continuations joined and comments and blanks dropped."""
     pending: list[str] = []
     start = 0
-    for lineno, raw in enumerate(text.splitlines(), start=1):
+    for lineno, raw in enumerate(_LINE_BREAK.split(text), start=1):  # not splitlines: \f, \x1c, \x85... end no line
         if not pending:
             start = lineno
         line = _COMMENT.sub("", raw) if "#" in raw else raw

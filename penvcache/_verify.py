@@ -24,7 +24,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from ._errors import InstallFailed, InvalidInput
-from ._requirements import DepsSet
+from ._requirements import DepsSet, marker_applies
 from ._venv import Venv
 
 _SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_verify_script.py")
@@ -92,7 +92,7 @@ def _ask(python: str, mode: str, request: object = None) -> dict[str, Any]:
 
 def closure(deps: DepsSet, environment: dict[str, str], dists: dict[str, Any]) -> tuple[list[str], list[str]]:
     """The canonical names of the installed closure, and the requirements of it that nothing installed satisfies."""
-    pending = [r for r in deps.requirements if r.marker is None or r.marker.evaluate(environment)]
+    pending = [r for r in deps.requirements if marker_applies(r.marker, environment)]
     extras_seen: dict[str, set[str]] = {}
     not_installed: list[str] = []
     while pending:
@@ -114,10 +114,10 @@ def closure(deps: DepsSet, environment: dict[str, str], dists: dict[str, Any]) -
                 dep = Requirement(text)
             except InvalidRequirement:
                 continue  # a distribution's own bad metadata is not ours to judge
-            if dep.marker is None or dep.marker.evaluate({**environment, "extra": ""}):
+            if marker_applies(dep.marker, {**environment, "extra": ""}):
                 if first:
                     pending.append(dep)
-            elif any(dep.marker.evaluate({**environment, "extra": extra}) for extra in new):
+            elif any(marker_applies(dep.marker, {**environment, "extra": extra}) for extra in new):
                 pending.append(dep)
     return sorted(extras_seen), sorted(not_installed)
 

@@ -194,7 +194,7 @@ def ensure_request(args: argparse.Namespace) -> Request:
 def option_lines(args: argparse.Namespace) -> list[str]:
     """The uv options given on the command line, as the option lines :func:`penvcache.ensure` takes."""
     lines = [f"--editable {path}" for path in args.editable]
-    lines += [f"--index-url {args.index_url}"] if args.index_url else []
+    lines += [f"--index-url {args.index_url}"] if args.index_url is not None else []  # "": bad input
     lines += [f"--extra-index-url {url}" for url in args.extra_index_url]
     lines += [f"--prerelease {args.prerelease}"] if args.prerelease else []
     lines += [f"--extra {name}" for name in args.extra]

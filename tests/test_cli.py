@@ -189,3 +189,11 @@ def test_odd_values_are_bad_input(
     monkeypatch.chdir(tmp_path)
     assert main(["ensure", "alpha-pkg", *args]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_an_empty_index_url_is_bad_input_on_every_path(tmp_path: Path) -> None:
+    """``ensure --index-url ''`` (the fast path) refused it; argparse's path (an abbreviation, explain) ignored it."""
+    says = "penvcache: error: option argument 1: --index-url takes exactly one value: '--index-url '\n"
+    for args in (["ensure", "--index-url", ""], ["ensure", "--index-ur", ""], ["explain", "--index-url="]):
+        result = run_cli_here(*args, "alpha-pkg", "--venv", str(tmp_path / "v"), "--offline")
+        assert (result.returncode, result.stdout, result.stderr) == (2, "", says), args

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 import penvcache
 from penvcache import InvalidDeps, _requirements
 from penvcache._requirements import read_bounded, read_deps, resolved_commits
+from tests.conftest import run_cli_here
 
 
 def test_comments_blanks_continuations_and_options(tmp_path: Path) -> None:
@@ -115,7 +116,7 @@ def test_missing_nested_file_names_the_including_file(tmp_path: Path) -> None:
     ("line", "fragment"),
     [
         ("-e alpha-pkg", "editable requirement must be a local project"),
-        ("--use-feature x", "option --use-feature"),
+        ("--user", "option --user"),
         ("-r", "takes exactly one value"),
         ("foo ==", "invalid requirement"),
     ],
@@ -232,3 +233,153 @@ def test_reader_returns_or_raises_bad_input_with_a_line(tmp_path: Path, lines: l
 @given(data=st.binary(max_size=64), other=st.binary(max_size=16))
 def test_reader_on_arbitrary_bytes(tmp_path: Path, data: bytes, other: bytes) -> None:
     _assert_returns_or_names_a_line(tmp_path, data, other)
+
+
+@pytest.mark.parametrize("named", ["DIR", ".", ""])
+def test_a_directory_as_a_deps_file_is_one_line_of_bad_input(tmp_path: Path, named: str) -> None:
+    """uv says a directory is not a requirements file; ``open`` raised IsADirectoryError (a traceback, exit 1)."""
+    (tmp_path / "DIR").mkdir()
+    where = str(tmp_path / "DIR") if named == "DIR" else str(tmp_path)
+    for command in ("ensure", "explain"):
+        result = run_cli_here(command, "-r", named, "--venv", str(tmp_path / "v"), "--offline", cwd=tmp_path)
+        assert (result.returncode, result.stdout) == (2, "")
+        assert result.stderr == f"penvcache: error: cannot read deps file {where}: not a regular file\n"
+
+
+def test_a_directory_named_by_a_line_names_the_line_and_leaks_no_descriptor(tmp_path: Path) -> None:
+    (tmp_path / "somedir").mkdir()
+    (tmp_path / "deps.txt").write_text("alpha-pkg\n-r somedir\n")
+    before = len(os.listdir("/dev/fd"))
+    for _ in range(5):
+        with pytest.raises(InvalidDeps) as exc:
+            read_deps((), [tmp_path / "deps.txt"])
+        assert str(exc.value) == f"{tmp_path}/deps.txt:2: cannot read deps file {tmp_path}/somedir: not a regular file"
+    assert len(os.listdir("/dev/fd")) == before
+    with pytest.raises(InvalidDeps) as exc:
+        penvcache.ensure(tmp_path / "v", deps_files=[tmp_path / "somedir"], offline=True, cache_dir=tmp_path / "c")
+    assert str(exc.value) == f"cannot read deps file {tmp_path}/somedir: not a regular file"
+
+
+def test_prerelease_reaches_uv_once_the_command_line_over_files_and_later_over_earlier(tmp_path: Path) -> None:
+    """uv refuses ``--prerelease`` twice; uv takes ``--pre`` over ``--prerelease`` on its command line."""
+    (tmp_path / "pre.txt").write_text("--pre\nalpha-pkg\n")
+    (tmp_path / "final.txt").write_text("--only-final :all:\n")
+    pre, final = tmp_path / "pre.txt", tmp_path / "final.txt"
+    cases = [
+        ((), [pre], ["--prerelease if-necessary"], "if-necessary"),
+        ((), [pre, final], ["--prerelease explicit"], "explicit"),
+        (["alpha-pkg"], [], ["--pre", "--prerelease explicit"], "allow"),
+        (["alpha-pkg"], [], ["--prerelease explicit", "--pre"], "allow"),
+        ((), [pre, final], [], "disallow"),
+        ((), [final, pre], [], "allow"),
+    ]
+    for requirements, files, options, value in cases:
+        deps = read_deps(requirements, files, options)
+        assert deps.install_options() == ["--prerelease", value], (files, options)
+        assert [line for line in deps.normalised() if line.startswith("--prerelease")] == [f"--prerelease {value}"]
+
+
+def test_prerelease_from_a_file_and_the_command_line_installs(tmp_path: Path, hermetic: list[str]) -> None:
+    (tmp_path / "pre.txt").write_text("--pre\nalpha-pkg\n")
+    (tmp_path / "final.txt").write_text("--only-final :all:\n")
+    for extra in (
+        ["--prerelease", "if-necessary"],
+        ["-r", str(tmp_path / "final.txt")],
+        ["--pre", "--prerelease=explicit"],
+    ):
+        result = run_cli_here("ensure", "-r", str(tmp_path / "pre.txt"), *extra, *hermetic, "-q")
+        assert (result.returncode, result.stdout, result.stderr) == (0, "", ""), extra
+
+
+def test_a_deps_file_named_by_a_file_url_is_read_and_a_remote_one_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """uv reads ``-r file:///...`` (and fetches ``-r https://...``); the URL was joined onto the file's directory."""
+    (tmp_path / "inner.txt").write_text("alpha-pkg\n")
+    (tmp_path / "pins.txt").write_text("alpha-pkg<3\n")
+    outer = tmp_path / "outer.txt"
+    outer.write_text(f"-r file://{tmp_path}/inner.txt\n-c file:pins.txt\n")
+    deps = read_deps((), [outer])
+    assert deps.normalised() == ["alpha-pkg", "-c alpha-pkg<3"]
+    assert list(deps.files) == [str(outer), f"{tmp_path}/inner.txt", f"{tmp_path}/pins.txt"]
+    monkeypatch.chdir(tmp_path)
+    assert read_deps((), [f"file://{outer}"]).normalised() == read_deps((), ["file:outer.txt"]).normalised()
+    remote = "https://example.invalid/deps.txt"
+    says = (
+        f"cannot read deps file {remote}: penvcache keys a deps file by its content and cannot key a remote one; "
+        f"download it first (e.g. `curl -fsSLo deps.txt {remote}`) and give that file"
+    )
+    outer.write_text(f"alpha-pkg\n-r {remote}\n")
+    for named, where in ((str(outer), f"{outer}:2: "), (remote, "")):
+        result = run_cli_here("ensure", "-r", named, "--venv", str(tmp_path / "v"), "--offline")
+        assert (result.returncode, result.stdout, result.stderr) == (2, "", f"penvcache: error: {where}{says}\n")
+
+
+def test_only_cr_and_lf_end_a_line(tmp_path: Path) -> None:
+    """A form feed (or \\x1c-\\x1e, \\x85, \\u2028) inside a comment was a line break: the rest a requirement."""
+    deps = tmp_path / "deps.txt"
+    deps.write_text("# page\x0cbreak \x85 \u2028 more\ngamma-pkg\r\nalpha-pkg\rsix==\n", newline="")
+    with pytest.raises(InvalidDeps) as exc:
+        read_deps((), [deps])
+    assert str(exc.value).startswith(f"{deps}:4: invalid requirement 'six=='")
+    deps.write_text("# page\x0cbreak\ngamma-pkg\n")
+    assert read_deps((), [deps]).normalised() == ["gamma-pkg"]
+
+
+@pytest.mark.parametrize("name", ["setup.py", "setup.cfg"])
+def test_a_setup_file_as_a_deps_file_says_to_install_the_project(tmp_path: Path, name: str) -> None:
+    """uv builds the project to read a setup.py's or setup.cfg's dependencies; here its first line was invalid."""
+    (tmp_path / name).write_text("from setuptools import setup\nsetup()\n")
+    (tmp_path / "deps.txt").write_text(f"alpha-pkg\n-r {name}\n")
+    with pytest.raises(InvalidDeps) as exc:
+        read_deps((), [tmp_path / "deps.txt"])
+    assert str(exc.value) == (
+        f"{tmp_path}/deps.txt:2: {tmp_path}/{name}: penvcache does not read a project's {name} as a deps file (uv "
+        f"builds the project for its dependencies); install the project instead: -e {tmp_path} (or a line -e ./DIR "
+        "in a deps file)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "hint"),
+    [
+        (
+            "--extra dev",
+            "in a requirements file (by uv either): give it on penvcache's command line "
+            "(penvcache ensure ... --extra VALUE)",
+        ),
+        (
+            "--exact",
+            "in a requirements file (by uv either): give it on penvcache's command line (penvcache ensure ... --exact)",
+        ),
+        (
+            "--project .",
+            "in a requirements file (by uv either): give it on penvcache's command line "
+            "(penvcache ensure ... --project DIR)",
+        ),
+        ("--no-cache", "by penvcache (set UV_NO_CACHE=1 in the environment, which uv reads)"),
+        ("--user", "by penvcache (penvcache installs into the venv given by --venv: remove it)"),
+        ("--target t", "by penvcache (penvcache installs into the venv given by --venv: remove it)"),
+        ("--proxy p", "by penvcache (set HTTPS_PROXY in the environment, which uv reads)"),
+        ("--retries 3", "by penvcache (set UV_HTTP_RETRIES in the environment, which uv reads)"),
+        ("--no-clean", "by penvcache (uv takes no such option in a requirements file: remove it)"),
+        ("--progress-bar off", "by penvcache (uv takes no such option in a requirements file: remove it)"),
+        ("--no-indx", "by penvcache (did you mean --no-index?)"),
+        ("--find-link ./w", "by penvcache (did you mean --find-links?)"),
+    ],
+)
+def test_an_unsupported_option_says_why_and_suggests_only_a_likely_typo(tmp_path: Path, line: str, hint: str) -> None:
+    """difflib's nearest name was suggested for anything: --no-cache -> --no-index, --user -> --extra..."""
+    deps = tmp_path / "deps.txt"
+    deps.write_text(f"alpha-pkg\n{line}\n")
+    with pytest.raises(InvalidDeps) as exc:
+        read_deps((), [deps])
+    assert str(exc.value) == f"{deps}:2: option {line.split(maxsplit=1)[0]} is not supported {hint}: {line!r}"
+
+
+def test_use_feature_is_ignored_with_a_warning_as_uv_does(tmp_path: Path) -> None:
+    deps = tmp_path / "deps.txt"
+    deps.write_text("--use-feature=truststore\nalpha-pkg\n")
+    read = read_deps((), [deps])
+    assert (read.normalised(), read.install_options()) == (["alpha-pkg"], [])
+    assert read.warnings == [f"{deps}:1: ignoring --use-feature truststore, as uv does (a pip option)"]

@@ -137,7 +137,7 @@ REFUSED = [
     ("git+https://git.example.com/MyProject", "write it as `NAME @ git+https://git.example.com/MyProject`"),
     ("--all-releases SomePackage", "(write --pre for every package, or a pre-release in the requirement"),
     ("--only-final SomePackage", "(write --prerelease disallow for every package"),
-    ("--use-feature fast-deps", "(write nothing: uv has no feature flags)"),
+    ("--user", "option --user is not supported by penvcache (penvcache installs into the venv given by --venv"),
     ("FooProject == 1.2 --config-settings key=value", "(write it on a line of its own, as uv takes it)"),
     ("-e ./proj --config-settings key=value", "(write it on a line of its own, as uv takes it)"),
     ("--no-build", "(write --only-binary :all:)"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import http.server
 import json
 import os
@@ -241,10 +242,13 @@ def test_require_hashes_from_a_file(tmp_path: Path, venv: Path, wheelhouse: Path
 @pytest.mark.parametrize(
     ("line", "says"),
     [
-        ("--use-feature fast-deps", "option --use-feature is not supported by penvcache (write nothing: uv has"),
+        ("--no-cache", "option --no-cache is not supported by penvcache (set UV_NO_CACHE=1 in the environment"),
         ("--install-option=--x", "(write --config-settings KEY=VALUE)"),
-        ("--extra-index https://h/simple", "(write --extra-index-url)"),
-        ("--group dev", "option --group is not supported in a requirements file by penvcache"),
+        ("--extra-index https://h/simple", "(did you mean --extra-index-url?)"),
+        (
+            "--group dev",
+            "option --group is not supported in a requirements file (by uv either): give it on penvcache's",
+        ),
         ("--config-settings novalue", "--config-settings 'novalue' is not KEY=VALUE"),
         ("-e alpha-pkg", "an editable requirement must be a local project directory (e.g. `-e ./pkg`)"),
         ("alpha-pkg --no-binary :all:", "(write it on a line of its own, as uv takes it)"),
@@ -459,3 +463,57 @@ def test_an_index_url_in_a_nested_deps_file(tmp_path: Path, venv: Path, server: 
     proc = subprocess.run(explain, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert f"--index-url {index}" in proc.stdout
     assert "penvcache: hit" in proc.stdout
+
+
+def test_a_relative_path_with_a_fragment_is_the_path_and_the_fragment(tmp_path: Path, venv: Path) -> None:
+    """``./app#egg=app``: the fragment is the URL's, as uv takes it, not part of the path (it was percent-encoded
+    into it: "no such file or directory")."""
+    build_project(tmp_path / "app", "app-pkg", "1.0")
+    wheel = build_wheel(tmp_path, "gamma-pkg", "1.0")
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    deps = tmp_path / "deps.txt"
+    app = f"file://{tmp_path}/app"
+    for line, normalised in [
+        ("-e ./app#egg=app-pkg", f"-e app-pkg @ {app}"),
+        ("./app#egg=app-pkg", f"app-pkg @ {app}"),
+        ("file:./app#egg=app-pkg", f"app-pkg @ {app}"),
+        ("./app#egg=other&subdirectory=sub", f"other @ {app}#subdirectory=sub"),
+        (f"./{wheel.name}#sha256={digest}", f"gamma-pkg @ file://{wheel}#sha256={digest}"),
+        (f"gamma-pkg @ ./{wheel.name}#sha256={digest}", f"gamma-pkg @ file://{wheel}#sha256={digest}"),
+    ]:
+        deps.write_text(line + "\n")
+        assert read_deps((), [deps]).normalised() == [normalised], line
+    wrong = digest[:-1] + ("0" if digest[-1] != "0" else "1")  # uv checks the fragment's hash
+    deps.write_text(f"./{wheel.name}#sha256={wrong}\n")
+    proc = ensure_file(venv, deps, "--offline")
+    assert proc.returncode == 4  # offline: what uv cannot install is OfflineUnavailable
+    assert f"Hash mismatch for `gamma-pkg @ file://{wheel}#sha256={wrong}`" in proc.stderr
+    deps.write_text(f"-e ./app#egg=app-pkg\n./{wheel.name}#sha256={digest}\n")
+    proc = ensure_file(venv, deps, "--offline")
+    assert (proc.returncode, proc.stderr.count("error")) == (0, 0), proc.stderr
+    assert direct_url(venv, "app-pkg")["dir_info"] == {"editable": True}
+    assert dist_info(venv, "gamma-pkg").name == "gamma_pkg-1.0.dist-info"
+
+
+def test_an_editable_directory_without_dot_slash_is_the_directory(
+    tmp_path: Path, venv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``-e app``, as pip and uv take it: the directory (from the file's, as every path of a deps file here);
+    a name that is no directory there is still refused, naming the directory it is from the current one."""
+    build_project(tmp_path / "app", "app-pkg", "1.0")
+    deps = tmp_path / "deps.txt"
+    deps.write_text("-e app\n")
+    assert read_deps((), [deps]).normalised() == [f"-e app-pkg @ file://{tmp_path}/app"]
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "deps.txt").write_text("-e app\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InvalidDeps) as exc:
+        read_deps((), [tmp_path / "sub" / "deps.txt"])
+    assert str(exc.value).endswith(
+        "-e app: an editable requirement must be a local project directory (e.g. `-e ./pkg`); for a package from "
+        "an index write it without -e; paths in a deps file are relative to the file, where pip and uv take them "
+        f"from the current directory: for {tmp_path}/app write ../app"
+    )
+    proc = run_cli_here("ensure", "--venv", str(venv), "--offline", "-e", "app", "-q", cwd=tmp_path)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
+    assert direct_url(venv, "app-pkg")["dir_info"] == {"editable": True}

@@ -609,3 +609,32 @@ def test_a_version_that_is_not_pep_440_satisfies_only_no_specifier(venv: Path, h
     assert _probe.validate(python, read_deps(["dep-pkg"])).satisfied
     report = _probe.validate(python, read_deps(["top-pkg"]))
     assert report.failures == {"dep-pkg": ["2.0-legacy-x is installed but dep-pkg>=2 is required by top-pkg"]}
+
+
+def test_a_marker_packaging_cannot_compare_is_read_as_uv_reads_it(
+    tmp_path: Path, venv: Path, hermetic: list[str]
+) -> None:
+    """``python_version ~= "3"`` (``~=`` needs two release segments): packaging raises UndefinedComparison where
+    uv drops the comparison from its and/or (a marker of nothing but it holds), in a deps file and in a
+    dependency's own metadata alike; validation was a traceback on every call."""
+    build_wheel(
+        tmp_path / "house",
+        "marked-pkg",
+        "1.0",
+        requires=[
+            'gamma-pkg; python_version ~= "3"',
+            'beta-pkg; os_name == "nt" or python_version ~= "3"',
+            'delta-pkg; extra == "x" and os_name ~= "x"',
+        ],
+        extras={"x": []},
+    )
+    deps = tmp_path / "deps.txt"
+    deps.write_text(
+        'alpha-pkg; python_version ~= "3"\nmarked-pkg[x]\nbroken-pkg; os_name == "nt" and "3" ~= python_version\n'
+    )
+    args = ["-r", str(deps), *hermetic, "--find-links", str(tmp_path / "house")]
+    for command in ("ensure", "ensure", "verify"):
+        result = run_cli_here(command, *args)
+        assert (result.returncode, error_lines(result.stderr)) == (0, []), result.stderr
+    installed = sorted(p.name.split("-")[0] for p in site_packages(venv).glob("*.dist-info"))
+    assert installed == ["alpha_pkg", "delta_pkg", "gamma_pkg", "marked_pkg"]
