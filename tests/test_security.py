@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import penvcache
 from penvcache import _state
@@ -335,9 +337,44 @@ def _secret_deps(tmp_path: Path, wheelhouse: Path, secret: str) -> Path:
             "git+ssh://****@github.com/o/r.git@v1 and https://u:****@h/x",
         ),
         ("https://host/path@v1 and me@example.com", "https://host/path@v1 and me@example.com"),  # not credentials
+        # lists (uv's UV_FIND_LINKS is comma-separated): every URL's credentials, not the first one's only
+        ("https://u:p1@h1,https://u2:p2@h2/simple", "https://u:****@h1,https://u2:****@h2/simple"),
+        ("https://u:p1@h1;https://tok@h2", "https://u:****@h1;https://****@h2"),
+        ("https://tok@h1|http://b:c@h2:8080/x", "https://****@h1|http://b:****@h2:8080/x"),
+        ("--find-links https://a:X@h1,https://b:Y@h2/x", "--find-links https://a:****@h1,https://b:****@h2/x"),
+        ("https://u:p,w;x@h1,https://v:q@h2", "https://u:****@h1,https://v:****@h2"),  # separators in a password
+        ("https://h1,https://u:p@h2", "https://h1,https://u:****@h2"),
     ],
 )
 def test_redact_hides_the_userinfo_of_each_url_and_nothing_else(text: str, shown: str) -> None:
+    assert redact(text) == shown
+
+
+_USERS = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789_", min_size=1, max_size=8)
+_PASSWORDS = st.text(alphabet="0123456789!$&()*+,;=~:|-_.", min_size=0, max_size=12).map(lambda pw: f"SECRET{pw}")
+_HOSTS = st.from_regex(r"[a-z0-9]{1,8}(\.[a-z]{1,4})?(:[0-9]{1,5})?", fullmatch=True)
+_PATHS = st.sampled_from(["", "/", "/simple", "/a/b?x=1", "#frag"])
+
+
+@given(
+    urls=st.lists(
+        st.tuples(st.sampled_from(["http", "https", "git+https", "file"]), _USERS, _PASSWORDS, _HOSTS, _PATHS),
+        min_size=1,
+        max_size=5,
+    ),
+    separator=st.sampled_from([",", ";", "|", " ", ", "]),
+    as_token=st.booleans(),
+)
+def test_redact_hides_every_url_of_a_list(
+    urls: list[tuple[str, str, str, str, str]], separator: str, as_token: bool
+) -> None:
+    """However the URLs are separated, none of their passwords (or tokens given as the user) is left."""
+    if as_token:  # a token as the user: `https://TOKEN@host` (no ":" in it, or it is user and password)
+        text = separator.join(f"{scheme}://{pw.replace(':', '')}@{host}{path}" for scheme, _, pw, host, path in urls)
+        shown = separator.join(f"{scheme}://****@{host}{path}" for scheme, _, _, host, path in urls)
+    else:
+        text = separator.join(f"{scheme}://{user}:{pw}@{host}{path}" for scheme, user, pw, host, path in urls)
+        shown = separator.join(f"{scheme}://{user}:****@{host}{path}" for scheme, user, _, host, path in urls)
     assert redact(text) == shown
 
 
@@ -378,6 +415,38 @@ def test_credentials_in_urls_are_redacted_from_every_output_and_file(
         assert SECRET not in proc.stdout + proc.stderr, proc.args
     leaked = [p for p in _cache(tmp_path).rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]
     assert leaked == []
+
+
+def test_every_url_of_a_list_is_redacted_from_every_output_and_file(
+    tmp_path: Path, venv: Path, wheelhouse: Path
+) -> None:
+    """uv's ``UV_FIND_LINKS`` is comma-separated: the second URL's password is hidden as the first's is, in
+    ``explain`` (text and JSON), the state, a deps file's line and the command line ``run`` records."""
+    first, second = "SECRETA-first", "SECRETB-second"
+    pair = f"https://alice:{first}@127.0.0.1:9,https://bob:{second}@127.0.0.1:9/links"
+    env = dict(os.environ, UV_FIND_LINKS=pair)
+    deps = tmp_path / "deps.txt"
+    deps.write_text(f"--find-links {wheelhouse}\n--find-links {pair}/x\nalpha-pkg\n")
+    base = ["-r", str(deps), "--venv", str(venv), "--offline"]
+    show = "import glob, sys; [sys.stdout.write(open(p).read()) for p in glob.glob(sys.argv[1] + '/users/*.json')]"
+    outputs = [
+        _cli("ensure", *base, env=env, process=True),
+        _cli("explain", *base, env=env, process=True),
+        _cli("explain", *base, "--json", env=env, process=True),
+        _cli("run", *base, "--", "python", "-c", show, str(_entry(tmp_path, venv)), pair, env=env),
+    ]
+    assert [p.returncode for p in outputs] == [0, 0, 0, 0], [p.stderr for p in outputs]
+    hidden = "https://alice:****@127.0.0.1:9,https://bob:****@127.0.0.1:9/links"
+    assert f"UV_FIND_LINKS={hidden}" in outputs[1].stdout  # explain still says which find-links
+    assert f"--find-links {hidden}/x" in outputs[1].stdout
+    assert f"UV_FIND_LINKS={hidden}" in json.dumps(json.loads(outputs[2].stdout))
+    assert hidden in outputs[3].stdout  # run's users/ file: the command line, redacted
+    for proc in outputs:
+        assert first not in proc.stdout + proc.stderr, proc.args
+        assert second not in proc.stdout + proc.stderr, proc.args
+    files = [p for p in _cache(tmp_path).rglob("*") if p.is_file()]
+    assert _entry(tmp_path, venv) / _state.STATE in files
+    assert [p for p in files if first.encode() in p.read_bytes() or second.encode() in p.read_bytes()] == []
 
 
 def test_rotating_a_token_is_not_a_miss(tmp_path: Path, venv: Path, wheelhouse: Path) -> None:
