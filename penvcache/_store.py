@@ -822,8 +822,10 @@ def _sources(deps: Any, inputs: Any) -> tuple[list[str], list[str], list[str]]:
 def portable(deps: Any) -> str | None:
     """Why this set cannot be shared between machines, or None."""
     local = [str(r) for r in deps.requirements if r.url]
-    if local:
-        return f"{local[0]} is a direct reference (its files are this machine's)"
+    if local:  # printed: a direct URL's credentials hidden
+        from ._redact import redact
+
+        return f"{redact(local[0])} is a direct reference (its files are this machine's)"
     if deps.projects or deps.editables:
         return "it installs a local project"
     if deps.locks:

@@ -24,6 +24,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from ._errors import InstallFailed, InvalidInput
+from ._redact import redact
 from ._requirements import DepsSet
 from ._venv import Venv
 
@@ -100,8 +101,9 @@ def closure(deps: DepsSet, environment: dict[str, str], dists: dict[str, Any]) -
         name = canonicalize_name(req.name)
         dist = dists.get(name)
         if dist is None:
-            if str(req) not in not_installed:
-                not_installed.append(str(req))
+            text = redact(str(req))  # printed and in the JSON: a direct URL's credentials hidden
+            if text not in not_installed:
+                not_installed.append(text)
             continue
         extras = {canonicalize_name(e) for e in req.extras}
         first = name not in extras_seen

@@ -384,6 +384,8 @@ def test_credentials_in_urls_are_redacted_from_every_output_and_file(
     deps = _secret_deps(tmp_path, wheelhouse, SECRET)
     links = f"https://bob:{SECRET}@127.0.0.1:9/links"  # an argument's find-links URL (offline: never fetched)
     base = ["-r", str(deps), "--venv", str(venv), "--offline", "--find-links", str(wheelhouse), "--find-links", links]
+    direct = f"attrs @ https://alice:{SECRET}@127.0.0.1:9/attrs-23.1.0-py3-none-any.whl"
+    shown = "attrs @ https://alice:****@127.0.0.1:9/attrs-23.1.0-py3-none-any.whl"
     # every output of a real process: what reaches its descriptors, whatever writes it
     outputs = [
         _cli("ensure", *base, process=True),
@@ -399,6 +401,11 @@ def test_credentials_in_urls_are_redacted_from_every_output_and_file(
         _cli("ensure", *base, f"pkg @ https://carol:{SECRET}@127.0.0.1:9/p.whl", process=True),
         _cli("ensure", *base, f"x @ https://{SECRET}@127.0.0.1:9/x-1.0-py3-none-any.whl", process=True),
         _cli("ensure", *base, "--json", f"bad req @ https://dave:{SECRET}@h/x", process=True),
+        # a direct reference that is not installed: verify names it, explain and --store say it is not shared
+        _cli("verify", *base, direct, process=True),
+        _cli("verify", *base, direct, "--json", process=True),
+        _cli("explain", *base, direct, process=True),
+        _cli("ensure", *base, direct, "--store", str(tmp_path / "store"), process=True),
     ]
     # run: its command line (with a token) is stored in users/<pid>.json while it runs; show that file
     show = "import glob, sys; [sys.stdout.write(open(p).read()) for p in glob.glob(sys.argv[1] + '/users/*.json')]"
@@ -411,6 +418,12 @@ def test_credentials_in_urls_are_redacted_from_every_output_and_file(
     assert [p.returncode for p in outputs[:7]] == [0] * 7
     assert [p.returncode for p in outputs[7:9]] == [5, 1]
     assert "https://alice:****@127.0.0.1:9/simple" in outputs[2].stdout  # explain still says which index
+    verified, verified_json, explained, stored = outputs[12:16]
+    assert [verified.returncode, verified_json.returncode, explained.returncode] == [1, 1, 0]
+    assert f"penvcache: verify: {shown} is not installed (run penvcache ensure)" in verified.stdout
+    assert json.loads(verified_json.stdout)["not_installed"] == [shown]
+    assert f"portable: none (never shared: {shown} is a direct reference" in explained.stdout
+    assert f"store: not used: {shown} is a direct reference" in stored.stderr, stored.stderr
     for proc in outputs:
         assert SECRET not in proc.stdout + proc.stderr, proc.args
     leaked = [p for p in _cache(tmp_path).rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]
