@@ -368,14 +368,31 @@ def _decode(path: str, data: bytes) -> str:
 
 
 def _expand(text: str, deps: DepsSet) -> str:
-    """``${NAME}`` replaced by the environment variable's value, pip's way; each name read is in the key."""
+    """``${NAME}`` replaced by the environment variable's value, pip's way; each name read is in the key, except
+    where it is a URL's password (or token): the key has the URL redacted, so a rotated credential is not a miss,
+    and a digest of it in the state could be brute-forced."""
+    hidden = _credentials_only(text) if "@" in text and "://" in text else set()
 
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
-        deps.files[f"${{{name}}}"] = env_digest(name)
+        if name not in hidden:
+            deps.files[f"${{{name}}}"] = env_digest(name)
         return os.environ.get(name, match.group(0))
 
     return _ENV_VAR.sub(value, text)
+
+
+def _credentials_only(text: str) -> set[str]:
+    """The ``${NAME}`` names in ``text`` that occur only where :func:`redact` hides a URL's credentials."""
+    names: list[str] = []
+
+    def marker(match: re.Match[str]) -> str:
+        names.append(match.group(1))
+        return f"\x01{len(names) - 1}\x01"  # no character that ends a URL's authority
+
+    shown = redact(_ENV_VAR.sub(marker, text))
+    kept = {name for i, name in enumerate(names) if f"\x01{i}\x01" in shown}
+    return set(names) - kept
 
 
 def _parse_requirement(text: str, where: str) -> Requirement:

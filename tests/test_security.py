@@ -462,6 +462,39 @@ def test_every_url_of_a_list_is_redacted_from_every_output_and_file(
     assert [p for p in files if first.encode() in p.read_bytes() or second.encode() in p.read_bytes()] == []
 
 
+def test_a_credential_a_deps_file_expands_leaves_no_digest_in_the_cache(
+    tmp_path: Path, venv: Path, wheelhouse: Path
+) -> None:
+    """``${VAR}`` in a URL's password (or as its token) is not in the key (the URL is redacted): no digest of it is
+    stored, which could be brute-forced from a cache dir shared as a CI cache. A variable holding a whole URL is
+    digested with its credentials hidden. A variable that changes what is installed still is in the key."""
+    import hashlib
+
+    deps = tmp_path / "deps.txt"
+    deps.write_text(
+        "--extra-index-url https://alice:${IDXPW}@127.0.0.1:9/simple\n"
+        "--extra-index-url https://${IDXTOKEN}@127.0.0.1:9/token\n"
+        "--extra-index-url ${IDXURL}\n"
+        f"--find-links {wheelhouse}\n"
+        "alpha-pkg==${ALPHA_VERSION}\n"
+    )
+    secrets = {"IDXPW": "hunter2", "IDXTOKEN": "ghp_hunter3", "IDXURL": "https://bob:hunter4@127.0.0.1:9/url"}
+    env = dict(os.environ, ALPHA_VERSION="1.0", **secrets)
+    args = ["ensure", "-r", str(deps), "--venv", str(venv), "--offline"]
+    first = _cli(*args, env=env)
+    assert first.returncode == 0, first.stderr
+    assert "penvcache: installed" in first.stdout
+    stored = b"".join(p.read_bytes() for p in _cache(tmp_path).rglob("*") if p.is_file())
+    for value in [*secrets.values(), "hunter4"]:
+        assert value.encode() not in stored
+        assert hashlib.sha256(value.encode()).hexdigest().encode() not in stored, value
+    rotated = {"IDXPW": "new-pw", "IDXTOKEN": "ghp_new", "IDXURL": "https://bob:new@127.0.0.1:9/url"}
+    again = _cli(*args, env=dict(env, **rotated))
+    assert "penvcache: hit" in again.stdout  # rotated credentials: the same sources
+    moved = _cli(*args, env=dict(env, **rotated, ALPHA_VERSION="2.0"))
+    assert "penvcache: installed" in moved.stdout, moved.stdout + moved.stderr  # another version: a miss
+
+
 def test_rotating_a_token_is_not_a_miss(tmp_path: Path, venv: Path, wheelhouse: Path) -> None:
     """The key is built from the redacted URLs: a new password (or token) is the same index."""
     base = ["--venv", str(venv), "--offline"]
