@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -157,11 +157,9 @@ def repair(venv: Venv, deps: DepsSet, names: list[str], *, find_links: list[str]
     """Reinstall exactly ``names``, fetched and unpacked anew, with the set's own sources."""
     from ._installer import install
 
-    links = list(find_links)  # the arguments' find-links first, then the deps files', as ensure does
-    links += (link for link in deps.find_links if link not in links)
     install(
         venv,
-        replace(deps, find_links=links),
+        deps.with_find_links(find_links),  # the arguments' find-links first, then the deps files', as ensure does
         missing=names,
         reinstall=names,
         offline=offline,

@@ -439,21 +439,25 @@ def test_every_url_of_a_list_is_redacted_from_every_output_and_file(
     pair = f"https://alice:{first}@127.0.0.1:9,https://bob:{second}@127.0.0.1:9/links"
     env = dict(os.environ, UV_FIND_LINKS=pair)
     deps = tmp_path / "deps.txt"
-    deps.write_text(f"--find-links {wheelhouse}\n--find-links {pair}/x\nalpha-pkg\n")
+    deps.write_text(f"--find-links {wheelhouse}\nalpha-pkg\n")
     base = ["-r", str(deps), "--venv", str(venv), "--offline"]
+    # a deps file's line holding such a list (uv reads it as one URL, and fails: only explain reads this one)
+    listed = tmp_path / "listed.txt"
+    listed.write_text(f"--find-links {wheelhouse}\n--find-links {pair}/x\nalpha-pkg\n")
     show = "import glob, sys; [sys.stdout.write(open(p).read()) for p in glob.glob(sys.argv[1] + '/users/*.json')]"
     outputs = [
         _cli("ensure", *base, env=env, process=True),
         _cli("explain", *base, env=env, process=True),
         _cli("explain", *base, "--json", env=env, process=True),
         _cli("run", *base, "--", "python", "-c", show, str(_entry(tmp_path, venv)), pair, env=env),
+        _cli("explain", "-r", str(listed), "--venv", str(venv), "--offline", env=env, process=True),
     ]
-    assert [p.returncode for p in outputs] == [0, 0, 0, 0], [p.stderr for p in outputs]
+    assert [p.returncode for p in outputs] == [0, 0, 0, 0, 0], [p.stderr for p in outputs]
     hidden = "https://alice:****@127.0.0.1:9,https://bob:****@127.0.0.1:9/links"
     assert f"UV_FIND_LINKS={hidden}" in outputs[1].stdout  # explain still says which find-links
-    assert f"--find-links {hidden}/x" in outputs[1].stdout
     assert f"UV_FIND_LINKS={hidden}" in json.dumps(json.loads(outputs[2].stdout))
     assert hidden in outputs[3].stdout  # run's users/ file: the command line, redacted
+    assert f"--find-links {hidden}/x" in outputs[4].stdout
     for proc in outputs:
         assert first not in proc.stdout + proc.stderr, proc.args
         assert second not in proc.stdout + proc.stderr, proc.args
@@ -570,9 +574,10 @@ def test_a_stale_user_file_is_ignored_and_removed(tmp_path: Path, venv: Path, wh
     )
 
 
-def test_index_credentials_never_reach_uvs_command_line(tmp_path: Path, venv: Path, wheelhouse: Path) -> None:
-    """Another local user can read a process's arguments in /proc, not its environment: the index URLs of a deps
-    file reach uv in ``UV_DEFAULT_INDEX``/``UV_EXTRA_INDEX_URL``, with their passwords, and never in its argv."""
+def test_credentials_never_reach_uvs_command_line(tmp_path: Path, venv: Path, wheelhouse: Path) -> None:
+    """Another local user can read a process's arguments in /proc, not its environment nor an owner-only file:
+    the indexes and find-links of a deps file reach uv in the requirements file it reads (as in
+    ``uv pip install -r``), the arguments' in ``UV_DEFAULT_INDEX``/``UV_FIND_LINKS``, never in its argv."""
     from uv import find_uv_bin
 
     secret = "hunter2-argv"
@@ -581,7 +586,14 @@ def test_index_credentials_never_reach_uvs_command_line(tmp_path: Path, venv: Pa
     wrapper.write_text(
         "#!/bin/sh\n"
         f'printf "argv %s\\n" "$*" >> {log}\n'
-        f'printf "env %s %s\\n" "$UV_DEFAULT_INDEX" "$UV_EXTRA_INDEX_URL" >> {log}\n'
+        f'printf "env %s|%s|%s\\n" "$UV_DEFAULT_INDEX" "$UV_EXTRA_INDEX_URL" "$UV_FIND_LINKS" >> {log}\n'
+        'next=""\n'
+        'for arg in "$@"; do\n'
+        '  if [ "$next" = 1 ] && [ "${arg%.toml}" = "$arg" ]; then\n'
+        f'    printf "file %s\\n" "$(stat -c %a "$(dirname "$arg")")" >> {log}; cat "$arg" >> {log}\n'
+        "  fi\n"
+        '  next=""; [ "$arg" = --requirement ] && next=1\n'
+        "done\n"
         f'exec {find_uv_bin()} "$@"\n'
     )
     wrapper.chmod(0o755)
@@ -589,10 +601,12 @@ def test_index_credentials_never_reach_uvs_command_line(tmp_path: Path, venv: Pa
     deps.write_text(
         f"--index-url https://user:{secret}@127.0.0.1:9/simple\n"
         f"--extra-index-url https://user:{secret}-extra@127.0.0.1:9/extra\n"
+        f"-f http://alice:{secret}-links@127.0.0.1:9/wheels/\n"
         "alpha-pkg\n"
     )
     cmd = [sys.executable, "-m", "penvcache", "ensure", "--venv", str(venv), "-r", str(deps), "--offline"]
-    cmd += ["--find-links", str(wheelhouse)]
+    cmd += ["--find-links", str(wheelhouse), "--find-links", f"https://bob:{secret}-arg@127.0.0.1:9/links"]
+    cmd += ["--index-url", f"https://carol:{secret}-index@127.0.0.1:9/simple"]
     env = dict(os.environ, PENVCACHE_UV=str(wrapper))
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=False, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
@@ -602,6 +616,14 @@ def test_index_credentials_never_reach_uvs_command_line(tmp_path: Path, venv: Pa
     for i in installs:
         assert secret not in calls[i], calls[i]
         assert calls[i + 1] == (
-            f"env https://user:{secret}@127.0.0.1:9/simple https://user:{secret}-extra@127.0.0.1:9/extra"
+            f"env https://carol:{secret}-index@127.0.0.1:9/simple||{wheelhouse},https://bob:{secret}-arg@127.0.0.1:9/links"
         )
+        assert calls[i + 2 : i + 7] == [
+            "file 700",
+            f"--index-url https://user:{secret}@127.0.0.1:9/simple",
+            f"--extra-index-url https://user:{secret}-extra@127.0.0.1:9/extra",
+            f"--find-links http://alice:{secret}-links@127.0.0.1:9/wheels/",
+            "alpha-pkg",
+        ]
+    assert [line for line in calls if line.startswith("argv") and secret in line] == []
     assert secret not in proc.stdout + proc.stderr
