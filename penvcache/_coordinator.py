@@ -300,7 +300,6 @@ def _repair(
     validate_timeout: float = 300.0,
 ) -> tuple[Status, bool, Report]:
     """Under the lock: create the venv if needed, validate, install what is missing, validate again."""
-    from dataclasses import replace
 
     from ._clearing import CreationMark, check_target, make_room
     from ._installer import create_venv, find_python, install
@@ -310,9 +309,7 @@ def _repair(
     if key.deps is None:
         key.deps = read_deps(inputs.requirements, inputs.deps_files, inputs.options)
     deps = key.deps
-    links = list(inputs.find_links)  # the arguments' find-links first, then the deps files'
-    links += (link for link in deps.find_links if link not in links)
-    deps = replace(deps, find_links=links)
+    deps = deps.with_find_links(inputs.find_links)  # the arguments' find-links first, then the deps files'
     created = False
     verbose = output.verbose
     check_target(venv)

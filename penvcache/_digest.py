@@ -87,6 +87,14 @@ def _canonical(data: object) -> object:
 
 
 def env_digest(name: str) -> str:
-    """What stands for environment variable ``name`` among the deps files' digests (its value's, or unset)."""
+    """What stands for environment variable ``name`` among the deps files' digests (its value's, or unset). A URL's
+    credentials in the value are hidden first (as the key hides them): the digest is stored, and one of a
+    password alone could be brute-forced."""
     value = os.environ.get(name)
-    return "unset" if value is None else hex_digest(value.encode("utf-8", "surrogateescape"))
+    if value is None:
+        return "unset"
+    if "@" in value and "://" in value:
+        from ._redact import redact
+
+        value = redact(value)
+    return hex_digest(value.encode("utf-8", "surrogateescape"))

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ._errors import InstallFailed, InvalidInput, OfflineUnavailable
-from ._requirements import DepsSet, normalise
+from ._requirements import DepsSet, listed_link, normalise
 from ._state import read_regular
 from ._venv import Venv
 
@@ -102,14 +102,18 @@ def bundled_version() -> str:
 
 
 def index_environment(deps: DepsSet) -> dict[str, str]:
-    """The deps' indexes as uv's environment variables, not its arguments: another local user can read a
-    process's arguments (``/proc/PID/cmdline``), never its environment, and an index URL may carry a password.
-    uv gives the same precedence to ``UV_DEFAULT_INDEX`` as to ``--default-index``, and likewise for extras."""
+    """penvcache's own source arguments as uv's environment variables, not its arguments: another local user can
+    read a process's arguments (``/proc/PID/cmdline``), never its environment, and a URL may carry a password.
+    Each acts as uv's option of the same name does, over the variable (``--default-index``, ``--index``,
+    ``--find-links``). The deps files' sources reach uv in the requirements file it is given
+    (:meth:`DepsSet.file_source_lines`)."""
     env: dict[str, str] = {}
-    if deps.index_urls:  # the last one wins, as in pip
-        env["UV_DEFAULT_INDEX"] = deps.index_urls[-1]
-    if deps.extra_index_urls:
-        env["UV_EXTRA_INDEX_URL"] = " ".join(deps.extra_index_urls)
+    if deps.argument_index_urls:  # the last one wins, as in pip
+        env["UV_DEFAULT_INDEX"] = deps.argument_index_urls[-1]
+    if deps.argument_extra_index_urls:
+        env["UV_EXTRA_INDEX_URL"] = " ".join(deps.argument_extra_index_urls)
+    if deps.argument_find_links:
+        env["UV_FIND_LINKS"] = ",".join(listed_link(link, ",") for link in deps.argument_find_links)
     return env
 
 
@@ -467,10 +471,13 @@ def install(
                 f.writelines(f"{line}\n" for line in lines)
             return path
 
-        # Requirements reach uv through a file, never argv (20,000 of them exceed the argument list).
+        # Requirements reach uv through a file, never argv (20,000 of them exceed the argument list), and so do the
+        # deps files' sources: uv reads them as in the files themselves, with its own settings
         own = [r for r in deps.requirements if normalise(r) not in deps.from_lock]
-        if own or not deps.locks:
-            cmd += ["--requirement", temp_file("requirements.txt", map(deps.install_line, own))]
+        sources = deps.file_source_lines()
+        if own or sources or not deps.locks:
+            lines = [*sources, *map(deps.install_line, own)]
+            cmd += ["--requirement", temp_file("requirements.txt", lines)]
         for lock in deps.locks:  # pylock.toml, as uv reads it
             cmd += ["--requirement", lock]
         if deps.constraints:
@@ -478,9 +485,7 @@ def install(
         if deps.implies_require_hashes():  # as pip: one --hash turns it on
             cmd.append("--require-hashes")
         cmd += deps.install_options()
-        for link in deps.find_links:
-            cmd += ["--find-links", link]
-        env = index_environment(deps)  # UV_DEFAULT_INDEX, not --index-url: that would lose to UV_DEFAULT_INDEX
+        env = index_environment(deps)  # the arguments' sources: never on the command line
         if deps.no_index:
             cmd.append("--no-index")
         for warning in dict.fromkeys(deps.warnings):

@@ -129,14 +129,30 @@ def inputs_digest(inputs: Inputs, files: Mapping[str, str]) -> str:
 
 def sources(inputs: Inputs, file_sources: list[str]) -> list[str]:
     """Every index and find-links source, from the arguments, the deps files and uv's environment variables, in
-    canonical form (credentials hidden: a rotated token is not a miss)."""
+    canonical form (credentials hidden: a rotated token is not a miss). A variable that an argument overrides (as
+    uv's own option would) is not one: a deps file's source is searched with it, an argument's without it."""
+    uv_env = inputs.uv_env
+    if uv_env and (inputs.find_links or inputs.options):
+        overridden = _overridden(inputs)
+        uv_env = tuple((name, value) for name, value in uv_env if name not in overridden)
     return sorted(
         {
             *(f"--find-links {_hidden(link)}" for link in inputs.find_links),
             *file_sources,
-            *(f"{name}={_hidden(value)}" for name, value in inputs.uv_env),
+            *(f"{name}={_hidden(value)}" for name, value in uv_env),
         }
     )
+
+
+def _overridden(inputs: Inputs) -> set[str]:
+    """uv's variables that penvcache's arguments replace (see :func:`._installer.index_environment`)."""
+    given = {option.strip().partition(" ")[0] for option in inputs.options}  # as _requirements reads them
+    names = {"UV_FIND_LINKS"} if inputs.find_links else set()
+    if given & {"-i", "--index-url", "--default-index"}:  # UV_DEFAULT_INDEX, over UV_INDEX_URL too
+        names |= {"UV_DEFAULT_INDEX", "UV_INDEX_URL"}
+    if given & {"--extra-index-url", "--index"}:
+        names.add("UV_EXTRA_INDEX_URL")
+    return names
 
 
 def _hidden(text: str) -> str:

@@ -14,7 +14,7 @@ import shlex
 import stat
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import unquote, urlsplit
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -171,6 +171,11 @@ class DepsSet:
     find_links: list[str] = field(default_factory=list)
     index_urls: list[str] = field(default_factory=list)
     extra_index_urls: list[str] = field(default_factory=list)
+    #: of the above, those given as penvcache's own arguments (``--find-links``, option arguments): they act as
+    #: uv's own options do, over uv's variables; a deps file's act as in a file given to ``uv pip install -r``
+    argument_find_links: list[str] = field(default_factory=list)
+    argument_index_urls: list[str] = field(default_factory=list)
+    argument_extra_index_urls: list[str] = field(default_factory=list)
     #: ``--hash`` values by :func:`normalise`\ d requirement or constraint
     hashes: dict[str, set[str]] = field(default_factory=dict)
     #: every file read (absolute path) with the SHA-256 of its bytes, in reading order; ``${NAME}`` entries are
@@ -234,6 +239,28 @@ class DepsSet:
         """The whole set in canonical form: requirements, constraints, options, then sources."""
         return self.requirement_lines() + self.source_lines()
 
+    def with_find_links(self, links: Iterable[str]) -> DepsSet:
+        """The set with penvcache's ``--find-links`` arguments ``links``: searched first, as uv's ``--find-links``."""
+        links = list(dict.fromkeys(links))
+        return replace(
+            self,
+            find_links=[*links, *(link for link in self.find_links if link not in links)],
+            argument_find_links=links,
+        )
+
+    def file_source_lines(self) -> list[str]:
+        """The deps files' sources as lines of the requirements file uv is given (credentials included: never on a
+        command line). uv adds them to its own settings as ``uv pip install -r`` does: ``UV_FIND_LINKS`` and
+        ``UV_EXTRA_INDEX_URL`` are searched too (before them), and ``UV_DEFAULT_INDEX``/``UV_INDEX_URL`` win over
+        a file's ``--index-url``. What an argument gives too is left to the argument."""
+        indexes = [url for url in self.index_urls if url not in self.argument_index_urls]
+        lines = [f"--index-url {url}" for url in indexes[-1:]]  # the last one wins, as in pip
+        extras = dict.fromkeys(url for url in self.extra_index_urls if url not in self.argument_extra_index_urls)
+        lines += [f"--extra-index-url {url}" for url in extras]
+        links = dict.fromkeys(link for link in self.find_links if link not in self.argument_find_links)
+        lines += [f"--find-links {listed_link(link)}" for link in links]
+        return lines
+
     def install_line(self, req: Requirement) -> str:
         """A line for a requirements file passed to uv: the requirement as written, with its hashes."""
         text = normalise(req)
@@ -283,6 +310,19 @@ class DepsSet:
                 return
         self.options.append((option, value))
         self._ranks[option] = rank
+
+
+def listed_link(link: str, separator: str = "") -> str:
+    """A find-links location as it can stand in a requirements file line (a space or ``#`` ends a value there) or,
+    with ``separator``, in a list (``UV_FIND_LINKS`` is comma-separated): a path holding such a character as a
+    ``file:`` URL, a URL with the separator escaped."""
+    if "://" in link:
+        return link.replace(",", "%2C") if separator else link
+    if any(c in link for c in f" \t#{separator}"):
+        from pathlib import Path
+
+        return Path(link).as_uri()
+    return link
 
 
 def normalise(req: Requirement) -> str:
@@ -472,14 +512,31 @@ def _decode(path: str, data: bytes) -> str:
 
 
 def _expand(text: str, deps: DepsSet) -> str:
-    """``${NAME}`` replaced by the environment variable's value, pip's way; each name read is in the key."""
+    """``${NAME}`` replaced by the environment variable's value, pip's way; each name read is in the key, except
+    where it is a URL's password (or token): the key has the URL redacted, so a rotated credential is not a miss,
+    and a digest of it in the state could be brute-forced."""
+    hidden = _credentials_only(text) if "@" in text and "://" in text else set()
 
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
-        deps.files[f"${{{name}}}"] = env_digest(name)
+        if name not in hidden:
+            deps.files[f"${{{name}}}"] = env_digest(name)
         return os.environ.get(name, match.group(0))
 
     return _ENV_VAR.sub(value, text)
+
+
+def _credentials_only(text: str) -> set[str]:
+    """The ``${NAME}`` names in ``text`` that occur only where :func:`redact` hides a URL's credentials."""
+    names: list[str] = []
+
+    def marker(match: re.Match[str]) -> str:
+        names.append(match.group(1))
+        return f"\x01{len(names) - 1}\x01"  # no character that ends a URL's authority
+
+    shown = redact(_ENV_VAR.sub(marker, text))
+    kept = {name for i, name in enumerate(names) if f"\x01{i}\x01" in shown}
+    return set(names) - kept
 
 
 def _parse_requirement(text: str, where: str) -> Requirement:
@@ -576,9 +633,13 @@ class _Reader:
                 own.append(f"--find-links {redact(link)}")
             elif option == "--index-url":
                 deps.index_urls.append(value)
+                if source == ARGUMENTS:
+                    deps.argument_index_urls.append(value)
                 own.append(f"--index-url {redact(value)}")
             elif option == "--extra-index-url":
                 deps.extra_index_urls.append(value)
+                if source == ARGUMENTS:
+                    deps.argument_extra_index_urls.append(value)
                 own.append(f"--extra-index-url {redact(value)}")
             elif option == "--no-index":
                 deps.no_index = True

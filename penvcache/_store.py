@@ -694,6 +694,8 @@ def build_entry(  # noqa: PLR0917
     work: str,
     env: dict[str, str] | None = None,
     platform: Platform | None = None,
+    *,
+    build_env: dict[str, str] | None = None,
 ) -> tuple[str, list[dict[str, Any]], dict[str, bytes]]:
     """Resolve the set into a PEP 751 lock and gather its wheels (sdists built into wheels once).
 
@@ -736,7 +738,7 @@ def build_entry(  # noqa: PLR0917
             if "sdist" not in package:
                 msg = f"{package.get('name')} is neither a wheel nor an sdist (a local or VCS project)"
                 raise StoreUnusable(msg)
-            sources = [_built_wheel(package, work, build_options, platform, python or sys.executable)]
+            sources = [_built_wheel(package, work, build_options, platform, python or sys.executable, build_env)]
         elif python is not None:
             sources = _the_installed_one(sources, installed.get(canonicalize_name(package["name"])))
         chosen.append((package, sources))
@@ -839,8 +841,13 @@ def _the_installed_one(wheels: list[dict[str, Any]], tags: frozenset[str] | None
     return same[:1] or wheels
 
 
-def _built_wheel(
-    package: dict[str, Any], work: str, build_options: list[str], platform: Platform | None, python: str
+def _built_wheel(  # noqa: PLR0917
+    package: dict[str, Any],
+    work: str,
+    build_options: list[str],
+    platform: Platform | None,
+    python: str,
+    env: dict[str, str] | None = None,
 ) -> tuple[str, bytes]:
     """An sdist-only package, built into a wheel with uv for ``python`` (the venv's interpreter, as the install
     built it, or for another platform this one's: only a pure-Python wheel will do there)."""
@@ -853,7 +860,9 @@ def _built_wheel(
         f.write(data)
     out = tempfile.mkdtemp(dir=work)
     proc = _run(
-        [uv_bin(), "build", "--wheel", sdist, "-o", out, "-q", "--python", python, *build_options], verbose=False
+        [uv_bin(), "build", "--wheel", sdist, "-o", out, "-q", "--python", python, *build_options],
+        verbose=False,
+        env=env,
     )
     wheels = [n for n in os.listdir(out) if n.endswith(".whl")]
     if proc.returncode != 0 or len(wheels) != 1:
@@ -990,24 +999,43 @@ def reject(attempt: Attempt, why: str) -> list[str]:
 
 
 def _sources(deps: Any, inputs: Any) -> tuple[list[str], list[str], list[str]]:
-    """(index sources for the key, uv options for resolving, uv options for building sdists)."""
+    """(index sources for the key, uv options for resolving, uv options for building sdists). The sources
+    themselves reach uv as in an install (:func:`_source_environment`, the requirements file's lines), never on
+    its command line: a URL may carry a password."""
     indexes = [_redact(line) for line in deps.source_lines() if not line.startswith("--find-links")]
-    links = list(dict.fromkeys([*inputs.find_links, *deps.find_links]))
-    build = [opt for link in links for opt in ("--find-links", link)]
-    if inputs.offline:
-        build.append("--offline")
+    build = ["--offline"] if inputs.offline else []
     resolve = list(build)
     resolve += [opt for opt in deps.install_options() if opt not in ("--exact", "--require-hashes")]
-    if deps.no_index:  # the indexes themselves reach uv in its environment (see _installer.index_environment)
+    if deps.no_index:
         resolve.append("--no-index")
     return indexes, resolve, build
+
+
+def _source_environment(deps: Any, *, build: bool = False) -> dict[str, str]:
+    """uv's environment for the set's sources: the arguments' (:func:`._installer.index_environment`); for
+    ``uv build``, which reads no requirements file, the deps files' find-links too, after the arguments' (or after
+    ``UV_FIND_LINKS``, as ``uv pip install -r`` would add them)."""
+    from ._installer import index_environment
+    from ._requirements import listed_link
+
+    env = index_environment(deps)
+    if build:
+        links = [link for link in deps.find_links if link not in deps.argument_find_links]
+        if links:
+            before = env.get("UV_FIND_LINKS") or os.environ.get("UV_FIND_LINKS", "")
+            env["UV_FIND_LINKS"] = ",".join([*filter(None, [before]), *(listed_link(link, ",") for link in links)])
+        env.pop("UV_DEFAULT_INDEX", None)  # as before: sdists build with uv's own indexes
+        env.pop("UV_EXTRA_INDEX_URL", None)
+    return env
 
 
 def portable(deps: Any) -> str | None:
     """Why this set cannot be shared between machines, or None."""
     local = [str(r) for r in deps.requirements if r.url]
-    if local:
-        return f"{local[0]} is a direct reference (its files are this machine's)"
+    if local:  # printed: a direct URL's credentials hidden
+        from ._redact import redact
+
+        return f"{redact(local[0])} is a direct reference (its files are this machine's)"
     if deps.projects or deps.editables:
         return "it installs a local project"
     if deps.locks:
@@ -1089,16 +1117,18 @@ def write_entry(
     """Lock what ``python``'s venv holds of the set (or, with ``platform``, the set as uv resolves it for that
     machine), gather its wheels and publish them to each store: (store, whether the entry is new, its bytes) per
     store. A store that fails is reported and skipped, or, with ``strict``, raises."""
-    from ._installer import index_environment, uv_bin
+    from ._installer import uv_bin
 
     _, resolve, build = _sources(deps, inputs)
+    deps = deps.with_find_links(inputs.find_links)
     written = []
     with tempfile.TemporaryDirectory(prefix="penvcache-publish-") as work:
-        lines = [str(r) for r in deps.requirements]
+        lines = [*deps.file_source_lines(), *(str(r) for r in deps.requirements)]
         compile_cmd = [uv_bin(), "pip", "compile", *resolve]
         pylock, packages, blobs = build_entry(
-            python, compile_cmd, lines, build, work, index_environment(deps), platform
-        )
+            python, compile_cmd, lines, build, work, _source_environment(deps), platform,
+            build_env=_source_environment(deps, build=True),
+        )  # fmt: skip
         size = sum(len(b) for b in blobs.values())
         made_for = None
         if platform is not None:

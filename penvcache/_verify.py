@@ -17,13 +17,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from ._errors import InstallFailed, InvalidInput
+from ._redact import redact
 from ._requirements import DepsSet, marker_applies
 from ._venv import Venv
 
@@ -100,8 +101,9 @@ def closure(deps: DepsSet, environment: dict[str, str], dists: dict[str, Any]) -
         name = canonicalize_name(req.name)
         dist = dists.get(name)
         if dist is None:
-            if str(req) not in not_installed:
-                not_installed.append(str(req))
+            text = redact(str(req))  # printed and in the JSON: a direct URL's credentials hidden
+            if text not in not_installed:
+                not_installed.append(text)
             continue
         extras = {canonicalize_name(e) for e in req.extras}
         first = name not in extras_seen
@@ -155,11 +157,9 @@ def repair(venv: Venv, deps: DepsSet, names: list[str], *, find_links: list[str]
     """Reinstall exactly ``names``, fetched and unpacked anew, with the set's own sources."""
     from ._installer import install
 
-    links = list(find_links)  # the arguments' find-links first, then the deps files', as ensure does
-    links += (link for link in deps.find_links if link not in links)
     install(
         venv,
-        replace(deps, find_links=links),
+        deps.with_find_links(find_links),  # the arguments' find-links first, then the deps files', as ensure does
         missing=names,
         reinstall=names,
         offline=offline,

@@ -78,11 +78,16 @@ def test_an_install_uv_calls_done_that_still_fails_validation_is_install_failed(
 
 @pytest.mark.private_uv_cache  # uv caches the index's pages by URL: a later test's server may get the port
 def test_index_urls_in_a_deps_file_are_passed_to_uv(
-    tmp_path: Path, venv: Path, index: tuple[Path, str], capfd: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    venv: Path,
+    index: tuple[Path, str],
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.delenv("UV_DEFAULT_INDEX")  # it would win over the file's, as in `uv pip install -r`
     deps = tmp_path / "deps.txt"
     deps.write_text(f"-i {index[1]}\ngamma-pkg\n")
-    result = penvcache.ensure(venv, deps_files=[deps])  # online: the default index is a dead port
+    result = penvcache.ensure(venv, deps_files=[deps])  # online: the file's index is the only one
     assert (result.status, result.offline_fallback) == ("installed", False)
     assert list(site_packages(venv).glob("gamma_pkg-1.0.dist-info"))
     assert "retrying offline" not in capfd.readouterr().err
@@ -90,8 +95,13 @@ def test_index_urls_in_a_deps_file_are_passed_to_uv(
 
 @pytest.mark.private_uv_cache  # uv caches the index's pages by URL: a later test's server may get the port
 def test_an_index_that_fails_is_an_install_failure_not_a_fallback(
-    tmp_path: Path, venv: Path, index: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    venv: Path,
+    index: tuple[Path, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.delenv("UV_DEFAULT_INDEX")  # it would win over the file's, as in `uv pip install -r`
     deps = tmp_path / "deps.txt"
     deps.write_text(f"--index-url {index[1]}\nmissing-pkg\n")
     with pytest.raises(penvcache.InstallFailed) as exc:

@@ -369,6 +369,82 @@ def test_uvs_index_environment_variables_are_in_the_key(tmp_path: Path, venv: Pa
     assert "sources changed" in explained.stdout
 
 
+# --- a deps file's sources add to uv's own settings, as in `uv pip install -r` ------------------------------------
+
+
+def test_a_deps_files_find_links_are_searched_with_uv_find_links(
+    tmp_path: Path, venv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """uv searches ``UV_FIND_LINKS`` and a requirements file's ``-f`` both (an argument would replace the variable,
+    as uv's own ``--find-links`` does); the key has both."""
+    build_wheel(tmp_path / "env-links", "my-pkg", "1.0")
+    build_wheel(tmp_path / "file-links", "zz-local-b", "1.0")
+    deps = tmp_path / "fl.txt"
+    deps.write_text(f"--no-index\n-f {tmp_path / 'file-links'}\nmy_pkg\nzz_local_b\n")
+    monkeypatch.setenv("UV_FIND_LINKS", str(tmp_path / "env-links"))
+    args = ["-r", str(deps), "--venv", str(venv)]
+    proc = run_cli_here("ensure", *args)
+    assert proc.returncode == 0, proc.stderr
+    assert [direct_url_free_version(venv, name) for name in ("my-pkg", "zz-local-b")] == ["1.0", "1.0"]
+    explained = run_cli_here("explain", *args)
+    assert "penvcache: hit" in explained.stdout
+    env_links = f"UV_DEFAULT_INDEX=http://127.0.0.1:9/simple; UV_FIND_LINKS={tmp_path / 'env-links'}"
+    assert f"  sources       --find-links {tmp_path / 'file-links'}; --no-index; {env_links}  [" in explained.stdout
+    monkeypatch.setenv("UV_FIND_LINKS", str(tmp_path / "elsewhere"))  # what uv would search changed: a miss
+    assert run_cli_here("status", *args).returncode == 1
+    # an argument replaces the variable, as uv's own --find-links does: it is not a source then
+    instead = ["my-pkg", "--no-index", "--find-links", str(tmp_path / "env-links"), "--venv", str(tmp_path / "v2")]
+    assert "UV_FIND_LINKS" not in run_cli_here("explain", *instead).stdout
+
+
+def test_find_links_arguments_with_a_comma_or_space_in_their_path(tmp_path: Path, venv: Path) -> None:
+    """The arguments' find-links reach uv in ``UV_FIND_LINKS``, which is comma-separated: such a path goes as a
+    ``file:`` URL; a deps file's, in the requirements file uv reads (where a space ends a value), likewise."""
+    build_wheel(tmp_path / "wheels,1", "my-pkg", "1.0")
+    build_wheel(tmp_path / "wheels 2#x", "zz-local-b", "1.0")
+    deps = tmp_path / "deps.txt"
+    deps.write_text("--find-links 'wheels 2#x'\nzz_local_b\n")
+    args = ["my-pkg", "-r", str(deps), "--venv", str(venv), "--no-index", "--find-links", str(tmp_path / "wheels,1")]
+    proc = run_cli_here("ensure", *args)
+    assert proc.returncode == 0, proc.stderr
+    assert [direct_url_free_version(venv, name) for name in ("my-pkg", "zz-local-b")] == ["1.0", "1.0"]
+
+
+@served
+def test_a_deps_files_extra_index_is_searched_after_uv_extra_index_url(
+    tmp_path: Path,
+    venv: Path,
+    server: tuple[str, Path],
+    index: tuple[Path, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url, root = server
+    extra = url + simple_index(root, build_wheel(tmp_path / "w", "my-pkg", "1.0"))
+    monkeypatch.setenv("UV_EXTRA_INDEX_URL", index[1])  # gamma-pkg; my-pkg is in the file's index only
+    deps = tmp_path / "ei.txt"
+    deps.write_text(f"--extra-index-url {extra}\nmy_pkg\ngamma-pkg\n")
+    proc = run_cli_here("ensure", "-r", str(deps), "--venv", str(venv))
+    assert proc.returncode == 0, proc.stderr
+    assert [direct_url_free_version(venv, name) for name in ("my-pkg", "gamma-pkg")] == ["1.0", "1.0"]
+
+
+@served
+@pytest.mark.parametrize("variable", ["UV_DEFAULT_INDEX", "UV_INDEX_URL"])
+def test_uvs_index_variable_wins_over_a_deps_files_index_url(
+    tmp_path: Path, venv: Path, index: tuple[Path, str], monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    """As in ``uv pip install -r``: the environment's index is the default one, the file's is not used."""
+    monkeypatch.delenv("UV_DEFAULT_INDEX")
+    monkeypatch.setenv(variable, index[1])
+    deps = tmp_path / "deps.txt"
+    deps.write_text("--index-url http://127.0.0.1:9/simple\ngamma-pkg\n")  # nothing listens there
+    proc = run_cli_here("ensure", "-r", str(deps), "--venv", str(venv))
+    assert proc.returncode == 0, proc.stderr
+    assert direct_url_free_version(venv, "gamma-pkg") == "1.0"
+    explained = run_cli_here("explain", "-r", str(deps), "--venv", str(venv))
+    assert f"--index-url http://127.0.0.1:9/simple; {variable}={index[1]}" in explained.stdout
+
+
 @pytest.mark.parametrize(
     "extra",
     [
@@ -455,6 +531,7 @@ def test_an_index_url_in_a_nested_deps_file(tmp_path: Path, venv: Path, server: 
     deps = tmp_path / "deps.txt"
     deps.write_text("-r sub/base.txt\n")
     env = dict(os.environ, INDEX=index)
+    del env["UV_DEFAULT_INDEX"]  # it would win over the file's, as in `uv pip install -r`
     cmd = [sys.executable, "-m", "penvcache", "ensure", "--venv", str(venv), "-r", str(deps)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr

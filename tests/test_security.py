@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import penvcache
 from penvcache import _state
@@ -355,9 +357,44 @@ def _secret_deps(tmp_path: Path, wheelhouse: Path, secret: str) -> Path:
             "git+ssh://****@github.com/o/r.git@v1 and https://u:****@h/x",
         ),
         ("https://host/path@v1 and me@example.com", "https://host/path@v1 and me@example.com"),  # not credentials
+        # lists (uv's UV_FIND_LINKS is comma-separated): every URL's credentials, not the first one's only
+        ("https://u:p1@h1,https://u2:p2@h2/simple", "https://u:****@h1,https://u2:****@h2/simple"),
+        ("https://u:p1@h1;https://tok@h2", "https://u:****@h1;https://****@h2"),
+        ("https://tok@h1|http://b:c@h2:8080/x", "https://****@h1|http://b:****@h2:8080/x"),
+        ("--find-links https://a:X@h1,https://b:Y@h2/x", "--find-links https://a:****@h1,https://b:****@h2/x"),
+        ("https://u:p,w;x@h1,https://v:q@h2", "https://u:****@h1,https://v:****@h2"),  # separators in a password
+        ("https://h1,https://u:p@h2", "https://h1,https://u:****@h2"),
     ],
 )
 def test_redact_hides_the_userinfo_of_each_url_and_nothing_else(text: str, shown: str) -> None:
+    assert redact(text) == shown
+
+
+_USERS = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789_", min_size=1, max_size=8)
+_PASSWORDS = st.text(alphabet="0123456789!$&()*+,;=~:|-_.", min_size=0, max_size=12).map(lambda pw: f"SECRET{pw}")
+_HOSTS = st.from_regex(r"[a-z0-9]{1,8}(\.[a-z]{1,4})?(:[0-9]{1,5})?", fullmatch=True)
+_PATHS = st.sampled_from(["", "/", "/simple", "/a/b?x=1", "#frag"])
+
+
+@given(
+    urls=st.lists(
+        st.tuples(st.sampled_from(["http", "https", "git+https", "file"]), _USERS, _PASSWORDS, _HOSTS, _PATHS),
+        min_size=1,
+        max_size=5,
+    ),
+    separator=st.sampled_from([",", ";", "|", " ", ", "]),
+    as_token=st.booleans(),
+)
+def test_redact_hides_every_url_of_a_list(
+    urls: list[tuple[str, str, str, str, str]], separator: str, as_token: bool
+) -> None:
+    """However the URLs are separated, none of their passwords (or tokens given as the user) is left."""
+    if as_token:  # a token as the user: `https://TOKEN@host` (no ":" in it, or it is user and password)
+        text = separator.join(f"{scheme}://{pw.replace(':', '')}@{host}{path}" for scheme, _, pw, host, path in urls)
+        shown = separator.join(f"{scheme}://****@{host}{path}" for scheme, _, _, host, path in urls)
+    else:
+        text = separator.join(f"{scheme}://{user}:{pw}@{host}{path}" for scheme, user, pw, host, path in urls)
+        shown = separator.join(f"{scheme}://{user}:****@{host}{path}" for scheme, user, _, host, path in urls)
     assert redact(text) == shown
 
 
@@ -367,6 +404,8 @@ def test_credentials_in_urls_are_redacted_from_every_output_and_file(
     deps = _secret_deps(tmp_path, wheelhouse, SECRET)
     links = f"https://bob:{SECRET}@127.0.0.1:9/links"  # an argument's find-links URL (offline: never fetched)
     base = ["-r", str(deps), "--venv", str(venv), "--offline", "--find-links", str(wheelhouse), "--find-links", links]
+    direct = f"attrs @ https://alice:{SECRET}@127.0.0.1:9/attrs-23.1.0-py3-none-any.whl"
+    shown = "attrs @ https://alice:****@127.0.0.1:9/attrs-23.1.0-py3-none-any.whl"
     # every output of a real process: what reaches its descriptors, whatever writes it
     outputs = [
         _cli("ensure", *base, process=True),
@@ -382,6 +421,11 @@ def test_credentials_in_urls_are_redacted_from_every_output_and_file(
         _cli("ensure", *base, f"pkg @ https://carol:{SECRET}@127.0.0.1:9/p.whl", process=True),
         _cli("ensure", *base, f"x @ https://{SECRET}@127.0.0.1:9/x-1.0-py3-none-any.whl", process=True),
         _cli("ensure", *base, "--json", f"bad req @ https://dave:{SECRET}@h/x", process=True),
+        # a direct reference that is not installed: verify names it, explain and --store say it is not shared
+        _cli("verify", *base, direct, process=True),
+        _cli("verify", *base, direct, "--json", process=True),
+        _cli("explain", *base, direct, process=True),
+        _cli("ensure", *base, direct, "--store", str(tmp_path / "store"), process=True),
     ]
     # run: its command line (with a token) is stored in users/<pid>.json while it runs; show that file
     show = "import glob, sys; [sys.stdout.write(open(p).read()) for p in glob.glob(sys.argv[1] + '/users/*.json')]"
@@ -394,10 +438,85 @@ def test_credentials_in_urls_are_redacted_from_every_output_and_file(
     assert [p.returncode for p in outputs[:7]] == [0] * 7
     assert [p.returncode for p in outputs[7:9]] == [5, 1]
     assert "https://alice:****@127.0.0.1:9/simple" in outputs[2].stdout  # explain still says which index
+    verified, verified_json, explained, stored = outputs[12:16]
+    assert [verified.returncode, verified_json.returncode, explained.returncode] == [1, 1, 0]
+    assert f"penvcache: verify: {shown} is not installed (run penvcache ensure)" in verified.stdout
+    assert json.loads(verified_json.stdout)["not_installed"] == [shown]
+    assert f"portable: none (never shared: {shown} is a direct reference" in explained.stdout
+    assert f"store: not used: {shown} is a direct reference" in stored.stderr, stored.stderr
     for proc in outputs:
         assert SECRET not in proc.stdout + proc.stderr, proc.args
     leaked = [p for p in _cache(tmp_path).rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]
     assert leaked == []
+
+
+def test_every_url_of_a_list_is_redacted_from_every_output_and_file(
+    tmp_path: Path, venv: Path, wheelhouse: Path
+) -> None:
+    """uv's ``UV_FIND_LINKS`` is comma-separated: the second URL's password is hidden as the first's is, in
+    ``explain`` (text and JSON), the state, a deps file's line and the command line ``run`` records."""
+    first, second = "SECRETA-first", "SECRETB-second"
+    pair = f"https://alice:{first}@127.0.0.1:9,https://bob:{second}@127.0.0.1:9/links"
+    env = dict(os.environ, UV_FIND_LINKS=pair)
+    deps = tmp_path / "deps.txt"
+    deps.write_text(f"--find-links {wheelhouse}\nalpha-pkg\n")
+    base = ["-r", str(deps), "--venv", str(venv), "--offline"]
+    # a deps file's line holding such a list (uv reads it as one URL, and fails: only explain reads this one)
+    listed = tmp_path / "listed.txt"
+    listed.write_text(f"--find-links {wheelhouse}\n--find-links {pair}/x\nalpha-pkg\n")
+    show = "import glob, sys; [sys.stdout.write(open(p).read()) for p in glob.glob(sys.argv[1] + '/users/*.json')]"
+    outputs = [
+        _cli("ensure", *base, env=env, process=True),
+        _cli("explain", *base, env=env, process=True),
+        _cli("explain", *base, "--json", env=env, process=True),
+        _cli("run", *base, "--", "python", "-c", show, str(_entry(tmp_path, venv)), pair, env=env),
+        _cli("explain", "-r", str(listed), "--venv", str(venv), "--offline", env=env, process=True),
+    ]
+    assert [p.returncode for p in outputs] == [0, 0, 0, 0, 0], [p.stderr for p in outputs]
+    hidden = "https://alice:****@127.0.0.1:9,https://bob:****@127.0.0.1:9/links"
+    assert f"UV_FIND_LINKS={hidden}" in outputs[1].stdout  # explain still says which find-links
+    assert f"UV_FIND_LINKS={hidden}" in json.dumps(json.loads(outputs[2].stdout))
+    assert hidden in outputs[3].stdout  # run's users/ file: the command line, redacted
+    assert f"--find-links {hidden}/x" in outputs[4].stdout
+    for proc in outputs:
+        assert first not in proc.stdout + proc.stderr, proc.args
+        assert second not in proc.stdout + proc.stderr, proc.args
+    files = [p for p in _cache(tmp_path).rglob("*") if p.is_file()]
+    assert _entry(tmp_path, venv) / _state.STATE in files
+    assert [p for p in files if first.encode() in p.read_bytes() or second.encode() in p.read_bytes()] == []
+
+
+def test_a_credential_a_deps_file_expands_leaves_no_digest_in_the_cache(
+    tmp_path: Path, venv: Path, wheelhouse: Path
+) -> None:
+    """``${VAR}`` in a URL's password (or as its token) is not in the key (the URL is redacted): no digest of it is
+    stored, which could be brute-forced from a cache dir shared as a CI cache. A variable holding a whole URL is
+    digested with its credentials hidden. A variable that changes what is installed still is in the key."""
+    import hashlib
+
+    deps = tmp_path / "deps.txt"
+    deps.write_text(
+        "--extra-index-url https://alice:${IDXPW}@127.0.0.1:9/simple\n"
+        "--extra-index-url https://${IDXTOKEN}@127.0.0.1:9/token\n"
+        "--extra-index-url ${IDXURL}\n"
+        f"--find-links {wheelhouse}\n"
+        "alpha-pkg==${ALPHA_VERSION}\n"
+    )
+    secrets = {"IDXPW": "hunter2", "IDXTOKEN": "ghp_hunter3", "IDXURL": "https://bob:hunter4@127.0.0.1:9/url"}
+    env = dict(os.environ, ALPHA_VERSION="1.0", **secrets)
+    args = ["ensure", "-r", str(deps), "--venv", str(venv), "--offline"]
+    first = _cli(*args, env=env)
+    assert first.returncode == 0, first.stderr
+    assert "penvcache: installed" in first.stdout
+    stored = b"".join(p.read_bytes() for p in _cache(tmp_path).rglob("*") if p.is_file())
+    for value in [*secrets.values(), "hunter4"]:
+        assert value.encode() not in stored
+        assert hashlib.sha256(value.encode()).hexdigest().encode() not in stored, value
+    rotated = {"IDXPW": "new-pw", "IDXTOKEN": "ghp_new", "IDXURL": "https://bob:new@127.0.0.1:9/url"}
+    again = _cli(*args, env=dict(env, **rotated))
+    assert "penvcache: hit" in again.stdout  # rotated credentials: the same sources
+    moved = _cli(*args, env=dict(env, **rotated, ALPHA_VERSION="2.0"))
+    assert "penvcache: installed" in moved.stdout, moved.stdout + moved.stderr  # another version: a miss
 
 
 def test_rotating_a_token_is_not_a_miss(tmp_path: Path, venv: Path, wheelhouse: Path) -> None:
@@ -475,9 +594,10 @@ def test_a_stale_user_file_is_ignored_and_removed(tmp_path: Path, venv: Path, wh
     )
 
 
-def test_index_credentials_never_reach_uvs_command_line(tmp_path: Path, venv: Path, wheelhouse: Path) -> None:
-    """Another local user can read a process's arguments in /proc, not its environment: the index URLs of a deps
-    file reach uv in ``UV_DEFAULT_INDEX``/``UV_EXTRA_INDEX_URL``, with their passwords, and never in its argv."""
+def test_credentials_never_reach_uvs_command_line(tmp_path: Path, venv: Path, wheelhouse: Path) -> None:
+    """Another local user can read a process's arguments in /proc, not its environment nor an owner-only file:
+    the indexes and find-links of a deps file reach uv in the requirements file it reads (as in
+    ``uv pip install -r``), the arguments' in ``UV_DEFAULT_INDEX``/``UV_FIND_LINKS``, never in its argv."""
     from uv import find_uv_bin
 
     secret = "hunter2-argv"
@@ -486,7 +606,14 @@ def test_index_credentials_never_reach_uvs_command_line(tmp_path: Path, venv: Pa
     wrapper.write_text(
         "#!/bin/sh\n"
         f'printf "argv %s\\n" "$*" >> {log}\n'
-        f'printf "env %s %s\\n" "$UV_DEFAULT_INDEX" "$UV_EXTRA_INDEX_URL" >> {log}\n'
+        f'printf "env %s|%s|%s\\n" "$UV_DEFAULT_INDEX" "$UV_EXTRA_INDEX_URL" "$UV_FIND_LINKS" >> {log}\n'
+        'next=""\n'
+        'for arg in "$@"; do\n'
+        '  if [ "$next" = 1 ] && [ "${arg%.toml}" = "$arg" ]; then\n'
+        f'    printf "file %s\\n" "$(stat -c %a "$(dirname "$arg")")" >> {log}; cat "$arg" >> {log}\n'
+        "  fi\n"
+        '  next=""; [ "$arg" = --requirement ] && next=1\n'
+        "done\n"
         f'exec {find_uv_bin()} "$@"\n'
     )
     wrapper.chmod(0o755)
@@ -494,10 +621,12 @@ def test_index_credentials_never_reach_uvs_command_line(tmp_path: Path, venv: Pa
     deps.write_text(
         f"--index-url https://user:{secret}@127.0.0.1:9/simple\n"
         f"--extra-index-url https://user:{secret}-extra@127.0.0.1:9/extra\n"
+        f"-f http://alice:{secret}-links@127.0.0.1:9/wheels/\n"
         "alpha-pkg\n"
     )
     cmd = [sys.executable, "-m", "penvcache", "ensure", "--venv", str(venv), "-r", str(deps), "--offline"]
-    cmd += ["--find-links", str(wheelhouse)]
+    cmd += ["--find-links", str(wheelhouse), "--find-links", f"https://bob:{secret}-arg@127.0.0.1:9/links"]
+    cmd += ["--index-url", f"https://carol:{secret}-index@127.0.0.1:9/simple"]
     env = dict(os.environ, PENVCACHE_UV=str(wrapper))
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=False, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
@@ -507,6 +636,14 @@ def test_index_credentials_never_reach_uvs_command_line(tmp_path: Path, venv: Pa
     for i in installs:
         assert secret not in calls[i], calls[i]
         assert calls[i + 1] == (
-            f"env https://user:{secret}@127.0.0.1:9/simple https://user:{secret}-extra@127.0.0.1:9/extra"
+            f"env https://carol:{secret}-index@127.0.0.1:9/simple||{wheelhouse},https://bob:{secret}-arg@127.0.0.1:9/links"
         )
+        assert calls[i + 2 : i + 7] == [
+            "file 700",
+            f"--index-url https://user:{secret}@127.0.0.1:9/simple",
+            f"--extra-index-url https://user:{secret}-extra@127.0.0.1:9/extra",
+            f"--find-links http://alice:{secret}-links@127.0.0.1:9/wheels/",
+            "alpha-pkg",
+        ]
+    assert [line for line in calls if line.startswith("argv") and secret in line] == []
     assert secret not in proc.stdout + proc.stderr
