@@ -167,15 +167,33 @@ def take(paths: Iterable[str]) -> str:
     at 500 dependencies a hit stats 1,500 paths, and this is most of what it costs).
     """
     stat = os.stat
-    facts: list[tuple[int, int, int] | None] = []
+    found: list[tuple[int, int, int] | None] = []
     for path in paths:
         try:
             st = stat(path)
         except OSError:
-            facts.append(None)
+            found.append(None)
         else:
-            facts.append((st.st_ino, st.st_mtime_ns, st.st_size))
-    return hex_digest(marshal.dumps(facts, 2))  # version 2: no back-references, the same bytes for equal facts
+            found.append((st.st_ino, st.st_mtime_ns, st.st_size))
+    return hex_digest(marshal.dumps(found, 2))  # version 2: no back-references, the same bytes for equal facts
+
+
+def facts(paths: Iterable[str]) -> list[tuple[int, int, int] | None]:
+    """Each path's stat facts as :func:`take` reads them (the validation probe reads the same ones)."""
+    found: list[tuple[int, int, int] | None] = []
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except OSError:
+            found.append(None)
+        else:
+            found.append((st.st_ino, st.st_mtime_ns, st.st_size))
+    return found
+
+
+def stamp_of(found: list[tuple[int, int, int] | None]) -> str:
+    """The stamp of stat facts taken earlier: :func:`take` of the same paths while they are unchanged."""
+    return hex_digest(marshal.dumps(found, 2))
 
 
 class Key:
@@ -243,17 +261,30 @@ def build(
         components["installer"] = key.installer["version"]
     else:
         components["installer"] = _installer_stand_in(inputs, state)
-    components["python"] = components["venv"] = None
-    if venv.problem() is None:
-        try:
-            key.identity = venv.identity()
-        except OSError:  # the venv changed under us; treat it as broken
-            key.identity = None
-        else:
-            components["python"] = digest([key.python_request, key.identity["base_python"]])
-            components["venv"] = digest(key.identity["pyvenv_cfg"])
-    key.fingerprint = fingerprint(components)
+    set_identity(key, identity_of(venv))
     return key
+
+
+def identity_of(venv: Venv) -> dict[str, Any] | None:
+    """The venv's identity (:meth:`Venv.identity`), or ``None`` while it is broken."""
+    if venv.problem() is not None:
+        return None
+    try:
+        return venv.identity()
+    except OSError:  # the venv changed under us; treat it as broken
+        return None
+
+
+def set_identity(key: Key, identity: dict[str, Any] | None) -> None:
+    """Give ``key`` the venv ``identity`` (``None``: broken) and the fingerprint that follows."""
+    key.identity = identity
+    components = key.components
+    if identity is None:
+        components["python"] = components["venv"] = None
+    else:
+        components["python"] = digest([key.python_request, identity["base_python"]])
+        components["venv"] = digest(identity["pyvenv_cfg"])
+    key.fingerprint = fingerprint(components)
 
 
 def _local_projects(deps: DepsSet | None, state: dict[str, Any] | None) -> list[list[Any]]:
