@@ -89,22 +89,55 @@ class Inputs:
         self.uv_env = uv_env  #: :data:`UV_SOURCES` that are set, as (name, value)
 
 
-#: uv's environment variables that change where packages come from or which versions are allowed: uv reads them,
-#: so the key does
+#: uv's environment variables that change where packages come from, which versions are allowed or how they are
+#: built, as ``uv pip install`` reads them (``uv pip install --help`` names them): uv reads them, so the key does.
+#: Not uv's configuration files (``uv.toml``, ``[tool.uv]``; the user's and the system's), nor ``UV_NO_CONFIG``,
+#: which only turns them off: finding the file uv would read costs a hit a walk up the directories.
 UV_SOURCES = (
     "UV_DEFAULT_INDEX",
+    "UV_EXCLUDE_NEWER",
     "UV_EXTRA_INDEX_URL",
     "UV_FIND_LINKS",
     "UV_INDEX",
+    "UV_INDEX_STRATEGY",
     "UV_INDEX_URL",
+    "UV_NO_BINARY",
+    "UV_NO_BINARY_PACKAGE",
+    "UV_NO_BUILD",
+    "UV_NO_BUILD_ISOLATION",
+    "UV_NO_BUILD_PACKAGE",
+    "UV_NO_EDITABLE",
     "UV_NO_INDEX",
+    "UV_NO_SOURCES",
+    "UV_NO_SOURCES_PACKAGE",
     "UV_PRERELEASE",
+    "UV_PROJECT",
+    "UV_RESOLUTION",
+    "UV_TORCH_BACKEND",
+    "UV_WORKING_DIR",
 )
+#: those of uv's variables that name files (space-separated, but for ``UV_CONFIG_FILE``): keyed by their
+#: content, read on every call as salt files are (nothing is read while none is set)
+UV_FILES = ("UV_BUILD_CONSTRAINT", "UV_CONFIG_FILE", "UV_CONSTRAINT", "UV_EXCLUDE", "UV_OVERRIDE")
+_UV_NAMES = frozenset(UV_SOURCES + UV_FILES)
 
 
 def uv_environment() -> tuple[tuple[str, str], ...]:
-    """The :data:`UV_SOURCES` set in this process's environment."""
-    return tuple((name, os.environ[name]) for name in UV_SOURCES if os.environ.get(name))
+    """The :data:`UV_SOURCES` and :data:`UV_FILES` set in this process's environment, each file's name followed by
+    its content's digest (``missing`` when it cannot be read: uv says why)."""
+    environ = os.environ
+    # one pass over the environment (14 us with 35 variables, 24 us with 100), not a lookup of each name (50 us)
+    found = [(name, environ[name]) for name in _UV_NAMES.intersection(environ) if environ[name]]
+    for i, (name, value) in enumerate(found):
+        if name in UV_FILES:
+            paths = [value] if name == "UV_CONFIG_FILE" else value.split()
+            found[i] = (name, " ".join(f"{path} ({_content(path)})" for path in paths))
+    return tuple(sorted(found))
+
+
+def _content(path: str) -> str:
+    data = _state.read_regular(path)  # never a FIFO or a device: a hit must not hang
+    return "missing" if data is None else "sha256 " + hex_digest(data)[:16]
 
 
 def has_relative_paths(texts: tuple[str, ...]) -> bool:
