@@ -123,14 +123,18 @@ def run_ensure(request: Request, first: FirstLook | None = None) -> EnsureResult
                 return result("hit", key, waited, warnings=state.get("warnings"))
             if not request.retry:
                 _fail_as_recorded(directory, key)
+            if key.deps is None:  # built from the record: parse, and describe the local projects afresh
+                key = _key.build(inputs, target, state, exact=True, deps=_key.parse(inputs), installer=key.installer)
             lock.exclude_users()  # no `run`/`use` of the venv may see it change
             waited = lock.waited
             output = _Output(request.verbose, request.progress, request.python_downloads)
             status, fallback, report = _repair(
                 target, inputs, key, directory, output, state=state, validate_timeout=request.validate_timeout
             )
-            # the venv may have been (re)created: its identity now
-            key = _key.build(inputs, target, None, exact=True, deps=key.deps, installer=key.installer)
+            # What is recorded is what the install and the validation acted on: the inputs read before the install
+            # (deps files, local projects, salts), and the venv as it was when the last validation started (it
+            # may have been (re)created since the key was built). A change made since then misses next time.
+            _key.set_identity(key, report.venv_identity)
             _record(directory, target, key, status, report)  # its summary replaces a recorded failure
             return result(status, key, waited, fallback, report.warnings)
     except PenvcacheError as e:
@@ -144,13 +148,13 @@ def run_ensure(request: Request, first: FirstLook | None = None) -> EnsureResult
         if isinstance(e, InstallFailed):  # the venv is what failed (a timeout or bad input changed nothing)
             last: dict[str, Any] = {"venv": target.path, "status": "failed", "error": str(e), "when": time.time()}
             if isinstance(e, ValidationFailed):  # it still failed after an install: not again until something changes
-                failed = _key.build(inputs, target, None, exact=True, deps=key.deps, installer=key.installer)
-                paths: list[str] = getattr(e.report, "stamp_paths", [])
-                if failed.fingerprint is not None:
+                # as for a success: the inputs and the venv the install and the validation acted on
+                _key.set_identity(key, getattr(e.report, "venv_identity", None))
+                if key.fingerprint is not None:
                     last["failure"] = {
-                        "fingerprint": failed.fingerprint,
-                        "stamp_paths": paths,
-                        "stamp": _key.take(paths),
+                        "fingerprint": key.fingerprint,
+                        "stamp_paths": getattr(e.report, "stamp_paths", []),
+                        "stamp": getattr(e.report, "stamp", ""),
                     }
             import contextlib
 
@@ -223,7 +227,7 @@ def _record(directory: str, target: Venv, key: _key.Key, status: Status, report:
             },
             "installer": key.installer,
             "local": key.local,
-            "stamp": _key.take(report.stamp_paths),
+            "stamp": report.stamp,  # the paths as validation found them, not as they are now
             "stamp_paths": report.stamp_paths,
             "python": report.python,
             "warnings": report.warnings,
@@ -342,7 +346,10 @@ def _repair(
 
     def validated() -> Report:
         with output.step(*_validating(deps, venv), enabled=bool(deps.requirements)):
-            return validate(venv.python, deps, skip_imports=inputs.skip_imports, timeout=validate_timeout)
+            identity = _key.identity_of(venv)  # before validation: a venv recreated during it is not the one validated
+            report = validate(venv.python, deps, skip_imports=inputs.skip_imports, timeout=validate_timeout)
+            report.venv_identity = identity
+            return report
 
     def installed(missing: list[str], reinstall: list[str], *, fresh: bool) -> bool:
         """uv installs from the set's own sources; True when it fell back to offline."""

@@ -44,6 +44,11 @@ class Report:
     #: distributions that are installed but damaged or do not import: uv counts them satisfied, so they need a reinstall
     broken: set[str] = field(default_factory=set)
     stamp_paths: list[str] = field(default_factory=list)
+    #: the content stamp of ``stamp_paths`` as validation found them, before it read or imported what they hold
+    #: (:func:`._key.take` of the same paths later may differ: the venv changed meanwhile)
+    stamp: str = ""
+    #: the venv's identity (:func:`._key.identity_of`) taken before validation started, when the caller took it
+    venv_identity: dict[str, Any] | None = None
     python: dict[str, str] = field(default_factory=dict)
     #: broken distributions with a file of another size: uv hardlinks from its cache, which may hold the same damage
     refetch: set[str] = field(default_factory=set)
@@ -213,6 +218,8 @@ class _Validation:
         self.base: dict[str, list[Requirement]] = {}  # each distribution's required (non-extra) dependencies
         self.env: dict[str, str] = {}
         self.stamped: set[str] = set()  # the paths in report.stamp_paths (a list scan was quadratic)
+        #: each path's stat facts as a probe first saw them (the earliest, when probes saw it more than once)
+        self.facts: dict[str, tuple[int, int, int] | None] = {}
         self.constraints: dict[str, list[Requirement]] = {}
         for c in deps.constraints:
             self.constraints.setdefault(canonicalize_name(c.name), []).append(c)
@@ -226,15 +233,35 @@ class _Validation:
         for name in sorted(self.imported):
             if any(self.classify(name, root)[0] == "failure" for root in self.failed_imports(name)):
                 with self.probe() as alone:  # one package's import must never fail another's
-                    self.answers[name] = alone.ask([name])["dists"][name]
+                    self.answers[name] = self.ask(alone, [name])["dists"][name]
         for name in sorted(self.wanted):
             self.check(name)
+        from ._key import facts, stamp_of
+
+        paths = self.report.stamp_paths
+        unseen = [path for path in paths if path not in self.facts]  # none: the probe states each path's facts
+        self.facts.update(zip(unseen, facts(unseen), strict=True))
+        self.report.stamp = stamp_of([self.facts[path] for path in paths])
         return self.report
+
+    def ask(self, probe: _Probe, words: Sequence[str]) -> dict[str, Any]:
+        """The probe's answer, whose stat facts are kept (the first seen of each path)."""
+        answer = probe.ask(words)
+        self.keep_facts(answer["site_packages"], answer["site_facts"])
+        for dist in answer["dists"].values():
+            if dist is not None:
+                self.keep_facts(dist["paths"], dist["facts"])
+        return answer
+
+    def keep_facts(self, paths: list[str], facts: list[list[int] | None]) -> None:
+        for path, found in zip(paths, facts, strict=True):
+            if path not in self.facts:
+                self.facts[path] = None if found is None else (found[0], found[1], found[2])
 
     def collect(self, probe: _Probe) -> None:
         """Ask the probe about every checked distribution: the listed ones and what their extras add (imports
         too), and their required dependencies, recursively (metadata and files)."""
-        first = probe.ask([])
+        first = self.ask(probe, [])
         self.env = first["environment"]
         self.report.python = first["python"]
         for path in first["site_packages"]:
@@ -252,7 +279,7 @@ class _Validation:
                     words.add("~" + name)
             words -= {"~" + name for name in words}  # a full check reads the metadata too
             if words:
-                self.answers.update(probe.ask(sorted(words))["dists"])
+                self.answers.update(self.ask(probe, sorted(words))["dists"])
                 self.imported.update(w for w in words if not w.startswith("~"))
             later: list[tuple[Requirement, str | None, bool]] = []
             for req, by, full in pending:

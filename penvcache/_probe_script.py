@@ -10,8 +10,12 @@ checked one). It answers each request with one JSON line: the interpreter, its m
 site-packages, and for every named distribution its version, its ``Requires-Dist``, its import names (the top-level
 modules, or under a namespace package the first regular packages and modules it ships), how each import went, the
 files of its ``RECORD`` that are missing or not of their recorded size, and the paths whose stat makes up the venv's
-content stamp. Before each import it writes ``>DIST MODULE`` on a line of its own, so that the caller can name
-the module that hangs. Imports print to stderr, never into the answers.
+content stamp, with the stat facts of each (``facts``: the same ``st_ino``, ``st_mtime_ns`` and ``st_size`` that
+``penvcache._key.take`` reads), taken when the probe first meets the path, before it reads or imports what the path
+holds: site-packages when the probe starts, a distribution's metadata directory before its metadata is read, its
+modules before they are imported. The caller records those facts, not the paths' facts after validation, so a
+change made while it validates shows at the next call. Before each import it writes ``>DIST MODULE`` on a line of
+its own, so that the caller can name the module that hangs. Imports print to stderr, never into the answers.
 
 It starts in a few milliseconds, because its cost is part of every miss: it imports no module that a bare
 interpreter has not loaded already, so no ``json``, ``re``, ``platform``, ``sysconfig`` or
@@ -166,12 +170,46 @@ def record_entries(text):
     return [(row[0], row[2] if len(row) > 2 else "") for row in rows]
 
 
+#: each stamp path's stat facts ([st_ino, st_mtime_ns, st_size], or None when it cannot be stat'd), as first taken
+FACTS = {}
+
+
+def fact(path):
+    """The stat facts of ``path`` as the probe first saw them (stat'd now if it never was)."""
+    if path in FACTS:
+        return FACTS[path]
+    try:
+        st = os.stat(path)
+    except OSError:
+        found = None
+    else:
+        found = [st.st_ino, st.st_mtime_ns, st.st_size]
+    FACTS[path] = found
+    return found
+
+
+#: whether this interpreter writes bytecode next to the sources it imports (``__pycache__``)
+WRITES_BYTECODE = [False]
+
+
+def dir_fact(path):
+    """:func:`fact` of a directory an import may write bytecode into (site-packages, a package's): its
+    ``__pycache__`` is made first, as the import would make it, so that writing bytecode changes no fact taken."""
+    if path not in FACTS and WRITES_BYTECODE[0]:
+        try:  # noqa: SIM105 (contextlib would be an import more)
+            os.mkdir(os.path.join(path, "__pycache__"))
+        except OSError:  # there already, or not ours to write: the import writes nothing there either
+            pass
+    return fact(path)
+
+
 class FastDist:
     """A plain ``.dist-info`` directory, read without importlib.metadata."""
 
     def __init__(self, root, info):
         self.root = root  # the sys.path entry that holds it
         self.path = os.path.join(root, info)
+        fact(self.path)  # before its metadata is read
         text = read_text(self.path, "METADATA")
         if not text:
             raise Unusual()
@@ -458,6 +496,13 @@ def probe_dist(name, dist, full, answers):
     paths = []
     if dist.path is not None:
         paths.append(dist.path)
+        fact(dist.path)
+    for _, parts in roots:  # the facts of what RECORD says each import finds, before anything is imported
+        if parts is not None:
+            path = dist.locate(parts)
+            fact(path)
+            if module_name(parts[-1]) == "__init__":
+                dir_fact(os.path.dirname(path))
     for root, parts in roots:
         if full and not skipped(root, name):
             answers.write(">{} {}\n".format(name, root))
@@ -488,6 +533,8 @@ def probe_dist(name, dist, full, answers):
         "skipped": skips,
         "damaged": damaged_files(dist, files),
         "paths": paths,
+        # a module found elsewhere than RECORD says is stat'd here, after its import, the only time it is known
+        "facts": [fact(path) for path in paths],
     }
 
 
@@ -540,10 +587,16 @@ def main():
             SKIP.update(n for n in arg.partition("=")[2].split(",") if n)
         elif arg.startswith("--lifeline="):
             die_with_the_caller(int(arg.partition("=")[2]))
+    site_packages = site_packages_dirs()
+    WRITES_BYTECODE[0] = (
+        not sys.dont_write_bytecode
+        and getattr(sys, "pycache_prefix", None) is None
+        and sys.implementation.cache_tag is not None
+    )
+    site_facts = [dir_fact(path) for path in site_packages]  # before anything is read: what validation starts from
     answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # whatever an import prints goes to stderr
     environment = marker_environment()
-    site_packages = site_packages_dirs()
     python = {
         "executable": sys.executable,
         "version": environment["python_full_version"],
@@ -559,6 +612,7 @@ def main():
             "python": python,
             "environment": environment,
             "site_packages": site_packages,
+            "site_facts": site_facts,
             "dists": report,
         }
         answers.write(to_json(answer) + "\n")

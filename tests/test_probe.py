@@ -329,6 +329,7 @@ def test_another_distribution_finder_turns_the_fast_reader_off(unusual_venv: Pat
         "skipped": [],
         "damaged": [],
         "paths": [],
+        "facts": [],
     }
 
 
