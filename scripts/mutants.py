@@ -129,8 +129,8 @@ MUTANTS = [
     Mutant(
         "stamp-ignores-mtime",
         "_key.py",
-        "facts.append((st.st_ino, st.st_mtime_ns, st.st_size))",
-        "facts.append((st.st_ino, st.st_size))",
+        "found.append((st.st_ino, st.st_mtime_ns, st.st_size))\n    return hex_digest(",  # take(): the hit's
+        "found.append((st.st_ino, st.st_size))\n    return hex_digest(",
         ("tests/test_stamp.py",),
     ),
     Mutant(
@@ -244,6 +244,20 @@ MUTANTS = [
         "forward = {signum: signal.signal(signum, lambda n, _: proc.send_signal(n)) for signum in _FORWARDED}",
         "forward: dict[int, Any] = {}",
         ("tests/test_run.py",),
+    ),
+    Mutant(
+        "stamp-taken-after-validation",
+        "_coordinator.py",
+        '"stamp": report.stamp,',
+        '"stamp": _key.take(report.stamp_paths),',
+        ("tests/test_validation_race.py",),
+    ),
+    Mutant(
+        "creation-mark-ignores-its-nonce",
+        "_clearing.py",
+        'return self._token_nonce() == data["nonce"]',
+        "return True",
+        ("tests/test_never_delete.py",),
     ),
 ]
 
