@@ -191,9 +191,9 @@ MUTANTS = [
     ),
     Mutant(
         "index-url-not-passed",
-        "_installer.py",
-        "    if deps.index_urls:  # the last one wins, as in pip",
-        "    if False:  # the last one wins, as in pip",
+        "_requirements.py",
+        'lines = [f"--index-url {url}" for url in indexes[-1:]]  # the last one wins, as in pip',
+        "lines: list[str] = []",
         ("tests/test_paths.py",),
     ),
     Mutant(
