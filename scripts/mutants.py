@@ -227,7 +227,7 @@ MUTANTS = [
     Mutant(
         "markers-ignored",
         "_probe.py",
-        "applicable = [r for r in self.deps.requirements if r.marker is None or r.marker.evaluate(self.env)]",
+        "applicable = [r for r in self.deps.requirements if marker_applies(r.marker, self.env)]",
         "applicable = list(self.deps.requirements)",
         ("tests/test_ensure.py",),
     ),
