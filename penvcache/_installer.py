@@ -117,6 +117,25 @@ def index_environment(deps: DepsSet) -> dict[str, str]:
     return env
 
 
+def file_source_environment(deps: DepsSet, env: Mapping[str, str]) -> dict[str, str]:
+    """The deps files' sources as uv's environment variables, added to ``env`` (the arguments') and to the user's
+    as a requirements file's lines would be: find-links and extra indexes searched too, an index only where no
+    argument or ``UV_DEFAULT_INDEX``/``UV_INDEX_URL`` names one."""
+    added: dict[str, str] = {}
+    links = [listed_link(link, ",") for link in deps.find_links if link not in deps.argument_find_links]
+    if links:
+        before = env.get("UV_FIND_LINKS") or os.environ.get("UV_FIND_LINKS", "")
+        added["UV_FIND_LINKS"] = ",".join([*filter(None, [before]), *links])
+    extras = [url for url in deps.extra_index_urls if url not in deps.argument_extra_index_urls]
+    if extras:
+        before = env.get("UV_EXTRA_INDEX_URL") or os.environ.get("UV_EXTRA_INDEX_URL", "")
+        added["UV_EXTRA_INDEX_URL"] = " ".join([*filter(None, [before]), *extras])
+    named = "UV_DEFAULT_INDEX" in env or any(os.environ.get(v) for v in ("UV_DEFAULT_INDEX", "UV_INDEX_URL"))
+    if deps.index_urls and not named:
+        added["UV_DEFAULT_INDEX"] = deps.index_urls[-1]
+    return added
+
+
 def _run(
     cmd: Sequence[str], *, verbose: bool, display: bool = False, env: Mapping[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
@@ -474,10 +493,12 @@ def install(
         # Requirements reach uv through a file, never argv (20,000 of them exceed the argument list), and so do the
         # deps files' sources: uv reads them as in the files themselves, with its own settings
         own = [r for r in deps.requirements if normalise(r) not in deps.from_lock]
-        sources = deps.file_source_lines()
-        if own or sources or not deps.locks:
-            lines = [*sources, *map(deps.install_line, own)]
+        env = index_environment(deps)  # the arguments' sources: never on the command line
+        if own or not deps.locks:
+            lines = [*deps.file_source_lines(), *map(deps.install_line, own)]
             cmd += ["--requirement", temp_file("requirements.txt", lines)]
+        else:  # uv takes no other requirements file beside a pylock.toml: the files' sources go in its environment
+            env.update(file_source_environment(deps, env))
         for lock in deps.locks:  # pylock.toml, as uv reads it
             cmd += ["--requirement", lock]
         if deps.constraints:
@@ -485,7 +506,6 @@ def install(
         if deps.implies_require_hashes():  # as pip: one --hash turns it on
             cmd.append("--require-hashes")
         cmd += deps.install_options()
-        env = index_environment(deps)  # the arguments' sources: never on the command line
         if deps.no_index:
             cmd.append("--no-index")
         for warning in dict.fromkeys(deps.warnings):

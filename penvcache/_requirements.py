@@ -230,7 +230,8 @@ class DepsSet:
         """Where the deps files say packages come from (indexes and find-links), in canonical form, credentials
         hidden (``user:****@``): they are shown and stored, and a rotated token is not a new source."""
         lines = [f"--find-links {redact(link)}" for link in sorted(set(self.find_links))]
-        lines += [f"--index-url {redact(url)}" for url in self.index_urls[-1:]]
+        # the index uv uses: an argument's (uv's UV_DEFAULT_INDEX, over a file's --index-url), else the files' last
+        lines += [f"--index-url {redact(url)}" for url in (self.argument_index_urls or self.index_urls)[-1:]]
         lines += [f"--extra-index-url {redact(url)}" for url in sorted(set(self.extra_index_urls))]
         lines += ["--no-index"] if self.no_index else []
         return lines
@@ -319,6 +320,10 @@ def listed_link(link: str, separator: str = "") -> str:
     if "://" in link:
         return link.replace(",", "%2C") if separator else link
     if any(c in link for c in f" \t#{separator}"):
+        if link.startswith("file:"):  # a file: URL relative to the current directory: no absolute path to give
+            from urllib.parse import quote
+
+            return "file:" + quote(link[5:], safe="/:@~")
         from pathlib import Path
 
         return Path(link).as_uri()

@@ -1015,15 +1015,11 @@ def _source_environment(deps: Any, *, build: bool = False) -> dict[str, str]:
     """uv's environment for the set's sources: the arguments' (:func:`._installer.index_environment`); for
     ``uv build``, which reads no requirements file, the deps files' find-links too, after the arguments' (or after
     ``UV_FIND_LINKS``, as ``uv pip install -r`` would add them)."""
-    from ._installer import index_environment
-    from ._requirements import listed_link
+    from ._installer import file_source_environment, index_environment
 
     env = index_environment(deps)
     if build:
-        links = [link for link in deps.find_links if link not in deps.argument_find_links]
-        if links:
-            before = env.get("UV_FIND_LINKS") or os.environ.get("UV_FIND_LINKS", "")
-            env["UV_FIND_LINKS"] = ",".join([*filter(None, [before]), *(listed_link(link, ",") for link in links)])
+        env.update(file_source_environment(deps, env))
         env.pop("UV_DEFAULT_INDEX", None)  # as before: sdists build with uv's own indexes
         env.pop("UV_EXTRA_INDEX_URL", None)
     return env

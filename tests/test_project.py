@@ -104,6 +104,38 @@ def test_pylock_toml_written_by_uv_is_a_deps_file(tmp_path: Path, venv: Path, wh
     )
 
 
+@pytest.mark.parametrize("source", ["--find-links", "--extra-index-url"])
+def test_a_pylock_toml_beside_a_deps_files_source_installs(
+    tmp_path: Path, venv: Path, wheelhouse: Path, source: str
+) -> None:
+    """uv takes no other requirements file beside a pylock.toml ("Cannot specify additional requirements
+    alongside a pylock.toml file"): a deps file's sources then reach uv in its environment, not in a file."""
+    (tmp_path / "requirements.in").write_text("delta-pkg\n")
+    compile_args = ["compile", "requirements.in", "--offline", "--no-index", "--find-links", str(wheelhouse)]
+    subprocess.run(
+        [
+            uv_bin(),
+            "pip",
+            *compile_args,
+            "--format",
+            "pylock.toml",
+            "-o",
+            "pylock.toml",
+            "-q",
+            "--python",
+            sys.executable,
+        ],
+        cwd=tmp_path,
+        check=True,
+        timeout=120,
+    )
+    value = str(wheelhouse) if source == "--find-links" else "http://127.0.0.1:9/extra"
+    (tmp_path / "deps.txt").write_text(f"-r pylock.toml\n{source} {value}\n")
+    proc = run_cli_here("ensure", "--venv", str(venv), "--offline", "-r", str(tmp_path / "deps.txt"))
+    assert proc.returncode == 0, proc.stderr
+    assert installed(venv) == {"alpha_pkg", "delta_pkg"}
+
+
 def test_pylock_toml_is_installed_on_its_own(tmp_path: Path) -> None:
     lock = tmp_path / "pylock.toml"
     lock.write_text('lock-version = "1.0"\ncreated-by = "hand"\n[[packages]]\nname = "alpha-pkg"\nversion = "1.0"\n')

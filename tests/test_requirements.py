@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import penvcache
 from penvcache import InvalidDeps, _requirements
-from penvcache._requirements import read_bounded, read_deps, resolved_commits
+from penvcache._requirements import listed_link, read_bounded, read_deps, resolved_commits
 from tests.conftest import run_cli_here
 
 
@@ -383,3 +383,32 @@ def test_use_feature_is_ignored_with_a_warning_as_uv_does(tmp_path: Path) -> Non
     read = read_deps((), [deps])
     assert (read.normalised(), read.install_options()) == (["alpha-pkg"], [])
     assert read.warnings == [f"{deps}:1: ignoring --use-feature truststore, as uv does (a pip option)"]
+
+
+def test_the_keys_index_is_the_one_uv_uses_an_arguments_over_a_files(tmp_path: Path) -> None:
+    """An argument's --index-url reaches uv as UV_DEFAULT_INDEX, which wins over a file's --index-url: the key
+    names that one (it named the file's, so another argument was a hit)."""
+    deps = tmp_path / "d.txt"
+    deps.write_text("--index-url https://c.example/simple\nalpha-pkg\n")
+    lines = {
+        url: read_deps((), [deps], [f"--index-url {url}"]).source_lines()
+        for url in ("https://a.example/simple", "https://b.example/simple")
+    }
+    assert lines == {url: [f"--index-url {url}"] for url in lines}
+    assert read_deps((), [deps]).source_lines() == ["--index-url https://c.example/simple"]
+
+
+@pytest.mark.parametrize(
+    ("link", "listed"),
+    [
+        ("file:./w#1", "file:./w%231"),
+        ("file:my wheels", "file:my%20wheels"),
+        ("file:a,b", "file:a%2Cb"),
+        ("/abs/my wheels", "file:///abs/my%20wheels"),
+        ("https://h/a,b", "https://h/a%2Cb"),
+        ("/plain", "/plain"),
+    ],
+)
+def test_a_find_links_location_is_listed_as_uv_reads_a_list(link: str, listed: str) -> None:
+    """A relative file: URL holding a space, # or the list's comma was a ValueError traceback (as_uri)."""
+    assert listed_link(link, ",") == listed
