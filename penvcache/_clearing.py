@@ -172,6 +172,9 @@ def make_room(venv: Venv, mark: CreationMark) -> None:
             return
         doing = f"cannot list the venv directory {path}"
         entries = set(os.listdir(path))
+        if entries == {TOKEN}:  # a creation killed before uv wrote anything, its record gone since: empty
+            os.remove(os.path.join(path, TOKEN))
+            entries = set()
         if entries and "pyvenv.cfg" not in entries and not (mark.matches(st) and _only_uv_layout(path, entries)):
             mark.remove()  # it names another directory (or nothing): it can never licence this one
             listed = ", ".join(sorted(entries)[:3]) + (", ..." if len(entries) > 3 else "")

@@ -248,3 +248,13 @@ def test_a_partial_venv_is_cleared_only_while_it_holds_nothing_but_uvs_layout(
         make_room(venv, mark)
     assert sorted(str(p.relative_to(root)) for p in root.rglob("*")) == before
     assert not (entry / "creating").exists()  # a mark that cannot licence this directory is dropped
+
+
+def test_a_directory_holding_only_the_token_is_empty_even_without_its_record(
+    tmp_path: Path, venv: Path, wheelhouse: Path
+) -> None:
+    """A creation killed before uv wrote anything, then the cache dir cleared: the token alone is no user's."""
+    venv.mkdir()
+    (venv / ".penvcache-creating").write_text("0" * 32)
+    assert penvcache.ensure(venv, ["alpha-pkg"], offline=True, find_links=[wheelhouse]).status == "installed"
+    assert not (venv / ".penvcache-creating").exists()
