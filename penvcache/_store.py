@@ -914,6 +914,9 @@ def entries(level: Level) -> list[dict[str, Any]]:
     for meta in level.list("entries/"):
         path = str(meta["path"])
         parts = path.split("/")
+        if parts[0] != "entries":  # a listing in another shape (a backend's prefix left on): no entry is known
+            found.append({"key": path, "problem": "the store lists it outside entries/", "packages": []})
+            continue
         if "odd" in meta and (len(parts) == 2 or parts[2:] == [MANIFEST]):  # no manifest can be read there
             found.append({"key": parts[1], "problem": f"its {path} is {meta['odd']}", "packages": []})
             continue

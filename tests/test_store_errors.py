@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -281,6 +282,31 @@ def test_store_gc_deletes_nothing_while_an_entry_cannot_be_read(
     )
     assert theirs.exists()
     assert orphan.exists()
+
+
+def test_store_gc_deletes_nothing_when_the_listing_is_in_another_shape(tmp_path: Path) -> None:
+    """A backend whose listing keeps a prefix (WebDAV lists paths from the server's root) shows no entry in the
+    shape gc knows: every blob would look unreferenced. Such a path is an entry gc cannot read, so it deletes
+    nothing. (A Level whose listing carries a prefix stands for such a backend.)"""
+    from penvcache import PenvcacheError
+    from penvcache._store import Level, gc
+
+    store, key = tmp_path / "store", "c" * 64
+    _entry(store, key, [_package("alpha-pkg", "1.0", b"theirs")])
+    theirs = _blob(store, b"theirs")
+    _old(theirs)
+
+    class Prefixed(Level):
+        def list(self, prefix: str) -> list[dict[str, Any]]:
+            found = super().list(prefix)
+            if prefix == "entries/":
+                return [{**meta, "path": f"dav/{meta['path']}"} for meta in found]
+            return found
+
+    listed = f"dav/entries/{key}/manifest.json"
+    with pytest.raises(PenvcacheError, match=re.escape(f"{listed}/ cannot be read (the store lists it outside")):
+        gc(Prefixed(store.as_uri()))
+    assert theirs.exists()
 
 
 def test_an_unreachable_store_is_one_line_without_its_password(capsys: pytest.CaptureFixture[str]) -> None:
