@@ -122,17 +122,16 @@ def file_source_environment(deps: DepsSet, env: Mapping[str, str]) -> dict[str, 
     as a requirements file's lines would be: find-links and extra indexes searched too, an index only where no
     argument or ``UV_DEFAULT_INDEX``/``UV_INDEX_URL`` names one."""
     added: dict[str, str] = {}
-    links = [listed_link(link, ",") for link in deps.find_links if link not in deps.argument_find_links]
+    index, extras, links = deps.file_sources()
     if links:
         before = env.get("UV_FIND_LINKS") or os.environ.get("UV_FIND_LINKS", "")
-        added["UV_FIND_LINKS"] = ",".join([*filter(None, [before]), *links])
-    extras = [url for url in deps.extra_index_urls if url not in deps.argument_extra_index_urls]
+        added["UV_FIND_LINKS"] = ",".join([*filter(None, [before]), *(listed_link(link, ",") for link in links)])
     if extras:
         before = env.get("UV_EXTRA_INDEX_URL") or os.environ.get("UV_EXTRA_INDEX_URL", "")
         added["UV_EXTRA_INDEX_URL"] = " ".join([*filter(None, [before]), *extras])
     named = "UV_DEFAULT_INDEX" in env or any(os.environ.get(v) for v in ("UV_DEFAULT_INDEX", "UV_INDEX_URL"))
-    if deps.index_urls and not named:
-        added["UV_DEFAULT_INDEX"] = deps.index_urls[-1]
+    if index and not named:
+        added["UV_DEFAULT_INDEX"] = index[0]
     return added
 
 

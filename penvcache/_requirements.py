@@ -254,13 +254,19 @@ class DepsSet:
         command line). uv adds them to its own settings as ``uv pip install -r`` does: ``UV_FIND_LINKS`` and
         ``UV_EXTRA_INDEX_URL`` are searched too (before them), and ``UV_DEFAULT_INDEX``/``UV_INDEX_URL`` win over
         a file's ``--index-url``. What an argument gives too is left to the argument."""
-        indexes = [url for url in self.index_urls if url not in self.argument_index_urls]
-        lines = [f"--index-url {url}" for url in indexes[-1:]]  # the last one wins, as in pip
-        extras = dict.fromkeys(url for url in self.extra_index_urls if url not in self.argument_extra_index_urls)
+        index, extras, links = self.file_sources()
+        lines = [f"--index-url {url}" for url in index]
         lines += [f"--extra-index-url {url}" for url in extras]
-        links = dict.fromkeys(link for link in self.find_links if link not in self.argument_find_links)
         lines += [f"--find-links {listed_link(link)}" for link in links]
         return lines
+
+    def file_sources(self) -> tuple[list[str], list[str], list[str]]:
+        """The sources only the deps files give: (their index, the last one, as in pip; extra indexes;
+        find-links), each once, without what an argument gives too."""
+        indexes = [url for url in self.index_urls if url not in self.argument_index_urls]
+        extras = dict.fromkeys(url for url in self.extra_index_urls if url not in self.argument_extra_index_urls)
+        links = dict.fromkeys(link for link in self.find_links if link not in self.argument_find_links)
+        return indexes[-1:], list(extras), list(links)
 
     def install_line(self, req: Requirement) -> str:
         """A line for a requirements file passed to uv: the requirement as written, with its hashes."""

@@ -192,7 +192,7 @@ MUTANTS = [
     Mutant(
         "index-url-not-passed",
         "_requirements.py",
-        'lines = [f"--index-url {url}" for url in indexes[-1:]]  # the last one wins, as in pip',
+        'lines = [f"--index-url {url}" for url in index]',
         "lines: list[str] = []",
         ("tests/test_paths.py",),
     ),
