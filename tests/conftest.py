@@ -123,6 +123,22 @@ class SharedUvCache:
         problems = self._check()
         assert problems == [], problems  # uv's own unpacking
 
+    def seed(self, cache: Path) -> None:
+        """Give an empty uv cache of a test's own what uv learned here by querying interpreters (its
+        ``interpreter-v*`` buckets, this cache's and what :meth:`learn` brought in), and nothing else: no wheel, no
+        index page, no build. uv queries an interpreter (a Python process of ~0.06 s CPU) the first time a cache
+        meets its path, and checks a cached answer against the interpreter's modification time on every use, so
+        a stale answer is queried again, as it would be in the shared cache. If uv renames the bucket, this only
+        stops saving the queries."""
+        for bucket in self.path.glob("interpreter-v*"):
+            shutil.copytree(bucket, cache / bucket.name, dirs_exist_ok=True)
+
+    def learn(self, cache: Path) -> None:
+        """Keep what uv learned about interpreters in a test's own ``cache`` for the next tests (:meth:`seed`)."""
+        for bucket in cache.glob("interpreter-v*") if cache.is_dir() else []:
+            with contextlib.suppress(OSError):  # a test may have left it unreadable: its answers are not needed
+                shutil.copytree(bucket, self.path / bucket.name, dirs_exist_ok=True)
+
     def damage(self) -> list[str]:
         """What is wrong in the cache now (nothing: ``[]``); a new cache replaces a damaged one."""
         problems = self._check()
@@ -184,17 +200,20 @@ def _hermetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.F
 
     uv's cache is the worker's :class:`SharedUvCache`, or ``tmp_path / "uv-cache"`` for a test marked
     ``private_uv_cache``: one that needs uv to build the slow sdist, edits installed files in place, looks into
-    or removes uv's cache, or counts what uv does.
+    or removes uv's cache, or counts what uv does. That one starts with what uv learned about interpreters in this
+    worker (:meth:`SharedUvCache.seed`: no wheel, page or build), or empty with ``private_uv_cache(seeded=False)``.
     """
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("the default cache dir must not be used by tests\n")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
     monkeypatch.setenv("PENVCACHE_CACHE_DIR", str(tmp_path / "penvcache-cache"))
-    shared: SharedUvCache | None = None
-    if request.node.get_closest_marker("private_uv_cache"):
+    shared: SharedUvCache = request.getfixturevalue("shared_uv_cache")
+    private = request.node.get_closest_marker("private_uv_cache")
+    if private:
+        if private.kwargs.get("seeded", True):
+            shared.seed(tmp_path / "uv-cache")
         monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
     else:
-        shared = request.getfixturevalue("shared_uv_cache")
         monkeypatch.setenv("UV_CACHE_DIR", str(shared.path))
     monkeypatch.setenv("UV_DEFAULT_INDEX", "http://127.0.0.1:9/simple")  # nothing listens there
     monkeypatch.setenv("UV_HTTP_RETRIES", "0")
@@ -202,7 +221,9 @@ def _hermetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.F
     for name in ("PENVCACHE_OFFLINE", "UV_OFFLINE", "PENVCACHE_VENV", "VIRTUAL_ENV", "UV_INDEX_URL", "UV_PYTHON"):
         monkeypatch.delenv(name, raising=False)
     yield
-    damage = shared.damage() if shared is not None else []
+    if private:
+        shared.learn(tmp_path / "uv-cache")
+    damage = shared.damage() if not private else []
     if damage:
         pytest.fail(
             "the test changed the shared uv cache (mark it private_uv_cache): " + "; ".join(damage[:5]), pytrace=False
@@ -218,7 +239,12 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     query found the same answers). Nothing else carries over: the penvcache and private uv cache dirs are the
     test's own, and penvcache keeps nothing in memory between calls.
     """
-    parent = tmp_path_factory.getbasetemp() / "venv-slot"
+    return venv_slot(tmp_path_factory, "venv-slot")
+
+
+def venv_slot(factory: pytest.TempPathFactory, name: str) -> Path:
+    """``NAME/venv`` in the worker's base temp dir, emptied (and what still runs in it killed): see :func:`venv`."""
+    parent = factory.getbasetemp() / name
     _kill_processes_naming(parent)
     if parent.exists() or parent.is_symlink():
         _remove_tree(parent)

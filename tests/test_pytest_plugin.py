@@ -244,7 +244,7 @@ def test_plugin_loaded_but_idle():
 """
 
 
-@pytest.mark.private_uv_cache  # the test's own uv cache, which must stay unmade
+@pytest.mark.private_uv_cache(seeded=False)  # the test's own uv cache, which must stay unmade
 @pytest.mark.parametrize("options", [[], ["--penv-deps", "deps.txt", "--penv-venv", "venv", "--penv-offline"]])
 def test_inert_when_no_test_requests_penv(tmp_path: Path, options: list[str]) -> None:
     project(tmp_path, INERT)

@@ -17,7 +17,7 @@ import pytest
 
 from penvcache.cli import main
 from tests._kit import build_slow_sdist, build_wheel, site_packages
-from tests.conftest import make_venv
+from tests.conftest import SharedUvCache, make_venv, venv_slot
 
 pytest.importorskip("obstore")
 
@@ -25,12 +25,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class Machine:
-    """A cache dir and a uv cache of its own; runs ``penvcache`` in-process with them."""
+    """A cache dir and a uv cache of its own (holding no wheel, only what uv learned about this host's
+    interpreters: :meth:`SharedUvCache.seed`); runs ``penvcache`` in-process with them."""
 
-    def __init__(self, root: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.root = root / name
-        self.venv = self.root / "venv"
-        self.env = {"PENVCACHE_CACHE_DIR": str(self.root / "cache"), "UV_CACHE_DIR": str(self.root / "uv-cache")}
+    def __init__(self, root: Path, venv: Path, monkeypatch: pytest.MonkeyPatch, uv_cache: SharedUvCache) -> None:
+        self.root = root
+        self.venv = venv
+        self.uv_cache = root / "uv-cache"
+        uv_cache.seed(self.uv_cache)
+        self.env = {"PENVCACHE_CACHE_DIR": str(self.root / "cache"), "UV_CACHE_DIR": str(self.uv_cache)}
         self.monkeypatch = monkeypatch
 
     def run(self, *args: str) -> int:
@@ -53,8 +56,20 @@ class Machine:
 
 
 @pytest.fixture
-def machines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Machine, Machine]:
-    return Machine(tmp_path, "a", monkeypatch), Machine(tmp_path, "b", monkeypatch)
+def machines(
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    shared_uv_cache: SharedUvCache,
+) -> Iterator[tuple[Machine, Machine]]:
+    """Machines A and B; their venvs at the same paths in each test of a worker (see :func:`tests.conftest.venv`)."""
+    a, b = (
+        Machine(tmp_path / name, venv_slot(tmp_path_factory, f"machine-{name}"), monkeypatch, shared_uv_cache)
+        for name in ("a", "b")
+    )
+    yield a, b
+    for machine in (a, b):
+        shared_uv_cache.learn(machine.uv_cache)
 
 
 def _store(tmp_path: Path) -> str:
