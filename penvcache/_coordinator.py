@@ -314,6 +314,7 @@ def _repair(
         key.deps = read_deps(inputs.requirements, inputs.deps_files, inputs.options)
     deps = key.deps
     deps = deps.with_find_links(inputs.find_links)  # the arguments' find-links first, then the deps files'
+    deps = deps.with_uv_files()  # what uv's UV_CONSTRAINT, UV_OVERRIDE and UV_EXCLUDE files say: validated too
     created = False
     verbose = output.verbose
     check_target(venv)

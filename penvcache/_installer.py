@@ -502,6 +502,10 @@ def install(
             cmd += ["--requirement", lock]
         if deps.constraints:
             cmd += ["--constraint", temp_file("constraints.txt", map(deps.install_line, deps.constraints))]
+            # uv's --constraint replaces its UV_CONSTRAINT, which `uv pip install -r` with a deps file's `-c` reads
+            # too: its files go with it
+            for path in os.environ.get("UV_CONSTRAINT", "").split():
+                cmd += ["--constraint", path]
         if deps.implies_require_hashes():  # as pip: one --hash turns it on
             cmd.append("--require-hashes")
         cmd += deps.install_options()

@@ -13,7 +13,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
@@ -21,6 +21,9 @@ from packaging.version import InvalidVersion
 
 from ._errors import InstallFailed
 from ._requirements import DepsSet, marker_applies, normalise
+
+if TYPE_CHECKING:
+    from packaging.markers import Marker
 
 _DIR = os.path.dirname(os.path.abspath(__file__))
 # Import the probe (so its bytecode is cached like any module's), with penvcache's directory on sys.path only for
@@ -221,8 +224,17 @@ class _Validation:
         #: each path's stat facts as a probe first saw them (the earliest, when probes saw it more than once)
         self.facts: dict[str, tuple[int, int, int] | None] = {}
         self.constraints: dict[str, list[Requirement]] = {}
-        for c in deps.constraints:
+        for c in [*deps.constraints, *deps.uv_constraints]:
             self.constraints.setdefault(canonicalize_name(c.name), []).append(c)
+        #: uv's overrides by name: they replace every requirement on it, the set's and any distribution's, marker
+        #: included ("overrides replace the requirement"); an excluded name's requirements are replaced by none
+        self.overrides: dict[str, list[Requirement]] = {}
+        for o in deps.overrides:
+            self.overrides.setdefault(canonicalize_name(o.name), []).append(o)
+        self.overrides.update({name: [] for name in deps.excludes})
+        #: the uv variable a constraint or an override came from, by id (said in a failure)
+        self.origin = {id(c): "UV_CONSTRAINT" for c in deps.uv_constraints}
+        self.origin.update({id(o): "UV_OVERRIDE" for o in deps.overrides})
 
     def probe(self) -> _Probe:
         return _Probe(self.python, self.skip_imports, self.deadline, self.timeout)
@@ -266,7 +278,10 @@ class _Validation:
         self.report.python = first["python"]
         for path in first["site_packages"]:
             self.stamp(path)
-        applicable = [r for r in self.deps.requirements if marker_applies(r.marker, self.env)]
+        listed = self.deps.requirements
+        if self.overrides:  # as uv: the overrides in place of the requirement, their markers in place of its marker
+            listed = [o for r in listed for o in self.overrides.get(canonicalize_name(r.name), [r])]
+        applicable = [r for r in listed if marker_applies(r.marker, self.env)]
         pending: list[tuple[Requirement, str | None, bool]] = [(r, None, True) for r in applicable]
         done: set[tuple[str, str | None, bool]] = set()
         while pending:
@@ -296,7 +311,8 @@ class _Validation:
                     self.base[name] = self.required(dist)
                     later += ((dep, name, False) for dep in self.base[name])
                 if full:
-                    later += ((dep, name, True) for dep in _extra_requirements(dist["requires"], req.extras, self.env))
+                    added = _extra_requirements(dist["requires"], req.extras, self.env, self.overrides)
+                    later += ((dep, name, True) for dep in added)
             pending = later
 
     def required(self, dist: dict[str, Any]) -> list[Requirement]:
@@ -307,8 +323,12 @@ class _Validation:
                 dep = Requirement(text)
             except InvalidRequirement:
                 continue  # a distribution's own bad metadata is not ours to judge
-            if marker_applies(dep.marker, {**self.env, "extra": ""}):
-                found.append(dep)
+            overrides = self.overrides.get(canonicalize_name(dep.name))
+            if overrides is None:
+                if marker_applies(dep.marker, {**self.env, "extra": ""}):
+                    found.append(dep)
+            elif _top_level_extra(dep.marker) is None:  # uv: a required dependency, whatever its marker says
+                found += (o for o in overrides if marker_applies(o.marker, {**self.env, "extra": ""}))
         return found
 
     def failed_imports(self, name: str) -> list[str]:
@@ -351,7 +371,7 @@ class _Validation:
         if dist is None:
             for w in wanted[:1]:
                 why = "" if w.by is None else f" (required by {w.by})"
-                self.report.fail(name, f"{w.req}{why} is not installed")
+                self.report.fail(name, f"{w.req}{why}{self.said(w.req)} is not installed")
             return
         version = dist["version"]
         if not isinstance(version, str):  # no METADATA, no Version in it, or a metadata file that is not UTF-8
@@ -365,7 +385,7 @@ class _Validation:
                 continue
             if not _satisfies(spec, version):
                 needs = "is required" if by is None else f"is required by {by}"
-                self.report.fail(name, f"{version} is installed but {spec} {needs}")
+                self.report.fail(name, f"{version} is installed but {spec} {needs}{self.said(spec)}")
         damaged = dist["damaged"]
         if damaged:
             path, found, size = damaged[0]
@@ -394,6 +414,11 @@ class _Validation:
         for path in dist["paths"]:
             self.stamp(path)
 
+    def said(self, req: Requirement) -> str:
+        """Where uv's environment gave ``req``, as words to add to a failure ("" for the set's own)."""
+        origin = self.origin.get(id(req))
+        return f" ({origin})" if origin else ""
+
     def stamp(self, path: str) -> None:
         if path not in self.stamped:
             self.stamped.add(path)
@@ -410,16 +435,47 @@ def _satisfies(req: Requirement, version: str) -> bool:
         return False
 
 
-def _extra_requirements(requires: list[str], extras: set[str], env: dict[str, str]) -> list[Requirement]:
-    """The requirements that ``extras`` add to a distribution whose metadata lists ``requires``."""
-    added = []
+def _extra_requirements(
+    requires: list[str], extras: set[str], env: dict[str, str], overrides: dict[str, list[Requirement]]
+) -> list[Requirement]:
+    """The requirements that ``extras`` add to a distribution whose metadata lists ``requires``, each with uv's
+    ``overrides`` in its place (a dependency of an extra stays one of that extra, as in uv)."""
+    added: list[Requirement] = []
+    wanted = {canonicalize_name(extra) for extra in extras}
     for text in requires:
         try:
             dep = Requirement(text)
         except InvalidRequirement:
             continue  # a distribution's own bad metadata is not ours to judge
+        replacing = overrides.get(canonicalize_name(dep.name))
+        if replacing is not None:
+            extra = _top_level_extra(dep.marker)
+            if extra is not None and extra in wanted:
+                added += (o for o in replacing if marker_applies(o.marker, {**env, "extra": extra}))
+            continue  # required, or of an extra not asked for
         if marker_applies(dep.marker, {**env, "extra": ""}):
             continue  # a base dependency, not one an extra adds
         if any(marker_applies(dep.marker, {**env, "extra": extra}) for extra in extras):
             added.append(dep)
     return added
+
+
+def _top_level_extra(marker: Marker | None) -> str | None:
+    """The extra named by an ``extra == "name"`` of a marker's main conjunction, as uv finds it when an override
+    replaces a dependency (the override is then a dependency of that extra); None for a required dependency."""
+    return _conjunction_extra(getattr(marker, "_markers", None))  # packaging's parsed form
+
+
+def _conjunction_extra(items: object) -> str | None:
+    """:func:`_top_level_extra` of packaging's parsed marker: atoms, "and"/"or", nested lists (parentheses)."""
+    if not isinstance(items, list) or "or" in items:
+        return None
+    for item in items:
+        if isinstance(item, list) and (found := _conjunction_extra(item)) is not None:
+            return found
+        if isinstance(item, tuple) and len(item) == 3:
+            lhs, op, rhs = item
+            sides = {type(lhs).__name__: lhs.value, type(rhs).__name__: rhs.value}
+            if op.value == "==" and sides.get("Variable") == "extra" and "Value" in sides:
+                return canonicalize_name(sides["Value"])
+    return None

@@ -207,6 +207,12 @@ class DepsSet:
     editable_projects: bool = True
     #: what uv would warn about (ignored options), said once per install
     warnings: list[str] = field(default_factory=list)
+    #: what the files uv's ``UV_CONSTRAINT``, ``UV_OVERRIDE`` and ``UV_EXCLUDE`` name say (:meth:`with_uv_files`,
+    #: on a miss only: the key's ``sources`` has their content). uv reads the variables itself; validation checks
+    #: the venv as uv installs under them. Not in :meth:`requirement_lines`.
+    uv_constraints: list[Requirement] = field(default_factory=list)
+    overrides: list[Requirement] = field(default_factory=list)
+    excludes: set[str] = field(default_factory=set)  #: canonical names
     #: the rank (:data:`_RANKS`) of the value kept for each option of :data:`_SINGLE`
     _ranks: dict[str, int] = field(default_factory=dict, repr=False)
 
@@ -247,6 +253,26 @@ class DepsSet:
             self,
             find_links=[*links, *(link for link in self.find_links if link not in links)],
             argument_find_links=links,
+        )
+
+    def with_uv_files(self) -> DepsSet:
+        """The set with what the files named by uv's ``UV_CONSTRAINT``, ``UV_OVERRIDE`` and ``UV_EXCLUDE`` say
+        (:func:`read_uv_files`); a pylock.toml takes none of them, as in uv."""
+        found = read_uv_files()
+        if not found:
+            return self
+        if self.locks:
+            name = min(found)
+            msg = (
+                f"{self.locks[0]}: a pylock.toml is installed on its own, as uv does, and uv takes no "
+                f"{UV_REQUIREMENT_FILES[name]} with it; unset {name}"
+            )
+            raise InvalidDeps(msg)
+        return replace(
+            self,
+            uv_constraints=found.get("UV_CONSTRAINT", []),
+            overrides=found.get("UV_OVERRIDE", []),
+            excludes={canonicalize_name(r.name) for r in found.get("UV_EXCLUDE", [])},
         )
 
     def file_source_lines(self) -> list[str]:
@@ -429,6 +455,39 @@ def read_deps(
     return deps
 
 
+#: uv's variables that name requirements files changing what ``uv pip install`` resolves, and what the files hold
+UV_REQUIREMENT_FILES = {"UV_CONSTRAINT": "constraints", "UV_OVERRIDE": "overrides", "UV_EXCLUDE": "excludes"}
+
+
+def read_uv_files() -> dict[str, list[Requirement]]:
+    """The requirements of the files each of :data:`UV_REQUIREMENT_FILES` names (space-separated paths, relative
+    to the current directory), by variable, for those that are set; read as uv reads them: every requirement of a
+    constraints file is a constraint (as a deps file's ``-c``: nested ``-r`` too), an overrides or excludes file
+    gives its requirements (its ``-c`` lines are ignored). A file that cannot be read, or is not a requirements
+    file, is :class:`InvalidDeps` naming the variable and the file."""
+    found: dict[str, list[Requirement]] = {}
+    for name, kind in UV_REQUIREMENT_FILES.items():
+        values = os.environ.get(name, "").split()
+        if not values:
+            continue
+        deps = DepsSet()
+        reader = _Reader(deps)
+        where = f"{name}: "
+        for value in values:
+            if "://" in value:
+                deps_file_path(value, "", where)  # a remote file: refused, saying why
+            path = os.path.abspath(value)
+            base = os.path.basename(path)
+            if base in {"pyproject.toml", "setup.py", "setup.cfg"} or (
+                base.startswith("pylock.") and base.endswith(".toml")
+            ):
+                msg = f"{where}{path}: uv reads {kind} files as requirements files, and a {base} is not one"
+                raise InvalidDeps(msg)
+            reader.file(path, constraint=name == "UV_CONSTRAINT", stack=(), where=where, what=f"{kind} file")
+        found[name] = deps.constraints if name == "UV_CONSTRAINT" else deps.requirements
+    return found
+
+
 def moving_vcs(deps: DepsSet) -> list[Requirement]:
     """The VCS requirements whose reference is not a full commit id (a branch, a tag, none): they can move."""
     moving = []
@@ -564,7 +623,7 @@ class _Reader:
         self.deps = deps
 
     # -- files ---------------------------------------------------------------------------------------------------
-    def file(self, path: str, *, constraint: bool, stack: tuple[str, ...], where: str) -> None:
+    def file(self, path: str, *, constraint: bool, stack: tuple[str, ...], where: str, what: str = "deps file") -> None:
         """Read one deps file into the set; ``where`` is the including line (``file:N: ``), if any."""
         deps = self.deps
         if path in stack:
@@ -575,7 +634,7 @@ class _Reader:
             msg = f"{where}requirements files nest more than {MAX_DEPTH} deep (at {path})"
             raise InvalidDeps(msg)
         try:
-            data = read_bounded(path)
+            data = read_bounded(path, what)
         except InvalidDeps as e:
             msg = f"{where}{e}"
             raise InvalidDeps(msg) from e

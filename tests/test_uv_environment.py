@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli_here
+from tests._kit import site_packages
+from tests.conftest import error_lines, run_cli_here
 
 
 def _status(args: list[str], env: dict[str, str]) -> str:
@@ -59,6 +60,49 @@ def test_a_constraint_file_named_by_uv_constraint_is_keyed_by_its_content(
     assert _status(hermetic, env) == "hit"
     constraints.unlink()
     assert _explained(hermetic, env) == [f"sources changed: {new} -> UV_CONSTRAINT={constraints} (missing)"]
+
+
+def test_validation_checks_the_constraints_uv_constraint_names(hermetic: list[str], tmp_path: Path, venv: Path) -> None:
+    """A venv outside what UV_CONSTRAINT allows is a miss that reinstalls within it, as a deps file's ``-c`` is;
+    uv gets both (its ``--constraint`` option, which takes the deps file's, would hide the variable)."""
+    deps, own = tmp_path / "deps.txt", tmp_path / "own.txt"
+    deps.write_text("-c own.txt\nalpha-pkg\n")
+    own.write_text("alpha-pkg>=1\n")
+    env, args = dict(os.environ), ["-r", str(deps), *hermetic]
+    assert _status(args, env) == "installed"
+    assert _alpha(venv) == ["alpha_pkg-2.0.dist-info"]
+    constraints = tmp_path / "constraints.txt"
+    constraints.write_text("alpha-pkg<2\n")
+    env["UV_CONSTRAINT"] = str(constraints)
+    assert _status(args, env) == "installed"  # not adopted: 2.0 is outside the constraint
+    assert _alpha(venv) == ["alpha_pkg-1.0.dist-info"]
+    assert _status(args, env) == "hit"
+    missing = tmp_path / "gone.txt"
+    env["UV_CONSTRAINT"] = f"{constraints} {missing}"  # uv's list: space-separated
+    proc = run_cli_here("ensure", "alpha-pkg", *args, env=env)
+    reason = f"UV_CONSTRAINT: cannot read constraints file {missing}: No such file or directory"
+    assert (proc.returncode, error_lines(proc.stderr)) == (2, [f"penvcache: error: {reason}"])
+
+
+def test_validation_checks_uv_overrides_in_place_of_requirements_and_skips_uv_excludes(
+    hermetic: list[str], tmp_path: Path, venv: Path
+) -> None:
+    """An override replaces every requirement on its name, the set's and a dependency's (delta-pkg requires
+    alpha-pkg>=2), as uv installs it; an excluded name is required by none."""
+    overrides, excludes = tmp_path / "overrides.txt", tmp_path / "excludes.txt"
+    overrides.write_text("alpha-pkg==1.0\n")
+    excludes.write_text("alpha-pkg\n")
+    env, args = {**os.environ, "UV_OVERRIDE": str(overrides)}, ["delta-pkg", *hermetic]
+    assert _status(["alpha-pkg>=2", *args], env) == "installed"  # not ValidationFailed: uv installed 1.0
+    assert _alpha(venv) == ["alpha_pkg-1.0.dist-info"]
+    assert _status(["alpha-pkg>=2", *args], env) == "hit"
+    del env["UV_OVERRIDE"]
+    env["UV_EXCLUDE"] = str(excludes)
+    assert _status(["alpha-pkg>=2", *args], env) == "adopted"  # uv would install nothing for alpha-pkg
+
+
+def _alpha(venv: Path) -> list[str]:
+    return sorted(p.name for p in site_packages(venv).glob("alpha_pkg-*.dist-info"))
 
 
 def _sha(data: bytes) -> str:
