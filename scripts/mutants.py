@@ -227,9 +227,23 @@ MUTANTS = [
     Mutant(
         "markers-ignored",
         "_probe.py",
-        "applicable = [r for r in self.deps.requirements if marker_applies(r.marker, self.env)]",
-        "applicable = list(self.deps.requirements)",
+        "applicable = [r for r in listed if marker_applies(r.marker, self.env)]",
+        "applicable = list(listed)",
         ("tests/test_ensure.py",),
+    ),
+    Mutant(
+        "uv-constraint-not-validated",
+        "_probe.py",
+        "for c in [*deps.constraints, *deps.uv_constraints]:",
+        "for c in deps.constraints:",
+        ("tests/test_uv_environment.py",),
+    ),
+    Mutant(
+        "uv-override-not-applied",
+        "_probe.py",
+        "listed = [o for r in listed for o in self.overrides.get(canonicalize_name(r.name), [r])]",
+        "pass",
+        ("tests/test_uv_environment.py",),
     ),
     Mutant(
         "fast-reader-reads-folded-headers",
