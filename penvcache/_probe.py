@@ -13,17 +13,14 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion
 
 from ._errors import InstallFailed
-from ._requirements import DepsSet, marker_applies, normalise
-
-if TYPE_CHECKING:
-    from packaging.markers import Marker
+from ._requirements import DepsSet, marker_applies, normalise, top_level_extra
 
 _DIR = os.path.dirname(os.path.abspath(__file__))
 # Import the probe (so its bytecode is cached like any module's), with penvcache's directory on sys.path only for
@@ -228,10 +225,7 @@ class _Validation:
             self.constraints.setdefault(canonicalize_name(c.name), []).append(c)
         #: uv's overrides by name: they replace every requirement on it, the set's and any distribution's, marker
         #: included ("overrides replace the requirement"); an excluded name's requirements are replaced by none
-        self.overrides: dict[str, list[Requirement]] = {}
-        for o in deps.overrides:
-            self.overrides.setdefault(canonicalize_name(o.name), []).append(o)
-        self.overrides.update({name: [] for name in deps.excludes})
+        self.overrides = deps.replacements()
         #: the uv variable a constraint or an override came from, by id (said in a failure)
         self.origin = {id(c): "UV_CONSTRAINT" for c in deps.uv_constraints}
         self.origin.update({id(o): "UV_OVERRIDE" for o in deps.overrides})
@@ -327,7 +321,7 @@ class _Validation:
             if overrides is None:
                 if marker_applies(dep.marker, {**self.env, "extra": ""}):
                     found.append(dep)
-            elif _top_level_extra(dep.marker) is None:  # uv: a required dependency, whatever its marker says
+            elif top_level_extra(dep.marker) is None:  # uv: a required dependency, whatever its marker says
                 found += (o for o in overrides if marker_applies(o.marker, {**self.env, "extra": ""}))
         return found
 
@@ -449,7 +443,7 @@ def _extra_requirements(
             continue  # a distribution's own bad metadata is not ours to judge
         replacing = overrides.get(canonicalize_name(dep.name))
         if replacing is not None:
-            extra = _top_level_extra(dep.marker)
+            extra = top_level_extra(dep.marker)
             if extra is not None and extra in wanted:
                 added += (o for o in replacing if marker_applies(o.marker, {**env, "extra": extra}))
             continue  # required, or of an extra not asked for
@@ -458,24 +452,3 @@ def _extra_requirements(
         if any(marker_applies(dep.marker, {**env, "extra": extra}) for extra in extras):
             added.append(dep)
     return added
-
-
-def _top_level_extra(marker: Marker | None) -> str | None:
-    """The extra named by an ``extra == "name"`` of a marker's main conjunction, as uv finds it when an override
-    replaces a dependency (the override is then a dependency of that extra); None for a required dependency."""
-    return _conjunction_extra(getattr(marker, "_markers", None))  # packaging's parsed form
-
-
-def _conjunction_extra(items: object) -> str | None:
-    """:func:`_top_level_extra` of packaging's parsed marker: atoms, "and"/"or", nested lists (parentheses)."""
-    if not isinstance(items, list) or "or" in items:
-        return None
-    for item in items:
-        if isinstance(item, list) and (found := _conjunction_extra(item)) is not None:
-            return found
-        if isinstance(item, tuple) and len(item) == 3:
-            lhs, op, rhs = item
-            sides = {type(lhs).__name__: lhs.value, type(rhs).__name__: rhs.value}
-            if op.value == "==" and sides.get("Variable") == "extra" and "Value" in sides:
-                return canonicalize_name(sides["Value"])
-    return None

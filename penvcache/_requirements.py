@@ -255,6 +255,15 @@ class DepsSet:
             argument_find_links=links,
         )
 
+    def replacements(self) -> dict[str, list[Requirement]]:
+        """uv's overrides by canonical name: each name's list replaces every requirement on that name, the set's
+        and any distribution's, marker included ("overrides replace the requirement"); an excluded name's is []."""
+        found: dict[str, list[Requirement]] = {}
+        for o in self.overrides:
+            found.setdefault(canonicalize_name(o.name), []).append(o)
+        found.update({name: [] for name in self.excludes})
+        return found
+
     def with_uv_files(self) -> DepsSet:
         """The set with what the files named by uv's ``UV_CONSTRAINT``, ``UV_OVERRIDE`` and ``UV_EXCLUDE`` say
         (:func:`read_uv_files`); a pylock.toml takes none of them, as in uv."""
@@ -392,6 +401,27 @@ def marker_applies(marker: Marker | None, environment: Mapping[str, str]) -> boo
         pass
     markers = getattr(marker, "_markers", None)  # packaging's parsed form: atoms, "and"/"or", nested lists
     return _uv_markers(markers, environment) is not False if isinstance(markers, list) else True
+
+
+def top_level_extra(marker: Marker | None) -> str | None:
+    """The extra named by an ``extra == "name"`` of a marker's main conjunction, as uv finds it when an override
+    replaces a dependency (the override is then a dependency of that extra); None for a required dependency."""
+    return _conjunction_extra(getattr(marker, "_markers", None))  # packaging's parsed form
+
+
+def _conjunction_extra(items: object) -> str | None:
+    """:func:`top_level_extra` of packaging's parsed marker: atoms, "and"/"or", nested lists (parentheses)."""
+    if not isinstance(items, list) or "or" in items:
+        return None
+    for item in items:
+        if isinstance(item, list) and (found := _conjunction_extra(item)) is not None:
+            return found
+        if isinstance(item, tuple) and len(item) == 3:
+            lhs, op, rhs = item
+            sides = {type(lhs).__name__: lhs.value, type(rhs).__name__: rhs.value}
+            if op.value == "==" and sides.get("Variable") == "extra" and "Value" in sides:
+                return canonicalize_name(sides["Value"])
+    return None
 
 
 def _uv_markers(markers: list[Any], environment: Mapping[str, str]) -> bool | None:

@@ -25,7 +25,7 @@ from packaging.utils import canonicalize_name
 
 from ._errors import InstallFailed, InvalidInput
 from ._redact import redact
-from ._requirements import DepsSet, marker_applies
+from ._requirements import DepsSet, marker_applies, top_level_extra
 from ._venv import Venv
 
 _SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_verify_script.py")
@@ -92,8 +92,11 @@ def _ask(python: str, mode: str, request: object = None) -> dict[str, Any]:
 
 
 def closure(deps: DepsSet, environment: dict[str, str], dists: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """The canonical names of the installed closure, and the requirements of it that nothing installed satisfies."""
-    pending = [r for r in deps.requirements if marker_applies(r.marker, environment)]
+    """The canonical names of the installed closure, and the requirements of it that nothing installed satisfies;
+    uv's overrides (and excludes) in place of the requirements on their names, as validation reads them."""
+    overrides = deps.replacements()
+    listed = [o for r in deps.requirements for o in overrides.get(canonicalize_name(r.name), [r])]
+    pending = [r for r in listed if marker_applies(r.marker, environment)]
     extras_seen: dict[str, set[str]] = {}
     not_installed: list[str] = []
     while pending:
@@ -116,6 +119,12 @@ def closure(deps: DepsSet, environment: dict[str, str], dists: dict[str, Any]) -
                 dep = Requirement(text)
             except InvalidRequirement:
                 continue  # a distribution's own bad metadata is not ours to judge
+            replacing = overrides.get(canonicalize_name(dep.name))
+            if replacing is not None:  # required, or a dependency of the extra its marker names, as in uv
+                extra = top_level_extra(dep.marker)
+                if (extra is None and first) or (extra is not None and extra in new):
+                    pending += (o for o in replacing if marker_applies(o.marker, {**environment, "extra": extra or ""}))
+                continue
             if marker_applies(dep.marker, {**environment, "extra": ""}):
                 if first:
                     pending.append(dep)

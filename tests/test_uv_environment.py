@@ -101,6 +101,23 @@ def test_validation_checks_uv_overrides_in_place_of_requirements_and_skips_uv_ex
     assert _status(["alpha-pkg>=2", *args], env) == "adopted"  # uv would install nothing for alpha-pkg
 
 
+def test_verify_reads_the_closure_as_uv_installs_it_under_its_overrides_and_excludes(
+    hermetic: list[str], tmp_path: Path, venv: Path
+) -> None:
+    """delta-pkg requires alpha-pkg>=2: under ``UV_EXCLUDE`` naming alpha-pkg uv installs delta-pkg alone, and
+    verify finds nothing missing; under an override that applies on no platform of this machine, likewise."""
+    excludes, overrides = tmp_path / "excludes.txt", tmp_path / "overrides.txt"
+    excludes.write_text("alpha-pkg\n")
+    overrides.write_text('alpha-pkg==1.0; sys_platform == "no such platform"\n')
+    for env in ({**os.environ, "UV_EXCLUDE": str(excludes)}, {**os.environ, "UV_OVERRIDE": str(overrides)}):
+        ensured = run_cli_here("ensure", "delta-pkg", *hermetic, "--json", env=env)
+        assert ensured.returncode == 0, ensured.stderr
+        assert _alpha(venv) == []
+        verified = run_cli_here("verify", "delta-pkg", *hermetic, "--json", env=env)
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        assert json.loads(verified.stdout)["not_installed"] == []
+
+
 def _alpha(venv: Path) -> list[str]:
     return sorted(p.name for p in site_packages(venv).glob("alpha_pkg-*.dist-info"))
 
