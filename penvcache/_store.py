@@ -123,8 +123,9 @@ def store_urls(urls: Iterable[str]) -> list[str]:
 
 
 class Level:
-    """One store of the chain, through obstore; a ``file://`` store is read with plain file calls (a miss served
-    from it, the airgapped bundle's case, needs no obstore: it is imported when a store is written or remote)."""
+    """One store of the chain, through obstore; a ``file://`` store is read and written with plain file calls (a
+    miss served from it, the airgapped bundle's case, needs no obstore, nor does publishing to it: obstore is
+    imported for a remote store only)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -143,7 +144,7 @@ class Level:
 
     @property
     def store(self) -> Any:
-        """The obstore store, opened on first use."""
+        """A remote store's obstore store, opened on first use (a ``file://`` store has none: see :class:`Level`)."""
         if self._store is not None:
             return self._store
         try:
@@ -151,17 +152,14 @@ class Level:
         except ImportError as e:
             msg = f"--store {self.shown}: the store needs obstore: pip install 'penvcache[store]'"
             raise InvalidInput(msg) from e
-        try:
-            if self.root is not None:
-                self._store = obstore.store.LocalStore.from_url(self.url)
-            else:
-                from datetime import timedelta
+        from datetime import timedelta
 
-                # a store that does not answer is a miss in seconds, not after object_store's 3 minutes of retries
-                options: dict[str, Any] = {"retry_config": {"max_retries": 2, "retry_timeout": timedelta(seconds=30)}}
-                if self.url.startswith(("http://", "https://")):  # cloud stores take their options from the env
-                    options["client_options"] = {"timeout": "600s", "allow_http": self.url.startswith("http://")}
-                self._store = obstore.store.from_url(self.url, **options)
+        try:
+            # a store that does not answer is a miss in seconds, not after object_store's 3 minutes of retries
+            options: dict[str, Any] = {"retry_config": {"max_retries": 2, "retry_timeout": timedelta(seconds=30)}}
+            if self.url.startswith(("http://", "https://")):  # cloud stores take their options from the env
+                options["client_options"] = {"timeout": "600s", "allow_http": self.url.startswith("http://")}
+            self._store = obstore.store.from_url(self.url, **options)
         except (OSError, ValueError, obstore.exceptions.BaseError) as e:
             msg = f"--store {self.shown}: cannot open it: {_one_line(e)}"
             raise InvalidInput(msg) from e
@@ -209,24 +207,16 @@ class Level:
         return bytes(got.bytes())
 
     def put_new(self, path: str, data: bytes) -> bool:
-        """Create the object; False when it exists already (never overwritten). In a ``file://`` store its
-        directories are made here, each a real directory of the store: a symlink (or anything else) planted on the
-        way, or at the object's own name, is refused (:class:`OddObject`), never written through."""
+        """Create the object; False when it exists already (never overwritten). A ``file://`` store is written
+        here, with no obstore: each directory on the way is made or opened as a real directory of the store
+        (:meth:`_open_dirs`) and the object is made in the last one by its descriptor, so a symlink (or anything
+        else) planted on the way, or at the object's own name, is refused (:class:`OddObject`) or left as it is,
+        never written through, even one swapped in meanwhile."""
+        if self.root is not None:
+            return self._put_file(path, data)
         store = self.store  # first: it says when obstore is missing
         import obstore
 
-        if self.root is not None:
-            *names, name = path.split("/")
-            parent = self._open_dirs(names, create=True)
-            try:
-                mode = os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode
-            except FileNotFoundError:
-                pass
-            else:
-                if not stat.S_ISREG(mode):
-                    raise OddObject(path, _what(mode), "regular file")
-            finally:
-                os.close(parent)
         try:
             obstore.put(store, path, data, mode="create")
         except (FileExistsError, obstore.exceptions.AlreadyExistsError):
@@ -235,6 +225,54 @@ class Level:
             if self.exists(path):
                 return False
             obstore.put(store, path, data)
+        return True
+
+    def _put_file(self, path: str, data: bytes) -> bool:
+        """:meth:`put_new` in a ``file://`` store."""
+        *names, name = path.split("/")
+        parent = self._open_dirs(names, create=True)
+        try:
+            try:
+                mode = os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode
+            except FileNotFoundError:
+                return self._link_new(parent, path, data)
+            if not stat.S_ISREG(mode):
+                raise OddObject(path, _what(mode), "regular file")
+            return False
+        finally:
+            os.close(parent)
+
+    @staticmethod
+    def _link_new(parent: int, path: str, data: bytes) -> bool:
+        """Make ``path``'s last name in the directory ``parent``: a temporary file of its own there (``O_EXCL``,
+        never followed, mode 0666 less the umask, as obstore makes them), written whole and synced, then
+        hard-linked to the name, which fails when the name exists (False, whatever it is: nothing is written
+        through it). The temporary file is removed in every case, a full disk's too."""
+        import secrets
+
+        name = path.rsplit("/", 1)[-1]
+        temporary = f".{name}.{secrets.token_hex(8)}.tmp"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            fd = os.open(temporary, flags, 0o666, dir_fd=parent)
+            try:
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view) :]
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                try:
+                    os.link(temporary, name, src_dir_fd=parent, dst_dir_fd=parent, follow_symlinks=False)
+                except FileExistsError:  # made meanwhile (another publisher), or planted: left as it is
+                    return False
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(temporary, dir_fd=parent)
+        except OSError as e:  # a full disk, a file system without hard links: one line naming the object
+            msg = f"its {path} cannot be written ({e.strerror or _one_line(e)})"
+            raise StoreUnusable(msg) from e
         return True
 
     def exists(self, path: str) -> bool:

@@ -716,7 +716,11 @@ def test_reading_a_file_store_needs_no_obstore(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The airgapped side of a bundle (and machine B of a shared filesystem) reads files: no obstore to import,
-    nor to install there. Writing a store still needs it, and says so."""
+    nor to install there; publishing to a ``file://`` store writes files too. A remote store needs it, and says
+    so."""
+    from penvcache import InvalidInput
+    from penvcache._store import Level
+
     a, b = machines
     store = _store(tmp_path)
     assert a.ensure("--find-links", str(wheelhouse), "--store", store, "delta-pkg") == 0
@@ -726,7 +730,9 @@ def test_reading_a_file_store_needs_no_obstore(
     assert b.ensure("--store", store, "delta-pkg") == 0
     assert "installed 2 packages from store" in capsys.readouterr().err
     assert a.ensure("--find-links", str(wheelhouse), "--store", store, "gamma-pkg") == 0
-    assert "the store needs obstore: pip install 'penvcache[store]'" in capsys.readouterr().err
+    assert "published 1 packages to store" in capsys.readouterr().err
+    with pytest.raises(InvalidInput, match=r"the store needs obstore: pip install 'penvcache\[store\]'$"):
+        Level("http://127.0.0.1:9/store")
 
 
 def test_explain_shows_the_portable_key(
