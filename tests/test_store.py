@@ -461,6 +461,51 @@ def test_store_gc_of_a_remote_store_keeps_what_an_unreadable_entry_references(
     assert [(root / path).exists() for path in (kept, theirs, orphan)] == [True, False, False]
 
 
+@pytest.mark.parametrize("backend", ["file", "webdav"])
+def test_gc_keeps_an_old_blob_that_an_entry_published_meanwhile_references(
+    tmp_path: Path, request: pytest.FixtureRequest, backend: str
+) -> None:
+    """The race of gc with a publisher, its steps in the racy order: gc reads the entries (none references the
+    blob, left by an entry since removed, days old), lists blobs/, then a publisher whose wheel is that blob writes
+    its entry (create-only: the blob is not written again), then gc deletes what it listed. The publisher
+    refreshes the old blob's time and gc checks a blob's age again just before deleting it: the new entry keeps
+    its blob, and an orphan as old still goes."""
+    import hashlib
+
+    from penvcache._store import Level, blob_path, gc, publish
+
+    if backend == "file":
+        url, root = _store(tmp_path), tmp_path / "store"
+    else:
+        url, root = request.getfixturevalue("webdav"), tmp_path / "dav" / "store"  # the directory it serves
+    old = time.time() - 2 * 24 * 3600
+    shas = {}
+    for data in (b"a wheel an old entry had", b"nobody's wheel"):
+        shas[data] = sha = hashlib.sha256(data).hexdigest()
+        path = root / blob_path(sha)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        os.utime(path, (old, old))
+    data, orphan = b"a wheel an old entry had", b"nobody's wheel"
+    files = [{"filename": "alpha_pkg-1.0-py3-none-any.whl", "sha256": shas[data], "size": len(data)}]
+    packages = [{"name": "alpha-pkg", "version": "1.0", "files": files}]
+
+    class Racing(Level):  # the publisher's whole entry, written between gc's listing of blobs/ and its deletions
+        def list(self, prefix: str) -> list[dict[str, object]]:
+            found = super().list(prefix)
+            if prefix == "blobs/":
+                assert publish(Level(url), "e" * 64, "lock = 1\n", packages, {shas[data]: data}) is True
+            return found
+
+    deleted, left = gc(Racing(url))
+    kept = root / blob_path(shas[data])
+    assert kept.exists(), "gc deleted the blob of the entry published meanwhile"
+    assert kept.read_bytes() == data
+    assert (deleted, left) == ([blob_path(shas[orphan])], [])
+    assert not (root / blob_path(shas[orphan])).exists()
+    assert gc(Level(url)) == ([], [])  # the entry is read now: its blob is referenced
+
+
 def test_a_remote_object_larger_than_its_manifest_says_is_never_fetched(
     machines: tuple[Machine, Machine],
     wheelhouse: Path,
