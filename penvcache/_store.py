@@ -123,8 +123,9 @@ def store_urls(urls: Iterable[str]) -> list[str]:
 
 
 class Level:
-    """One store of the chain, through obstore; a ``file://`` store is read with plain file calls (a miss served
-    from it, the airgapped bundle's case, needs no obstore: it is imported when a store is written or remote)."""
+    """One store of the chain, through obstore; a ``file://`` store is read and written with plain file calls (a
+    miss served from it, the airgapped bundle's case, needs no obstore, nor does publishing to it: obstore is
+    imported for a remote store only)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -143,7 +144,7 @@ class Level:
 
     @property
     def store(self) -> Any:
-        """The obstore store, opened on first use."""
+        """A remote store's obstore store, opened on first use (a ``file://`` store has none: see :class:`Level`)."""
         if self._store is not None:
             return self._store
         try:
@@ -151,17 +152,14 @@ class Level:
         except ImportError as e:
             msg = f"--store {self.shown}: the store needs obstore: pip install 'penvcache[store]'"
             raise InvalidInput(msg) from e
-        try:
-            if self.root is not None:
-                self._store = obstore.store.LocalStore.from_url(self.url)
-            else:
-                from datetime import timedelta
+        from datetime import timedelta
 
-                # a store that does not answer is a miss in seconds, not after object_store's 3 minutes of retries
-                options: dict[str, Any] = {"retry_config": {"max_retries": 2, "retry_timeout": timedelta(seconds=30)}}
-                if self.url.startswith(("http://", "https://")):  # cloud stores take their options from the env
-                    options["client_options"] = {"timeout": "600s", "allow_http": self.url.startswith("http://")}
-                self._store = obstore.store.from_url(self.url, **options)
+        try:
+            # a store that does not answer is a miss in seconds, not after object_store's 3 minutes of retries
+            options: dict[str, Any] = {"retry_config": {"max_retries": 2, "retry_timeout": timedelta(seconds=30)}}
+            if self.url.startswith(("http://", "https://")):  # cloud stores take their options from the env
+                options["client_options"] = {"timeout": "600s", "allow_http": self.url.startswith("http://")}
+            self._store = obstore.store.from_url(self.url, **options)
         except (OSError, ValueError, obstore.exceptions.BaseError) as e:
             msg = f"--store {self.shown}: cannot open it: {_one_line(e)}"
             raise InvalidInput(msg) from e
@@ -208,25 +206,31 @@ class Level:
             raise StoreUnusable(msg)
         return bytes(got.bytes())
 
-    def put_new(self, path: str, data: bytes) -> bool:
-        """Create the object; False when it exists already (never overwritten). In a ``file://`` store its
-        directories are made here, each a real directory of the store: a symlink (or anything else) planted on the
-        way, or at the object's own name, is refused (:class:`OddObject`), never written through."""
+    def put_new(self, path: str, data: bytes, *, refresh_before: float | None = None) -> bool:
+        """Create the object; False when it exists already (never overwritten). A ``file://`` store is written
+        here, with no obstore: each directory on the way is made or opened as a real directory of the store
+        (:meth:`_open_dirs`) and the object is made in the last one by its descriptor, so a symlink (or anything
+        else) planted on the way, or at the object's own name, is refused (:class:`OddObject`) or left as it is,
+        never written through, even one swapped in meanwhile.
+
+        ``refresh_before`` (seconds since the epoch), for a content-addressed object (a blob: ``data`` is what is
+        there): an existing one last modified before then is made new, so that :func:`gc` leaves it to the entry
+        about to reference it: a ``file://`` store's gets its time set to now (its name's, never followed), a
+        remote one is put again (the same bytes). One gone meanwhile (collected) is made anew."""
+        if self.root is not None:
+            return self._put_file(path, data, refresh_before)
         store = self.store  # first: it says when obstore is missing
         import obstore
 
-        if self.root is not None:
-            *names, name = path.split("/")
-            parent = self._open_dirs(names, create=True)
+        if refresh_before is not None:  # looked at first: an existing blob is not sent only to be refused
             try:
-                mode = os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode
-            except FileNotFoundError:
+                modified = obstore.head(store, path)["last_modified"].timestamp()
+            except (FileNotFoundError, obstore.exceptions.NotFoundError):
                 pass
             else:
-                if not stat.S_ISREG(mode):
-                    raise OddObject(path, _what(mode), "regular file")
-            finally:
-                os.close(parent)
+                if modified < refresh_before:
+                    obstore.put(store, path, data)
+                return False
         try:
             obstore.put(store, path, data, mode="create")
         except (FileExistsError, obstore.exceptions.AlreadyExistsError):
@@ -235,6 +239,64 @@ class Level:
             if self.exists(path):
                 return False
             obstore.put(store, path, data)
+        return True
+
+    def _put_file(self, path: str, data: bytes, refresh_before: float | None) -> bool:
+        """:meth:`put_new` in a ``file://`` store."""
+        *names, name = path.split("/")
+        parent = self._open_dirs(names, create=True)
+        try:
+            try:
+                st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+            except FileNotFoundError:
+                return self._link_new(parent, path, data)
+            if not stat.S_ISREG(st.st_mode):
+                raise OddObject(path, _what(st.st_mode), "regular file")
+            if refresh_before is not None and st.st_mtime < refresh_before:
+                try:
+                    os.utime(name, dir_fd=parent, follow_symlinks=False)  # now; a symlink swapped in: its own time
+                except FileNotFoundError:  # collected since it was looked at
+                    return self._link_new(parent, path, data)
+                except PermissionError:  # another user's file this one may not touch: left as it is (README)
+                    pass
+                except OSError as e:
+                    msg = f"its {path} cannot be refreshed ({e.strerror or _one_line(e)})"
+                    raise StoreUnusable(msg) from e
+            return False
+        finally:
+            os.close(parent)
+
+    @staticmethod
+    def _link_new(parent: int, path: str, data: bytes) -> bool:
+        """Make ``path``'s last name in the directory ``parent``: a temporary file of its own there (``O_EXCL``,
+        never followed, mode 0666 less the umask, as obstore makes them), written whole and synced, then
+        hard-linked to the name, which fails when the name exists (False, whatever it is: nothing is written
+        through it). The temporary file is removed in every case, a full disk's too."""
+        import secrets
+
+        name = path.rsplit("/", 1)[-1]
+        temporary = f".{name}.{secrets.token_hex(8)}.tmp"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            fd = os.open(temporary, flags, 0o666, dir_fd=parent)
+            try:
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view) :]
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                try:
+                    os.link(temporary, name, src_dir_fd=parent, dst_dir_fd=parent, follow_symlinks=False)
+                except FileExistsError:  # made meanwhile (another publisher), or planted: left as it is
+                    return False
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(temporary, dir_fd=parent)
+        except OSError as e:  # a full disk, a file system without hard links: one line naming the object
+            msg = f"its {path} cannot be written ({e.strerror or _one_line(e)})"
+            raise StoreUnusable(msg) from e
         return True
 
     def exists(self, path: str) -> bool:
@@ -271,24 +333,31 @@ class Level:
                 found.append(meta)
         return found
 
-    def delete(self, path: str) -> None:
+    def delete(self, path: str, *, keep_after: float | None = None) -> bool:
         """Delete the object; in a ``file://`` store only a regular file reached through real directories of the
-        store (:meth:`_open_dirs`), never through a symlink: anything else is :class:`OddObject`."""
+        store (:meth:`_open_dirs`), never through a symlink: anything else is :class:`OddObject`. With
+        ``keep_after`` (seconds since the epoch) one last modified after then is kept (False): its time is looked
+        at right before it is deleted, not taken from an earlier listing."""
         if self.root is not None:
             *names, name = path.split("/")
             parent = self._open_dirs(names)
             try:
-                mode = os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode
-                if not stat.S_ISREG(mode):
-                    raise OddObject(path, _what(mode), "regular file")
+                st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+                if not stat.S_ISREG(st.st_mode):
+                    raise OddObject(path, _what(st.st_mode), "regular file")
+                if keep_after is not None and st.st_mtime > keep_after:
+                    return False
                 os.unlink(name, dir_fd=parent)  # the name itself is never followed
             finally:
                 os.close(parent)
-            return
+            return True
         store = self.store  # first: it says when obstore is missing
         import obstore
 
+        if keep_after is not None and obstore.head(store, path)["last_modified"].timestamp() > keep_after:
+            return False
         obstore.delete(store, path)
+        return True
 
     def _open_dirs(self, names: Sequence[str], *, create: bool = False) -> int:
         """A descriptor of the ``file://`` store's directory ``root/names...``, each opened by its name in the one
@@ -896,7 +965,9 @@ def publish(  # noqa: PLR0917
     if level.exists(entry_path(key, MANIFEST)):
         return False
     for sha, data in blobs.items():
-        level.put_new(blob_path(sha), data)
+        # one there already, older than half gc's grace, is refreshed: a gc that read the entries before this one's
+        # manifest is written would otherwise collect it (it checks each blob's time again before deleting it)
+        level.put_new(blob_path(sha), data, refresh_before=time.time() - GC_GRACE / 2)
     level.put_new(entry_path(key, PYLOCK), pylock.encode())
     manifest: dict[str, Any] = {"format": FORMAT, "key": key, "created": time.time(), "packages": packages}
     if made_for is not None:
@@ -943,8 +1014,14 @@ def gc(level: Level, *, now: float | None = None) -> tuple[list[str], list[dict[
 
     Nothing is deleted while an entry cannot be read (malformed, of a newer penvcache's format, not a file): what
     it references cannot be known, so its blobs could be deleted from under it. That is :class:`PenvcacheError`
-    (exit 1), naming the entry."""
+    (exit 1), naming the entry.
+
+    A blob's age is judged against ``now`` (this call's start: however long gc takes, a blob touched less than
+    :data:`GC_GRACE` before it read the entries is kept), by the listing and again right before it is deleted:
+    a publisher refreshes an old blob it found there (:func:`publish`), so one that an entry written since the
+    entries were read references is kept. Only a refresh between that last look and the deletion is lost."""
     now = time.time() if now is None else now
+    cutoff = now - GC_GRACE
     found = entries(level)
     unread = [entry for entry in found if "problem" in entry]
     if unread:
@@ -963,11 +1040,11 @@ def gc(level: Level, *, now: float | None = None) -> tuple[list[str], list[dict[
             left.append({"path": path, "what": str(meta["odd"])})
             continue
         modified = meta.get("last_modified")
-        age = now - modified.timestamp() if modified is not None else 0.0
-        if path.rsplit("/", 1)[-1] in referenced or age < GC_GRACE:
+        if path.rsplit("/", 1)[-1] in referenced or modified is None or modified.timestamp() > cutoff:
             continue
         try:
-            level.delete(path)
+            if not level.delete(path, keep_after=cutoff):
+                continue  # refreshed since it was listed: an entry written meanwhile references it
         except OddObject as e:  # swapped for a symlink (or its directory was) since it was listed
             left.append({"path": e.path, "what": e.what})
             continue

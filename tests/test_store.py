@@ -461,6 +461,51 @@ def test_store_gc_of_a_remote_store_keeps_what_an_unreadable_entry_references(
     assert [(root / path).exists() for path in (kept, theirs, orphan)] == [True, False, False]
 
 
+@pytest.mark.parametrize("backend", ["file", "webdav"])
+def test_gc_keeps_an_old_blob_that_an_entry_published_meanwhile_references(
+    tmp_path: Path, request: pytest.FixtureRequest, backend: str
+) -> None:
+    """The race of gc with a publisher, its steps in the racy order: gc reads the entries (none references the
+    blob, left by an entry since removed, days old), lists blobs/, then a publisher whose wheel is that blob writes
+    its entry (create-only: the blob is not written again), then gc deletes what it listed. The publisher
+    refreshes the old blob's time and gc checks a blob's age again just before deleting it: the new entry keeps
+    its blob, and an orphan as old still goes."""
+    import hashlib
+
+    from penvcache._store import Level, blob_path, gc, publish
+
+    if backend == "file":
+        url, root = _store(tmp_path), tmp_path / "store"
+    else:
+        url, root = request.getfixturevalue("webdav"), tmp_path / "dav" / "store"  # the directory it serves
+    old = time.time() - 2 * 24 * 3600
+    shas = {}
+    for data in (b"a wheel an old entry had", b"nobody's wheel"):
+        shas[data] = sha = hashlib.sha256(data).hexdigest()
+        path = root / blob_path(sha)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        os.utime(path, (old, old))
+    data, orphan = b"a wheel an old entry had", b"nobody's wheel"
+    files = [{"filename": "alpha_pkg-1.0-py3-none-any.whl", "sha256": shas[data], "size": len(data)}]
+    packages = [{"name": "alpha-pkg", "version": "1.0", "files": files}]
+
+    class Racing(Level):  # the publisher's whole entry, written between gc's listing of blobs/ and its deletions
+        def list(self, prefix: str) -> list[dict[str, object]]:
+            found = super().list(prefix)
+            if prefix == "blobs/":
+                assert publish(Level(url), "e" * 64, "lock = 1\n", packages, {shas[data]: data}) is True
+            return found
+
+    deleted, left = gc(Racing(url))
+    kept = root / blob_path(shas[data])
+    assert kept.exists(), "gc deleted the blob of the entry published meanwhile"
+    assert kept.read_bytes() == data
+    assert (deleted, left) == ([blob_path(shas[orphan])], [])
+    assert not (root / blob_path(shas[orphan])).exists()
+    assert gc(Level(url)) == ([], [])  # the entry is read now: its blob is referenced
+
+
 def test_a_remote_object_larger_than_its_manifest_says_is_never_fetched(
     machines: tuple[Machine, Machine],
     wheelhouse: Path,
@@ -716,7 +761,11 @@ def test_reading_a_file_store_needs_no_obstore(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The airgapped side of a bundle (and machine B of a shared filesystem) reads files: no obstore to import,
-    nor to install there. Writing a store still needs it, and says so."""
+    nor to install there; publishing to a ``file://`` store writes files too. A remote store needs it, and says
+    so."""
+    from penvcache import InvalidInput
+    from penvcache._store import Level
+
     a, b = machines
     store = _store(tmp_path)
     assert a.ensure("--find-links", str(wheelhouse), "--store", store, "delta-pkg") == 0
@@ -726,7 +775,9 @@ def test_reading_a_file_store_needs_no_obstore(
     assert b.ensure("--store", store, "delta-pkg") == 0
     assert "installed 2 packages from store" in capsys.readouterr().err
     assert a.ensure("--find-links", str(wheelhouse), "--store", store, "gamma-pkg") == 0
-    assert "the store needs obstore: pip install 'penvcache[store]'" in capsys.readouterr().err
+    assert "published 1 packages to store" in capsys.readouterr().err
+    with pytest.raises(InvalidInput, match=r"the store needs obstore: pip install 'penvcache\[store\]'$"):
+        Level("http://127.0.0.1:9/store")
 
 
 def test_explain_shows_the_portable_key(

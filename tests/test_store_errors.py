@@ -230,6 +230,33 @@ def test_a_file_store_deletes_and_writes_only_through_its_own_directories(tmp_pa
     assert (store / "blobs" / "sha256" / "ef" / "ef01").read_bytes() == b"wheel"
 
 
+def test_a_file_store_writes_into_the_directory_it_checked_not_one_swapped_in_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The blob's directory swapped for a symlink right after the publisher opened it (and found it a real
+    directory of the store): the blob is written into the directory that was checked, by its descriptor, never
+    through the symlink, and no temporary file is left."""
+    from penvcache._store import Level
+
+    store, victim, moved = tmp_path / "store", tmp_path / "victim", tmp_path / "store" / "moved"
+    hh = store / "blobs" / "sha256" / "ab"
+    hh.mkdir(parents=True)
+    victim.mkdir()
+    opened = Level._open_dirs
+
+    def swapped_after(self: Level, names: Any, *, create: bool = False) -> int:
+        fd = opened(self, names, create=create)
+        if list(names) == ["blobs", "sha256", "ab"]:
+            hh.rename(moved)
+            hh.symlink_to(victim)
+        return fd
+
+    monkeypatch.setattr(Level, "_open_dirs", swapped_after)
+    assert Level(store.as_uri()).put_new("blobs/sha256/ab/abcdef", b"wheel") is True
+    assert list(victim.iterdir()) == []
+    assert [(p.name, p.read_bytes()) for p in moved.iterdir()] == [("abcdef", b"wheel")]
+
+
 def test_publishing_never_writes_through_a_symlink_planted_in_the_store(
     tmp_path: Path, hermetic: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
