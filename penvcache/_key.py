@@ -137,7 +137,15 @@ def uv_environment() -> tuple[tuple[str, str], ...]:
 
 def _content(path: str) -> str:
     data = _state.read_regular(path)  # never a FIFO or a device: a hit must not hang
-    return "missing" if data is None else "sha256 " + hex_digest(data)[:16]
+    if data is None:
+        return "missing"
+    content = "sha256 " + hex_digest(data)[:16]
+    if b"${" in data:  # uv expands ${NAME} in these files' URLs and paths: each value keyed, as a deps file's are
+        from ._requirements import keyed_names
+
+        names = keyed_names(data.decode("utf-8", "surrogateescape"))
+        content += "".join(f", ${{{name}}} {env_digest(name)[:16]}" for name in names)
+    return content
 
 
 def has_relative_paths(texts: tuple[str, ...]) -> bool:

@@ -626,6 +626,12 @@ def _expand(text: str, deps: DepsSet) -> str:
     return _ENV_VAR.sub(value, text)
 
 
+def keyed_names(text: str) -> list[str]:
+    """The ``${NAME}`` names :func:`_expand` keys in ``text`` (all but a URL's password or token), sorted."""
+    hidden = _credentials_only(text) if "@" in text and "://" in text else set()
+    return sorted({match.group(1) for match in _ENV_VAR.finditer(text)} - hidden)
+
+
 def _credentials_only(text: str) -> set[str]:
     """The ``${NAME}`` names in ``text`` that occur only where :func:`redact` hides a URL's credentials."""
     names: list[str] = []

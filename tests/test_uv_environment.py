@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,34 @@ def test_a_constraint_file_named_by_uv_constraint_is_keyed_by_its_content(
     assert _status(hermetic, env) == "hit"
     constraints.unlink()
     assert _explained(hermetic, env) == [f"sources changed: {new} -> UV_CONSTRAINT={constraints} (missing)"]
+
+
+def test_the_variables_a_uv_constraint_file_expands_are_keyed_but_a_urls_password(
+    hermetic: list[str], tmp_path: Path, wheelhouse: Path
+) -> None:
+    """uv expands ``${NAME}`` in the URLs and paths of a constraints file: another ``WH`` is another wheel, a
+    miss; a token that only stands for a URL's password is not keyed (a rotated token is no miss, and no digest of
+    it is stored)."""
+    constraints, other = tmp_path / "constraints.txt", tmp_path / "other-wheelhouse"
+    constraints.write_text(
+        "alpha-pkg @ file://${WH}/alpha_pkg-1.0-py3-none-any.whl\n"
+        "gamma-pkg @ https://user:${TOKEN}@127.0.0.1:9/gamma_pkg-1.0-py3-none-any.whl\n"
+    )
+    other.mkdir()
+    shutil.copy(wheelhouse / "alpha_pkg-1.0-py3-none-any.whl", other)
+    env = {**os.environ, "UV_CONSTRAINT": str(constraints), "WH": str(wheelhouse), "TOKEN": "first-token"}
+    assert _status(hermetic, env) == "installed"
+    env["TOKEN"] = "second-token"
+    assert _status(hermetic, env) == "hit"
+    env["WH"] = str(other)
+    reasons = _explained(hermetic, env)
+    assert len(reasons) == 1, reasons  # none: a hit on the wheel of the other WH
+    reason = reasons[0]
+    assert reason.startswith(f"sources changed: UV_CONSTRAINT={constraints} (sha256 "), reason
+    assert "${WH}" in reason
+    assert "TOKEN" not in reason
+    assert _status(hermetic, env) in {"adopted", "installed"}
+    assert _status(hermetic, env) == "hit"
 
 
 def test_validation_checks_the_constraints_uv_constraint_names(hermetic: list[str], tmp_path: Path, venv: Path) -> None:
