@@ -49,6 +49,9 @@ _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _WORD = re.compile(r"[^ \t\r\n]+")
 # pip's rule: only ${NAME} with upper-case letters, digits and underscores; left as it is when unset.
 _ENV_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
+# A path that os.path.expanduser reads from the home directory: ``~/x``, ``~user/x``, ``~`` alone, as a word or an
+# option's value (not ``~=``, a specifier)
+_HOME_PATH = re.compile(r"(?:^|[\s=])~[\w.-]*(?:/|\s|$)")
 # pip's reading of a deps file's encoding: byte order marks (UTF-32 before UTF-16: one is a prefix of the other),
 # else a PEP 263 comment.
 _BOMS = (
@@ -710,6 +713,8 @@ class _Reader:
         own = deps.lines.setdefault(source, [])
         if source != ARGUMENTS:  # pip and uv expand ${NAME} in files only
             line = _expand(line, deps)
+        if "~" in line and _HOME_PATH.search(line):  # a path from ~: another HOME is another path, as ${HOME} is
+            deps.files["${HOME}"] = env_digest("HOME")
         editable = _editable_value(line, here) if source != ARGUMENTS else None
         if editable is not None:  # -e takes the rest of the line, as pip does: `-e NAME @ URL` too
             req = self.editable(editable, base, here)

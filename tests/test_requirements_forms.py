@@ -182,6 +182,26 @@ def test_env_vars_are_expanded_pips_way(tmp_path: Path, venv: Path, wheelhouse: 
     ]
 
 
+def test_a_deps_file_read_from_home_is_another_file_under_another_home(
+    tmp_path: Path, venv: Path, wheelhouse: Path
+) -> None:
+    """``-r ~/pins.txt`` names a file in HOME: with another HOME it is another file, so a miss, not a hit on the
+    first HOME's pins; ``~=`` (a specifier) does not put HOME in the key."""
+    deps = tmp_path / "deps.txt"
+    deps.write_text(f"--find-links {wheelhouse}\n-r ~/pins.txt\n")
+    for home, pin in (("first", "alpha-pkg==1.0"), ("second", "alpha-pkg==2.0")):
+        (tmp_path / home).mkdir()
+        (tmp_path / home / "pins.txt").write_text(pin + "\n")
+    args = ("ensure", "--venv", str(venv), "-r", str(deps), "--offline", "--json")
+    for home, status, version in (("first", "installed", "1.0"), ("second", "installed", "2.0")):
+        proc = run_cli_here(*args, env={**os.environ, "HOME": str(tmp_path / home)})
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["status"] == status
+        assert [p.name for p in site_packages(venv).glob("alpha_pkg-*.dist-info")] == [f"alpha_pkg-{version}.dist-info"]
+    deps.write_text(f"--find-links {wheelhouse}\nalpha-pkg~=2.0\n")
+    assert "${HOME}" not in read_deps((), [deps]).files
+
+
 def test_pre_releases_and_several_options_on_one_line(tmp_path: Path, venv: Path) -> None:
     house = tmp_path / "house"
     build_wheel(house, "pre-pkg", "1.0")
