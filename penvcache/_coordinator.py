@@ -308,13 +308,12 @@ def _repair(
     from ._clearing import CreationMark, check_target, make_room
     from ._installer import create_venv, find_python, install
     from ._probe import validate
-    from ._requirements import read_deps
 
     if key.deps is None:
-        key.deps = read_deps(inputs.requirements, inputs.deps_files, inputs.options)
-    deps = key.deps
-    deps = deps.with_find_links(inputs.find_links)  # the arguments' find-links first, then the deps files'
-    deps = deps.with_uv_files()  # what uv's UV_CONSTRAINT, UV_OVERRIDE and UV_EXCLUDE files say: validated too
+        key.deps = _key.parse(inputs)
+    # the arguments' find-links first, then the deps files'; with what uv's UV_CONSTRAINT, UV_OVERRIDE and
+    # UV_EXCLUDE files say (parse read them): validated too
+    deps = key.deps.with_find_links(inputs.find_links)
     created = False
     verbose = output.verbose
     check_target(venv)

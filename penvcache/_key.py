@@ -137,15 +137,7 @@ def uv_environment() -> tuple[tuple[str, str], ...]:
 
 def _content(path: str) -> str:
     data = _state.read_regular(path)  # never a FIFO or a device: a hit must not hang
-    if data is None:
-        return "missing"
-    content = "sha256 " + hex_digest(data)[:16]
-    if b"${" in data:  # uv expands ${NAME} in these files' URLs and paths: each value keyed, as a deps file's are
-        from ._requirements import keyed_names
-
-        names = keyed_names(data.decode("utf-8", "surrogateescape"))
-        content += "".join(f", ${{{name}}} {env_digest(name)[:16]}" for name in names)
-    return content
+    return "missing" if data is None else "sha256 " + hex_digest(data)[:16]
 
 
 def has_relative_paths(texts: tuple[str, ...]) -> bool:
@@ -266,9 +258,11 @@ class Key:
 
 
 def parse(inputs: Inputs) -> DepsSet:
+    """The set the inputs name, with what uv's ``UV_CONSTRAINT``, ``UV_OVERRIDE`` and ``UV_EXCLUDE`` files say: the
+    files these read (nested ones, the variables they expand) are in the key as the deps files are."""
     from ._requirements import read_deps
 
-    return read_deps(inputs.requirements, inputs.deps_files, inputs.options)
+    return read_deps(inputs.requirements, inputs.deps_files, inputs.options).with_uv_files()
 
 
 def build(

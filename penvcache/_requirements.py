@@ -49,9 +49,10 @@ _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _WORD = re.compile(r"[^ \t\r\n]+")
 # pip's rule: only ${NAME} with upper-case letters, digits and underscores; left as it is when unset.
 _ENV_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
-# A path that os.path.expanduser reads from the home directory: ``~/x``, ``~user/x``, ``~`` alone, as a word or an
-# option's value (not ``~=``, a specifier)
-_HOME_PATH = re.compile(r"(?:^|[\s=])~[\w.-]*(?:/|\s|$)")
+# A path that os.path.expanduser reads from the home directory: ``~/x``, ``~user/x``, ``~`` alone, as a word, an
+# option's value (``--find-links=~/w``, pip's attached ``-r~/x``) or a ``file:~/x`` URL's path (not ``~=``, a
+# specifier)
+_HOME_PATH = re.compile(r"(?:^|[\s=:]|(?:^|\s)-[A-Za-z])~[\w.-]*(?:/|\s|$)")
 # pip's reading of a deps file's encoding: byte order marks (UTF-32 before UTF-16: one is a prefix of the other),
 # else a PEP 263 comment.
 _BOMS = (
@@ -233,6 +234,10 @@ class DepsSet:
         lines += sorted({f"-r {lock}" for lock in self.locks})
         lines += sorted({f"{option} {redact(value)}".strip() for option, value in self.options})
         lines += ["--no-require-hashes"] if self.no_require_hashes else []
+        # what uv's UV_CONSTRAINT, UV_OVERRIDE and UV_EXCLUDE files say, once read (:meth:`with_uv_files`)
+        lines += sorted({f"UV_CONSTRAINT {self.pinned(r)}" for r in self.uv_constraints})
+        lines += sorted({f"UV_OVERRIDE {self.pinned(r)}" for r in self.overrides})
+        lines += sorted(f"UV_EXCLUDE {name}" for name in self.excludes)
         return lines
 
     def source_lines(self) -> list[str]:
@@ -270,7 +275,7 @@ class DepsSet:
     def with_uv_files(self) -> DepsSet:
         """The set with what the files named by uv's ``UV_CONSTRAINT``, ``UV_OVERRIDE`` and ``UV_EXCLUDE`` say
         (:func:`read_uv_files`); a pylock.toml takes none of them, as in uv."""
-        found = read_uv_files()
+        found, files = read_uv_files()
         if not found:
             return self
         if self.locks:
@@ -282,6 +287,7 @@ class DepsSet:
             raise InvalidDeps(msg)
         return replace(
             self,
+            files={**self.files, **files},  # in the key as a deps file's: a nested file or a variable is a miss
             uv_constraints=found.get("UV_CONSTRAINT", []),
             overrides=found.get("UV_OVERRIDE", []),
             excludes={canonicalize_name(r.name) for r in found.get("UV_EXCLUDE", [])},
@@ -492,19 +498,23 @@ def read_deps(
 UV_REQUIREMENT_FILES = {"UV_CONSTRAINT": "constraints", "UV_OVERRIDE": "overrides", "UV_EXCLUDE": "excludes"}
 
 
-def read_uv_files() -> dict[str, list[Requirement]]:
+def read_uv_files() -> tuple[dict[str, list[Requirement]], dict[str, str]]:
     """The requirements of the files each of :data:`UV_REQUIREMENT_FILES` names (space-separated paths, relative
-    to the current directory), by variable, for those that are set; read as uv reads them: every requirement of a
-    constraints file is a constraint (as a deps file's ``-c``: nested ``-r`` too), an overrides or excludes file
-    gives its requirements (its ``-c`` lines are ignored). A file that cannot be read, or is not a requirements
-    file, is :class:`InvalidDeps` naming the variable and the file."""
+    to the current directory), by variable, for those that are set, and what they read (as
+    :attr:`DepsSet.files`: each file's digest, nested ones too, and the variables they expand). Read as uv reads
+    them: every requirement of a constraints file is a constraint (as a deps file's ``-c``: nested ``-r`` too),
+    an overrides or excludes file gives its requirements (its ``-c`` lines are ignored); a nested ``-r``/``-c`` is
+    relative to its file, a requirement's path to the current directory (uv reads these files itself: not to the
+    file, as a deps file's paths are). A file that cannot be read, or is not a requirements file, is
+    :class:`InvalidDeps` naming the variable and the file."""
     found: dict[str, list[Requirement]] = {}
+    files: dict[str, str] = {}
     for name, kind in UV_REQUIREMENT_FILES.items():
         values = os.environ.get(name, "").split()
         if not values:
             continue
         deps = DepsSet()
-        reader = _Reader(deps)
+        reader = _Reader(deps, paths_base=os.getcwd())
         where = f"{name}: "
         for value in values:
             if "://" in value:
@@ -518,7 +528,8 @@ def read_uv_files() -> dict[str, list[Requirement]]:
                 raise InvalidDeps(msg)
             reader.file(path, constraint=name == "UV_CONSTRAINT", stack=(), where=where, what=f"{kind} file")
         found[name] = deps.constraints if name == "UV_CONSTRAINT" else deps.requirements
-    return found
+        files.update(deps.files)
+    return found, files
 
 
 def moving_vcs(deps: DepsSet) -> list[Requirement]:
@@ -629,12 +640,6 @@ def _expand(text: str, deps: DepsSet) -> str:
     return _ENV_VAR.sub(value, text)
 
 
-def keyed_names(text: str) -> list[str]:
-    """The ``${NAME}`` names :func:`_expand` keys in ``text`` (all but a URL's password or token), sorted."""
-    hidden = _credentials_only(text) if "@" in text and "://" in text else set()
-    return sorted({match.group(1) for match in _ENV_VAR.finditer(text)} - hidden)
-
-
 def _credentials_only(text: str) -> set[str]:
     """The ``${NAME}`` names in ``text`` that occur only where :func:`redact` hides a URL's credentials."""
     names: list[str] = []
@@ -658,8 +663,10 @@ def _parse_requirement(text: str, where: str) -> Requirement:
 
 
 class _Reader:
-    def __init__(self, deps: DepsSet) -> None:
+    def __init__(self, deps: DepsSet, *, paths_base: str | None = None) -> None:
         self.deps = deps
+        #: where a requirement's or an option's relative path starts; None: the file's directory (a deps file's)
+        self.paths_base = paths_base
 
     # -- files ---------------------------------------------------------------------------------------------------
     def file(self, path: str, *, constraint: bool, stack: tuple[str, ...], where: str, what: str = "deps file") -> None:
@@ -694,7 +701,7 @@ class _Reader:
                 f"for its dependencies); install the project instead: -e {project} (or a line -e ./DIR in a deps file)"
             )
             raise InvalidDeps(msg)
-        base = os.path.dirname(path)
+        base = self.paths_base or os.path.dirname(path)
         for lineno, line in _logical_lines(text):
             self.line(line, base, path, f"{path}:{lineno}: ", constraint=constraint, depth=len(stack) + 1, stack=stack)
 
@@ -731,7 +738,7 @@ class _Reader:
         for option, value in _split_options(line, here) if source != ARGUMENTS else _argument_option(line, here):
             if option in {"--requirement", "--constraint"}:
                 own.append(f"{'-r' if option == '--requirement' else '-c'} {value}")
-                path = deps_file_path(value, base, here)
+                path = deps_file_path(value, base if source == ARGUMENTS else os.path.dirname(source), here)
                 nested = (*stack, source) if source != ARGUMENTS else ()
                 self.file(path, constraint=constraint or option == "--constraint", stack=nested, where=here)
             elif option == "--editable":

@@ -471,7 +471,7 @@ def _verify(args: argparse.Namespace) -> int:
 
     # --skip-import has no bearing on verify (it checks files, not imports): not read, as before
     target, inputs, _, directory = prepare(ensure_request(args).copy(skip_imports=()))
-    deps = parse(inputs).with_uv_files()  # the closure as uv installs it under UV_OVERRIDE and UV_EXCLUDE
+    deps = parse(inputs)  # with UV_OVERRIDE and UV_EXCLUDE: the closure as uv installs it
     with VenvLock(directory, target.path, args.lock_timeout) as lock:  # no install changes it while it is read
         found = verify(target, deps)
         before, repaired = found, found.failed

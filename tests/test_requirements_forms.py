@@ -183,7 +183,7 @@ def test_env_vars_are_expanded_pips_way(tmp_path: Path, venv: Path, wheelhouse: 
 
 
 def test_a_deps_file_read_from_home_is_another_file_under_another_home(
-    tmp_path: Path, venv: Path, wheelhouse: Path
+    tmp_path: Path, venv: Path, wheelhouse: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``-r ~/pins.txt`` names a file in HOME: with another HOME it is another file, so a miss, not a hit on the
     first HOME's pins; ``~=`` (a specifier) does not put HOME in the key."""
@@ -200,6 +200,19 @@ def test_a_deps_file_read_from_home_is_another_file_under_another_home(
         assert [p.name for p in site_packages(venv).glob("alpha_pkg-*.dist-info")] == [f"alpha_pkg-{version}.dist-info"]
     deps.write_text(f"--find-links {wheelhouse}\nalpha-pkg~=2.0\n")
     assert "${HOME}" not in read_deps((), [deps]).files
+    # pip's attached forms and a file: URL read from HOME too
+    monkeypatch.setenv("HOME", str(tmp_path / "second"))
+    (tmp_path / "second" / "w").mkdir()
+    shutil.copy(wheelhouse / "alpha_pkg-1.0-py3-none-any.whl", tmp_path / "second" / "w")
+    for line in (
+        "-r~/pins.txt",
+        "-c~/pins.txt",
+        "-f~/w",
+        "--find-links=~/w",
+        "x @ file:~/w/alpha_pkg-1.0-py3-none-any.whl",
+    ):
+        deps.write_text(line + "\n")
+        assert "${HOME}" in read_deps((), [deps]).files, line
 
 
 def test_pre_releases_and_several_options_on_one_line(tmp_path: Path, venv: Path) -> None:

@@ -6,6 +6,8 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -56,23 +58,28 @@ def test_a_constraint_file_named_by_uv_constraint_is_keyed_by_its_content(
     constraints.write_text("alpha-pkg<3\n")
     before, after = _sha(b"alpha-pkg<2\n"), _sha(b"alpha-pkg<3\n")
     old, new = f"UV_CONSTRAINT={constraints} (sha256 {before})", f"UV_CONSTRAINT={constraints} (sha256 {after})"
-    assert _explained(hermetic, env) == [f"sources changed: {old} -> {new}"]
+    assert _explained(hermetic, env) == ["requirements changed", f"sources changed: {old} -> {new}"]
     assert _status(hermetic, env) == "adopted"
     assert _status(hermetic, env) == "hit"
-    constraints.unlink()
-    assert _explained(hermetic, env) == [f"sources changed: {new} -> UV_CONSTRAINT={constraints} (missing)"]
+    constraints.unlink()  # as ensure says (uv would fail on it): exit 2, naming the variable and the file
+    proc = run_cli_here("explain", "alpha-pkg", *hermetic, env=env)
+    reason = f"UV_CONSTRAINT: cannot read constraints file {constraints}: No such file or directory"
+    assert (proc.returncode, error_lines(proc.stderr)) == (2, [f"penvcache: error: {reason}"])
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])  # UTF-16 with its BOM: PowerShell's, which uv reads
 def test_the_variables_a_uv_constraint_file_expands_are_keyed_but_a_urls_password(
-    hermetic: list[str], tmp_path: Path, wheelhouse: Path
+    hermetic: list[str], tmp_path: Path, wheelhouse: Path, encoding: str
 ) -> None:
     """uv expands ``${NAME}`` in the URLs and paths of a constraints file: another ``WH`` is another wheel, a
     miss; a token that only stands for a URL's password is not keyed (a rotated token is no miss, and no digest of
     it is stored)."""
     constraints, other = tmp_path / "constraints.txt", tmp_path / "other-wheelhouse"
-    constraints.write_text(
-        "alpha-pkg @ file://${WH}/alpha_pkg-1.0-py3-none-any.whl\n"
-        "gamma-pkg @ https://user:${TOKEN}@127.0.0.1:9/gamma_pkg-1.0-py3-none-any.whl\n"
+    constraints.write_bytes(
+        (
+            "alpha-pkg @ file://${WH}/alpha_pkg-1.0-py3-none-any.whl\n"
+            "gamma-pkg @ https://user:${TOKEN}@127.0.0.1:9/gamma_pkg-1.0-py3-none-any.whl\n"
+        ).encode(encoding)
     )
     other.mkdir()
     shutil.copy(wheelhouse / "alpha_pkg-1.0-py3-none-any.whl", other)
@@ -81,14 +88,63 @@ def test_the_variables_a_uv_constraint_file_expands_are_keyed_but_a_urls_passwor
     env["TOKEN"] = "second-token"
     assert _status(hermetic, env) == "hit"
     env["WH"] = str(other)
-    reasons = _explained(hermetic, env)
-    assert len(reasons) == 1, reasons  # none: a hit on the wheel of the other WH
-    reason = reasons[0]
-    assert reason.startswith(f"sources changed: UV_CONSTRAINT={constraints} (sha256 "), reason
-    assert "${WH}" in reason
-    assert "TOKEN" not in reason
+    assert _explained(hermetic, env) == ["requirements changed"]  # []: a hit on the wheel of the other WH
     assert _status(hermetic, env) in {"adopted", "installed"}
     assert _status(hermetic, env) == "hit"
+
+
+@pytest.mark.parametrize("variable", ["UV_CONSTRAINT", "UV_OVERRIDE"])
+def test_a_file_that_a_uv_constraint_or_override_file_includes_is_keyed(
+    hermetic: list[str], tmp_path: Path, venv: Path, variable: str
+) -> None:
+    """uv follows ``-r inner.txt`` in these files (relative to the file): an edit of the included file is a miss
+    that installs as uv now would, not a hit on the venv the old one gave."""
+    outer, inner = tmp_path / "sub" / "outer.txt", tmp_path / "sub" / "inner.txt"
+    outer.parent.mkdir()
+    outer.write_text("-r inner.txt\n")
+    bounds = ("alpha-pkg<2", "alpha-pkg>=2") if variable == "UV_CONSTRAINT" else ("alpha-pkg==1.0", "alpha-pkg==2.0")
+    env = {**os.environ, variable: str(outer)}
+    for bound, version in zip(bounds, ("1.0", "2.0"), strict=True):
+        inner.write_text(bound + "\n")
+        assert _status(["delta-pkg", *hermetic] if variable == "UV_OVERRIDE" else hermetic, env) == "installed"
+        assert _alpha(venv) == [f"alpha_pkg-{version}.dist-info"]
+
+
+def test_a_path_in_a_uv_constraint_file_is_from_the_current_directory_as_uv_reads_it(
+    hermetic: list[str], tmp_path: Path, wheelhouse: Path, venv: Path
+) -> None:
+    """uv reads a relative path in a ``UV_CONSTRAINT`` file from the current directory, not the file's (a deps
+    file's paths are the file's: penvcache hands those to uv resolved); validation reads it the same way."""
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "wh").mkdir()
+    shutil.copy(wheelhouse / "alpha_pkg-1.0-py3-none-any.whl", tmp_path / "wh")
+    (tmp_path / "sub" / "c.txt").write_text("alpha-pkg @ ./wh/alpha_pkg-1.0-py3-none-any.whl\n")
+    env = {**os.environ, "UV_CONSTRAINT": "sub/c.txt"}
+    proc = run_cli_here("ensure", "alpha-pkg", *hermetic, "--json", env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["status"] == "installed"
+    assert _alpha(venv) == ["alpha_pkg-1.0.dist-info"]
+
+
+def test_a_hit_with_a_variable_in_a_uv_constraint_file_imports_no_parser(
+    hermetic: list[str], tmp_path: Path, wheelhouse: Path
+) -> None:
+    """The variables of those files are recorded on the miss and looked up on the hit, as a deps file's: the hit
+    reads no requirement (no packaging, no penvcache._requirements)."""
+    constraints = tmp_path / "c.txt"
+    constraints.write_text("alpha-pkg @ file://${WH}/alpha_pkg-1.0-py3-none-any.whl\n")
+    env = {**os.environ, "UV_CONSTRAINT": str(constraints), "WH": str(wheelhouse)}
+    assert _status(hermetic, env) == "installed"
+    code = (
+        "import sys; from penvcache._fastpath import main\n"
+        "try: main(['ensure', 'alpha-pkg', *sys.argv[1:]])\nexcept SystemExit: pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('packaging', 'penvcache._requirements'))))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *hermetic], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert "penvcache: hit" in proc.stdout, proc.stdout + proc.stderr
+    assert proc.stdout.splitlines()[-1] == "[]", proc.stdout
 
 
 def test_validation_checks_the_constraints_uv_constraint_names(hermetic: list[str], tmp_path: Path, venv: Path) -> None:
