@@ -272,9 +272,7 @@ class _Validation:
         self.report.python = first["python"]
         for path in first["site_packages"]:
             self.stamp(path)
-        listed = self.deps.requirements
-        if self.overrides:  # as uv: the overrides in place of the requirement, their markers in place of its marker
-            listed = [o for r in listed for o in self.overrides.get(canonicalize_name(r.name), [r])]
+        listed = self.deps.overridden()
         applicable = [r for r in listed if marker_applies(r.marker, self.env)]
         pending: list[tuple[Requirement, str | None, bool]] = [(r, None, True) for r in applicable]
         done: set[tuple[str, str | None, bool]] = set()

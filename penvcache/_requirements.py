@@ -212,8 +212,8 @@ class DepsSet:
     #: what uv would warn about (ignored options), said once per install
     warnings: list[str] = field(default_factory=list)
     #: what the files uv's ``UV_CONSTRAINT``, ``UV_OVERRIDE`` and ``UV_EXCLUDE`` name say (:meth:`with_uv_files`,
-    #: on a miss only: the key's ``sources`` has their content). uv reads the variables itself; validation checks
-    #: the venv as uv installs under them. Not in :meth:`requirement_lines`.
+    #: on a miss only: a hit checks :attr:`files`, theirs among them). uv reads the variables itself; validation
+    #: checks the venv as uv installs under them. In :meth:`requirement_lines`.
     uv_constraints: list[Requirement] = field(default_factory=list)
     overrides: list[Requirement] = field(default_factory=list)
     excludes: set[str] = field(default_factory=set)  #: canonical names
@@ -271,6 +271,12 @@ class DepsSet:
             found.setdefault(canonicalize_name(o.name), []).append(o)
         found.update({name: [] for name in self.excludes})
         return found
+
+    def overridden(self) -> list[Requirement]:
+        """The requirements as uv resolves them: its overrides (:meth:`replacements`) in place of those on their
+        names, their markers in place of the requirement's."""
+        replacements = self.replacements()
+        return [o for r in self.requirements for o in replacements.get(canonicalize_name(r.name), [r])]
 
     def with_uv_files(self) -> DepsSet:
         """The set with what the files named by uv's ``UV_CONSTRAINT``, ``UV_OVERRIDE`` and ``UV_EXCLUDE`` say

@@ -95,8 +95,7 @@ def closure(deps: DepsSet, environment: dict[str, str], dists: dict[str, Any]) -
     """The canonical names of the installed closure, and the requirements of it that nothing installed satisfies;
     uv's overrides (and excludes) in place of the requirements on their names, as validation reads them."""
     overrides = deps.replacements()
-    listed = [o for r in deps.requirements for o in overrides.get(canonicalize_name(r.name), [r])]
-    pending = [r for r in listed if marker_applies(r.marker, environment)]
+    pending = [r for r in deps.overridden() if marker_applies(r.marker, environment)]
     extras_seen: dict[str, set[str]] = {}
     not_installed: list[str] = []
     while pending:

@@ -240,9 +240,9 @@ MUTANTS = [
     ),
     Mutant(
         "uv-override-not-applied",
-        "_probe.py",
-        "listed = [o for r in listed for o in self.overrides.get(canonicalize_name(r.name), [r])]",
-        "pass",
+        "_requirements.py",
+        "return [o for r in self.requirements for o in replacements.get(canonicalize_name(r.name), [r])]",
+        "return list(self.requirements)",
         ("tests/test_uv_environment.py",),
     ),
     Mutant(
